@@ -1,0 +1,63 @@
+"""Keel: a reliable LLM gateway — ``from keel import Gateway``."""
+
+from .config import Config, load_config
+from .errors import (
+    AuthenticationError,
+    CircuitOpenError,
+    ConfigError,
+    ConnectError,
+    ContentPolicyError,
+    ContextLengthExceededError,
+    DeadlineExceededError,
+    InvalidRequestError,
+    KeelError,
+    MalformedResponseError,
+    ModelNotFoundError,
+    NoRouteAvailableError,
+    RateLimitError,
+    RequestError,
+    RouteUnavailableError,
+    ServerError,
+    StreamInterruptedError,
+    UpstreamError,
+    UpstreamTimeoutError,
+)
+from .gateway import Gateway, GatewayStream
+from .reply import ChunkStream, StreamEnd
+from .types import Attempt, ChatRequest, ChatResponse, Chunk, Message, Usage
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Attempt",
+    "AuthenticationError",
+    "ChatRequest",
+    "ChatResponse",
+    "Chunk",
+    "ChunkStream",
+    "CircuitOpenError",
+    "Config",
+    "ConfigError",
+    "ConnectError",
+    "ContentPolicyError",
+    "ContextLengthExceededError",
+    "DeadlineExceededError",
+    "Gateway",
+    "GatewayStream",
+    "InvalidRequestError",
+    "KeelError",
+    "MalformedResponseError",
+    "Message",
+    "ModelNotFoundError",
+    "NoRouteAvailableError",
+    "RateLimitError",
+    "RequestError",
+    "RouteUnavailableError",
+    "ServerError",
+    "StreamEnd",
+    "StreamInterruptedError",
+    "UpstreamError",
+    "UpstreamTimeoutError",
+    "Usage",
+    "load_config",
+]

@@ -1,0 +1,80 @@
+"""Folds stream chunks into one response: text, tool-call deltas, finish reasons, usage and model."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .types import ChatResponse, Choice, Chunk, FunctionCall, Message, ToolCall, Usage
+
+__all__ = ["ChunkAssembler"]
+
+
+class _ChoiceParts:
+    __slots__ = ("finish_reason", "role", "text", "tool_calls")
+
+    def __init__(self) -> None:
+        self.role = "assistant"
+        self.text: list[str] = []
+        self.tool_calls: dict[int, dict[str, Any]] = {}
+        self.finish_reason: str | None = None
+
+
+class ChunkAssembler:
+    """Accumulates chunks; ``response()`` is what has been delivered so far."""
+
+    def __init__(self, model: str = "") -> None:
+        self.id = ""
+        self.model = model
+        self.created = 0
+        self.usage: Usage | None = None
+        self._choices: dict[int, _ChoiceParts] = {}
+
+    def add(self, chunk: Chunk) -> None:
+        self.id = self.id or chunk.id
+        self.model = chunk.model or self.model
+        self.created = self.created or chunk.created
+        if chunk.usage is not None:
+            self.usage = chunk.usage
+        for choice in chunk.choices:
+            parts = self._choices.setdefault(choice.index, _ChoiceParts())
+            delta = choice.delta
+            if delta.role:
+                parts.role = delta.role
+            if delta.content:
+                parts.text.append(delta.content)
+            for call in delta.tool_calls or ():
+                self._merge_tool_call(parts, call)
+            if choice.finish_reason:
+                parts.finish_reason = choice.finish_reason
+
+    @staticmethod
+    def _merge_tool_call(parts: _ChoiceParts, call: ToolCall) -> None:
+        index = call.index if call.index is not None else len(parts.tool_calls)
+        slot = parts.tool_calls.setdefault(index, {"id": None, "name": "", "arguments": []})
+        slot["id"] = slot["id"] or call.id
+        if call.function.name:
+            slot["name"] += call.function.name
+        if call.function.arguments:
+            slot["arguments"].append(call.function.arguments)
+
+    def response(self) -> ChatResponse:
+        choices = []
+        for index in sorted(self._choices):
+            parts = self._choices[index]
+            tool_calls = [
+                ToolCall(
+                    id=slot["id"],
+                    type="function",
+                    function=FunctionCall(name=slot["name"], arguments="".join(slot["arguments"])),
+                )
+                for _, slot in sorted(parts.tool_calls.items())
+            ]
+            message = Message(
+                role=parts.role,
+                content="".join(parts.text) if parts.text or not tool_calls else None,
+                tool_calls=tool_calls or None,
+            )
+            choices.append(Choice(index=index, message=message, finish_reason=parts.finish_reason))
+        return ChatResponse(
+            id=self.id, created=self.created, model=self.model, choices=choices, usage=self.usage
+        )

@@ -1,0 +1,84 @@
+"""Config to objects: providers by name, and routes with their capabilities and timeouts resolved."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from .config import Config, DeploymentConfig, TimeoutsConfig
+from .providers.local import LocalProvider
+from .providers.openai import OpenAIProvider
+from .providers.profiles import get_profile
+from .route import Capabilities, Cascade, Route, Tier, Timeouts
+
+if TYPE_CHECKING:
+    from .providers.base import Provider
+
+__all__ = ["build_providers", "build_route", "cascades_from_config"]
+
+
+def build_providers(config: Config) -> dict[str, Provider]:
+    """One provider object (one connection pool) per configured provider."""
+    providers: dict[str, Provider] = {}
+    for name, settings in config.providers.items():
+        if settings.kind == "local":
+            providers[name] = LocalProvider(name, model_path=settings.model_path)
+        else:
+            providers[name] = OpenAIProvider(
+                name,
+                base_url=settings.base_url,
+                api_key=settings.api_key,
+                profile=settings.profile or "openai",
+                headers=settings.headers,
+                api_version=settings.api_version,
+            )
+    return providers
+
+
+def cascades_from_config(config: Config, providers: dict[str, Provider]) -> dict[str, Cascade]:
+    return {
+        name: Cascade(
+            name, [Tier([_route(config, providers, deployment) for deployment in tier]) for tier in tiers]
+        )
+        for name, tiers in config.models.items()
+    }
+
+
+def build_route(config: Config, providers: dict[str, Provider], provider: str, model: str) -> Route:
+    """A route for ``provider/model`` with nothing but the defaults (used for direct names)."""
+    return _route(config, providers, DeploymentConfig(provider=provider, model=model))
+
+
+def _route(config: Config, providers: dict[str, Provider], deployment: DeploymentConfig) -> Route:
+    settings = config.providers[deployment.provider]
+    provider = providers[deployment.provider]
+    if settings.kind == "local":
+        base = Capabilities(context_window=2048, max_output_tokens=2048, supports_prefill=True)
+        upstream = deployment.model or "smollm2-135m-instruct"
+    else:
+        base = get_profile(settings.profile or "openai").capabilities
+        upstream = deployment.model or ""
+    overrides = {
+        field: value
+        for field in ("context_window", "max_output_tokens", "supports_prefill", "supports_json_schema")
+        if (value := getattr(deployment, field)) is not None
+    }
+    timeouts = deployment.timeouts or settings.timeouts or config.timeouts
+    return Route(
+        name=f"{deployment.provider}/{upstream}",
+        provider=provider,
+        upstream_model=upstream,
+        weight=deployment.weight,
+        capabilities=replace(base, **overrides),
+        timeouts=_timeouts(timeouts, config.timeouts),
+    )
+
+
+def _timeouts(route: TimeoutsConfig, call: TimeoutsConfig) -> Timeouts:
+    return Timeouts(
+        connect=route.connect,
+        first_token=route.first_token,
+        idle=route.idle,
+        attempt=route.attempt,
+        total=call.total,
+    )

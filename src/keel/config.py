@@ -1,0 +1,264 @@
+"""The ``keel.yaml`` schema: strict at the edge, ``${ENV}`` interpolation, messages that name the field.
+
+A deployment is written ``provider/model`` or as a mapping; a tier is one deployment or a list of
+them; a model is a list of tiers. With no config at all, ``default_config()`` builds the automatic
+cascade from the environment (DESIGN §3a).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import structlog
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from .errors import ConfigError
+
+__all__ = [
+    "BreakerConfig",
+    "Config",
+    "DeploymentConfig",
+    "ProviderConfig",
+    "RetryConfig",
+    "RouterConfig",
+    "TimeoutsConfig",
+    "default_config",
+    "load_config",
+]
+
+log = structlog.get_logger("keel.config")
+
+_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TimeoutsConfig(_Strict):
+    """Seconds: to connect, to the first token, between stream chunks, per attempt, per call."""
+
+    connect: float = Field(5.0, gt=0)
+    first_token: float = Field(30.0, gt=0)
+    idle: float = Field(30.0, gt=0)
+    attempt: float = Field(120.0, gt=0)
+    total: float = Field(300.0, gt=0)
+
+
+class RetryConfig(_Strict):
+    max_attempts: int = Field(3, ge=1, description="attempts per route within one call")
+    initial_backoff: float = Field(0.25, ge=0)
+    max_backoff: float = Field(8.0, ge=0)
+    max_retry_after: float = Field(5.0, ge=0, description="longest Retry-After waited for on one route")
+    per_call_retries: int = Field(4, ge=0, description="retries across all routes of one call")
+    budget_ratio: float = Field(0.2, ge=0, description="retries allowed per call, process-wide")
+    budget_min_per_second: float = Field(5.0, ge=0)
+
+
+class BreakerConfig(_Strict):
+    failure_threshold: int = Field(5, ge=1)
+    window: float = Field(30.0, gt=0)
+    open_for: float = Field(30.0, gt=0)
+    rate_limit_cooldown: float = Field(1.0, ge=0, description="cooldown after a 429 without Retry-After")
+
+
+class RouterConfig(_Strict):
+    fallback_on_content_policy: bool = False
+
+
+class ProviderConfig(_Strict):
+    """One endpoint. ``kind`` is the wire protocol; ``profile`` the OpenAI-compatible dialect."""
+
+    kind: Literal["openai", "local"] = "openai"
+    profile: str | None = None
+    base_url: str | None = None
+    api_key: SecretStr | None = None
+    api_version: str | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    model_path: str | None = None
+    timeouts: TimeoutsConfig | None = None
+
+    @field_validator("profile")
+    @classmethod
+    def _known_profile(cls, value: str | None) -> str | None:
+        from .providers.profiles import PROFILES
+
+        if value is not None and value not in PROFILES:
+            raise ValueError(f"unknown profile {value!r}; use one of: {', '.join(sorted(PROFILES))}")
+        return value
+
+
+class DeploymentConfig(_Strict):
+    """One provider's model in a tier; capability fields override the profile's."""
+
+    provider: str
+    model: str | None = None
+    weight: float = Field(1.0, gt=0)
+    context_window: int | None = Field(None, gt=0)
+    max_output_tokens: int | None = Field(None, gt=0)
+    supports_prefill: bool | None = None
+    supports_json_schema: bool | None = None
+    timeouts: TimeoutsConfig | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_shorthand(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            provider, _, model = value.partition("/")
+            return {"provider": provider, "model": model or None}
+        return value
+
+
+class Config(_Strict):
+    """The whole of ``keel.yaml``."""
+
+    providers: dict[str, ProviderConfig] = Field(default_factory=dict)
+    models: dict[str, list[list[DeploymentConfig]]] = Field(default_factory=dict)
+    timeouts: TimeoutsConfig = Field(default_factory=TimeoutsConfig)
+    retry: RetryConfig = Field(default_factory=RetryConfig)
+    breaker: BreakerConfig = Field(default_factory=BreakerConfig)
+    router: RouterConfig = Field(default_factory=RouterConfig)
+    state: str = "memory://"
+    database: str = "sqlite:///keel.db"
+
+    @field_validator("models", mode="before")
+    @classmethod
+    def _tiers_from_shorthand(cls, value: Any) -> Any:
+        if not isinstance(value, dict):
+            return value
+        return {
+            name: [t if isinstance(t, list) else [t] for t in _as_list(tiers)]
+            for name, tiers in value.items()
+        }
+
+    @field_validator("state")
+    @classmethod
+    def _state_url(cls, value: str) -> str:
+        if not value.startswith(("memory://", "redis://", "rediss://")):
+            raise ValueError("use memory:// (one process) or redis://host:port/db (several)")
+        return value
+
+    @field_validator("database")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        if not value.startswith(("sqlite:///", "postgresql://", "postgres://")):
+            raise ValueError("use sqlite:///path/keel.db or postgresql://user@host/db")
+        return value
+
+    @model_validator(mode="after")
+    def _routes_name_providers(self) -> Config:
+        for name, tiers in self.models.items():
+            if not tiers or not all(tiers):
+                raise ValueError(f"model {name!r} needs at least one deployment in every tier")
+            for t, tier in enumerate(tiers):
+                for d, deployment in enumerate(tier):
+                    if deployment.provider not in self.providers:
+                        known = ", ".join(sorted(self.providers)) or "none"
+                        raise ValueError(
+                            f"models.{name}[{t}][{d}]: unknown provider {deployment.provider!r} "
+                            f"(configured providers: {known}); add it under providers: or fix the name"
+                        )
+                    provider = self.providers[deployment.provider]
+                    if provider.kind != "local" and not deployment.model:
+                        raise ValueError(
+                            f"models.{name}[{t}][{d}]: say which model to ask {deployment.provider!r} for, "
+                            f"e.g. {deployment.provider}/gpt-4o-mini"
+                        )
+        return self
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def interpolate(value: Any, path: str = "") -> Any:
+    """Replace ``${VAR}`` and ``${VAR:-default}`` in every string; a missing variable is an error."""
+    if isinstance(value, dict):
+        return {key: interpolate(item, f"{path}.{key}" if path else str(key)) for key, item in value.items()}
+    if isinstance(value, list):
+        return [interpolate(item, f"{path}[{i}]") for i, item in enumerate(value)]
+    if not isinstance(value, str):
+        return value
+
+    def substitute(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        if name in os.environ:
+            return os.environ[name]
+        if default is not None:
+            return default
+        raise ConfigError(
+            f"{path}: environment variable {name} is not set; export it or give a default "
+            f"as ${{{name}:-value}}"
+        )
+
+    return _ENV.sub(substitute, value)
+
+
+def load_config(source: str | Path | dict[str, Any] | Config | None = None) -> Config:
+    """A validated config from a path, a dict, or — with nothing given — ``$KEEL_CONFIG``,
+    ``./keel.yaml``, or else the automatic default cascade."""
+    if isinstance(source, Config):
+        return source
+    origin = "config"
+    if source is None:
+        found = os.environ.get("KEEL_CONFIG") or ("keel.yaml" if Path("keel.yaml").exists() else None)
+        if found is None:
+            return default_config()
+        source = Path(found)
+    if isinstance(source, str | Path):
+        origin = str(source)
+        try:
+            raw = yaml.safe_load(Path(source).read_text()) or {}
+        except FileNotFoundError:
+            raise ConfigError(f"{origin}: no such file") from None
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{origin}: not valid YAML: {exc}") from None
+    else:
+        raw = source
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{origin}: the top level must be a mapping (providers:, models:, ...)")
+    try:
+        return Config.model_validate(interpolate(raw))
+    except ValidationError as exc:
+        raise ConfigError(f"{origin}: " + _explain(exc)) from None
+
+
+def _explain(exc: ValidationError) -> str:
+    lines = []
+    for error in exc.errors(include_url=False):
+        where = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in error["loc"])
+        where = where.lstrip(".") or "(top level)"
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            message = "unknown field; check the spelling against the documented fields"
+        lines.append(f"{where}: {message}")
+    return "; ".join(lines)
+
+
+def default_config() -> Config:
+    """The automatic cascade: OpenAI when its key is in the environment, then the local model."""
+    providers: dict[str, Any] = {"local": {"kind": "local"}}
+    default: list[Any] = []
+    if os.environ.get("OPENAI_API_KEY"):
+        providers["openai"] = {"kind": "openai", "profile": "openai", "api_key": os.environ["OPENAI_API_KEY"]}
+        if os.environ.get("OPENAI_BASE_URL"):
+            providers["openai"]["base_url"] = os.environ["OPENAI_BASE_URL"]
+        default.append("openai/gpt-4o-mini")
+    else:
+        log.warning("OPENAI_API_KEY is not set: the default cascade skips OpenAI")
+    if os.environ.get("ANTHROPIC_API_KEY"):
+        log.warning("ANTHROPIC_API_KEY is set but this build has no Anthropic adapter: route skipped")
+    default.append("local")
+    return Config.model_validate({"providers": providers, "models": {"default": default, "local": ["local"]}})

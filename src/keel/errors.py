@@ -1,0 +1,248 @@
+"""The error taxonomy: one class per row of DESIGN.md's table, the routing decision on each class.
+
+The tree::
+
+    KeelError
+    ├── ConfigError                  the operator's config is wrong (raised at start)
+    ├── RequestError                 the caller's request is wrong before any route is tried (400)
+    │   └── ModelNotFoundError       no model or route by that name (404)
+    ├── DeadlineExceededError        the call's total deadline ran out (504)
+    ├── NoRouteAvailableError        every route was skipped (circuit open / cooling down) (503)
+    ├── StreamInterruptedError       a stream failed after its commit point; carries the partial output
+    └── UpstreamError                a route's provider failed; the flags below decide what happens next
+        ├── ConnectError             connect refused, or reset before response headers
+        ├── UpstreamTimeoutError     connect, first-token or idle timeout (a silent route)
+        ├── RateLimitError           429; may carry ``retry_after``
+        ├── ServerError              500, 502, 503, 504, 529
+        ├── MalformedResponseError   a body or stream event that is not what the protocol promises
+        ├── ContextLengthExceededError   400: the prompt does not fit this route's context window
+        ├── ContentPolicyError       400: the provider's safety system refused
+        ├── InvalidRequestError      other 400 / 404 / 422
+        ├── AuthenticationError      401 / 403 from the provider (a misconfigured route)
+        ├── RouteUnavailableError    the route cannot run here (e.g. the local model is not installed)
+        └── CircuitOpenError         the route was skipped: circuit open, or cooling down after a 429
+
+The router and the retry policy read the class flags (``retry_same_route``, ``try_next_route``,
+``counts_for_breaker``) and never look at status codes themselves.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from .types import Attempt, ChatResponse
+
+__all__ = [
+    "AuthenticationError",
+    "CircuitOpenError",
+    "ConfigError",
+    "ConnectError",
+    "ContentPolicyError",
+    "ContextLengthExceededError",
+    "DeadlineExceededError",
+    "InvalidRequestError",
+    "KeelError",
+    "MalformedResponseError",
+    "ModelNotFoundError",
+    "NoRouteAvailableError",
+    "RateLimitError",
+    "RequestError",
+    "RouteUnavailableError",
+    "ServerError",
+    "StreamInterruptedError",
+    "UpstreamError",
+    "UpstreamTimeoutError",
+]
+
+
+class KeelError(Exception):
+    """Base of every error Keel raises to a caller."""
+
+    status: ClassVar[int] = 500
+    openai_type: ClassVar[str] = "api_error"
+    code: str | None = None
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        self.attempts: list[Attempt] = []
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigError(KeelError):
+    """The configuration is invalid; the message names the field and the fix."""
+
+
+class RequestError(KeelError):
+    """The caller's request is invalid before any route is tried."""
+
+    status = 400
+    openai_type = "invalid_request_error"
+
+
+class ModelNotFoundError(RequestError):
+    status = 404
+    code = "model_not_found"
+
+
+class DeadlineExceededError(KeelError):
+    """The call's total deadline ran out before any route answered."""
+
+    status = 504
+    openai_type = "timeout"
+    code = "deadline_exceeded"
+
+
+class NoRouteAvailableError(KeelError):
+    """Every route was skipped: circuits open or cooling down after rate limits."""
+
+    status = 503
+    openai_type = "service_unavailable"
+    code = "no_route_available"
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class StreamInterruptedError(KeelError):
+    """A stream failed after content reached the caller; ``partial`` holds what was delivered."""
+
+    status = 502
+    openai_type = "stream_interrupted"
+    code = "stream_interrupted"
+
+    def __init__(self, message: str, *, partial: ChatResponse, cause: UpstreamError | None = None) -> None:
+        super().__init__(message)
+        self.partial = partial
+        self.cause = cause
+
+
+class UpstreamError(KeelError):
+    """A provider failed; the class flags carry DESIGN.md's decision for that outcome."""
+
+    retry_same_route: ClassVar[bool] = False
+    try_next_route: ClassVar[bool] = True
+    counts_for_breaker: ClassVar[bool] = True
+    outcome: ClassVar[str] = "error"
+    status = 502
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        route: str | None = None,
+        upstream_status: int | None = None,
+        code: str | None = None,
+        param: str | None = None,
+        retry_after: float | None = None,
+        upstream_request_id: str | None = None,
+        body: Any = None,
+    ) -> None:
+        super().__init__(message, code=code)
+        self.route = route
+        self.upstream_status = upstream_status
+        self.param = param
+        self.retry_after = retry_after
+        self.upstream_request_id = upstream_request_id
+        self.body = body
+
+    def describe(self) -> str:
+        """A short reason for attempt records: ``'503 Service Unavailable'``, ``'timeout (idle)'``."""
+        if self.upstream_status:
+            return f"{self.upstream_status} {self.message}"
+        return f"{self.outcome}: {self.message}"
+
+
+class ConnectError(UpstreamError):
+    retry_same_route = True
+    outcome = "connect_error"
+
+
+class UpstreamTimeoutError(UpstreamError):
+    """A connect, first-token or idle timeout: a silent route is not retried, the next route is."""
+
+    status = 504
+    openai_type = "timeout"
+    outcome = "timeout"
+
+    def __init__(self, message: str, *, phase: str = "total", **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.phase = phase
+
+
+class RateLimitError(UpstreamError):
+    """429. Retried after Retry-After when it is short; a cooldown, never a breaker failure."""
+
+    status = 429
+    openai_type = "rate_limit_exceeded"
+    retry_same_route = True
+    counts_for_breaker = False
+    outcome = "rate_limited"
+
+
+class ServerError(UpstreamError):
+    retry_same_route = True
+    outcome = "server_error"
+
+
+class MalformedResponseError(UpstreamError):
+    retry_same_route = True
+    outcome = "malformed"
+
+
+class ContextLengthExceededError(UpstreamError):
+    """Only a route with a larger context window may be tried next."""
+
+    status = 400
+    openai_type = "invalid_request_error"
+    code = "context_length_exceeded"
+    counts_for_breaker = False
+    outcome = "context_length_exceeded"
+
+
+class ContentPolicyError(UpstreamError):
+    status = 400
+    openai_type = "invalid_request_error"
+    code = "content_policy_violation"
+    try_next_route = False
+    counts_for_breaker = False
+    outcome = "content_policy"
+
+
+class InvalidRequestError(UpstreamError):
+    status = 400
+    openai_type = "invalid_request_error"
+    try_next_route = False
+    counts_for_breaker = False
+    outcome = "invalid_request"
+
+
+class AuthenticationError(UpstreamError):
+    """The provider refused the route's credentials: the route is misconfigured, the next may work."""
+
+    status = 502
+    openai_type = "upstream_authentication_error"
+    outcome = "auth_error"
+
+
+class CircuitOpenError(UpstreamError):
+    """The route was not tried: its circuit is open or it is cooling down; ``retry_after`` says until when."""
+
+    status = 503
+    openai_type = "service_unavailable"
+    counts_for_breaker = False
+    outcome = "skipped"
+
+
+class RouteUnavailableError(UpstreamError):
+    """The route cannot run in this installation; the message says what to install or set."""
+
+    status = 503
+    openai_type = "service_unavailable"
+    outcome = "unavailable"

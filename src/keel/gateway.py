@@ -1,0 +1,224 @@
+"""``Gateway``: builds the policy stack from config — the one place that knows its order — and runs calls.
+
+    outer (once per call):   [guard, prompt, budget, ratelimit, cache, coalesce, validate] → router
+    per route (router's):    retry → breaker → attempt → AttemptRunner → provider
+
+The outer list is empty until those policies land; each is one file and one line in ``_outer``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+
+from ._build import build_providers, build_route, cascades_from_config
+from ._replay import chunks_of
+from ._sync import SyncGateway
+from .call import Call, Deadline
+from .config import Config, load_config
+from .errors import ConfigError, ModelNotFoundError, RequestError
+from .policies.attempt import AttemptPolicy
+from .policies.base import Handler, Policy, RoutePolicy, chain, chain_route
+from .policies.breaker import BreakerPolicy
+from .policies.deadline import AttemptRunner
+from .policies.retry import RetryPolicy, RetrySettings
+from .policies.router import RouterPolicy
+from .reply import ChunkStream
+from .route import Cascade, Tier
+from .stores.base import BreakerSettings
+from .stores.memory import MemoryBreakerStore
+from .types import ChatRequest, ChatResponse, Chunk, Message
+
+if TYPE_CHECKING:
+    from .providers.base import Provider
+
+__all__ = ["Gateway", "GatewayStream"]
+
+
+class Gateway:
+    """The library entry point: ``await gw.chat(...)``, ``async for c in gw.stream(...)``, ``gw.sync``."""
+
+    def __init__(self, config: Config, *, providers: dict[str, Provider] | None = None) -> None:
+        if not config.state.startswith("memory://"):
+            raise ConfigError(
+                f"state: {config.state.split('://')[0]}:// is not available in this build; use memory://"
+            )
+        self.config = config
+        self.providers = providers if providers is not None else build_providers(config)
+        self.cascades = cascades_from_config(config, self.providers)
+        self.breakers = MemoryBreakerStore(BreakerSettings(**config.breaker.model_dump()))
+        self.retry = RetryPolicy(RetrySettings(**config.retry.model_dump()))
+        route_chain = chain_route(self._per_route(), AttemptRunner())
+        router = RouterPolicy(
+            self.resolve, route_chain, fallback_on_content_policy=config.router.fallback_on_content_policy
+        )
+        self._handler: Handler = chain(self._outer(), router)
+        self._sync: SyncGateway | None = None
+
+    @classmethod
+    def from_config(cls, source: str | Path | dict[str, Any] | Config | None = None) -> Gateway:
+        """A gateway from a ``keel.yaml`` path, a dict, a ``Config``, or nothing (the default cascade).
+
+        Raises:
+            ConfigError: the config is invalid; the message names the field and the fix.
+        """
+        return cls(load_config(source))
+
+    def _outer(self) -> list[Policy]:
+        return []
+
+    def _per_route(self) -> list[RoutePolicy]:
+        return [
+            self.retry,
+            BreakerPolicy(self.breakers, rate_limit_cooldown=self.config.breaker.rate_limit_cooldown),
+            AttemptPolicy(),
+        ]
+
+    def resolve(self, model: str) -> Cascade:
+        """The cascade for a model name: a configured alias, or ``provider/model`` for one route."""
+        cascade = self.cascades.get(model)
+        if cascade is not None:
+            return cascade
+        provider_name, _, upstream = model.partition("/")
+        provider = self.providers.get(provider_name)
+        if provider is None or not upstream:
+            known = ", ".join(sorted(self.cascades)) or "none"
+            raise ModelNotFoundError(
+                f"model {model!r} is not configured; use one of: {known}, or provider/model"
+            )
+        cascade = self.cascades[model] = Cascade(
+            model, [Tier([build_route(self.config, self.providers, provider_name, upstream)])]
+        )
+        return cascade
+
+    async def call(
+        self, request: ChatRequest, *, stream: bool = False, **options: Any
+    ) -> ChatResponse | ChunkStream:
+        """Run one request through the whole stack; the ``Reply`` as the policies return it."""
+        call = self.new_call(request, stream=stream, **options)
+        return await self._handler(call)
+
+    def new_call(self, request: ChatRequest, *, stream: bool = False, **options: Any) -> Call:
+        timeouts = self.config.timeouts
+        total = options.pop("timeout", None) or timeouts.total
+        return Call(
+            request=request,
+            deadline=Deadline.after(total),
+            stream=stream,
+            retries_left=self.config.retry.per_call_retries,
+            options=options,
+        )
+
+    async def chat(self, model: str = "default", messages: Iterable[Any] = (), **params: Any) -> ChatResponse:
+        """One complete answer.
+
+        Args:
+            model: a configured model name, or ``provider/model``.
+            messages: OpenAI-style messages (dicts or ``Message``).
+            **params: any Chat Completions parameter (``temperature``, ``tools``, ...); ``timeout``
+                sets this call's total deadline in seconds.
+
+        Returns:
+            The response, naming the route that answered and every attempt made.
+
+        Raises:
+            KeelError: a class of ``keel.errors``; ``.attempts`` lists what was tried.
+        """
+        timeout = params.pop("timeout", None)
+        call = self.new_call(_request(model, messages, params), timeout=timeout)
+        try:
+            reply = await self._handler(call)
+        except Exception as error:
+            error.attempts = call.attempts  # type: ignore[attr-defined]
+            raise
+        if isinstance(reply, ChunkStream):  # a policy answered from a stream (e.g. a shared call)
+            reply = await reply.collect()
+        return _annotate(reply, call)
+
+    def stream(self, model: str = "default", messages: Iterable[Any] = (), **params: Any) -> GatewayStream:
+        """Chunks of one answer as they arrive; errors before the first content raise on iteration."""
+        timeout = params.pop("timeout", None)
+        return GatewayStream(
+            self, self.new_call(_request(model, messages, params), stream=True, timeout=timeout)
+        )
+
+    @property
+    def sync(self) -> SyncGateway:
+        """Blocking versions of ``chat`` and ``stream`` for scripts and notebooks."""
+        if self._sync is None:
+            self._sync = SyncGateway(self)
+        return self._sync
+
+    async def aclose(self) -> None:
+        for provider in self.providers.values():
+            await provider.aclose()
+
+    def close(self) -> None:
+        """Close a gateway used through ``.sync``."""
+        if self._sync is not None:
+            self._sync.close()
+            self._sync = None
+
+    async def __aenter__(self) -> Gateway:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+
+class GatewayStream:
+    """Chunks of one answer; ``response`` is the answer so far, with its route and attempts."""
+
+    def __init__(self, gateway: Gateway, call: Call) -> None:
+        self._gateway = gateway
+        self.call = call
+        self._stream: ChunkStream | None = None
+
+    def __aiter__(self) -> GatewayStream:
+        return self
+
+    async def __anext__(self) -> Chunk:
+        if self._stream is None:
+            try:
+                reply = await self._gateway._handler(self.call)
+            except Exception as error:
+                error.attempts = self.call.attempts  # type: ignore[attr-defined]
+                raise
+            self._stream = reply if isinstance(reply, ChunkStream) else _replay(reply)
+        return await self._stream.__anext__()
+
+    @property
+    def response(self) -> ChatResponse | None:
+        """What has been delivered so far, as one response."""
+        return _annotate(self._stream.partial, self.call) if self._stream else None
+
+    async def aclose(self) -> None:
+        if self._stream is not None:
+            await self._stream.aclose()
+
+
+def _request(model: str, messages: Iterable[Any], params: dict[str, Any]) -> ChatRequest:
+    try:
+        return ChatRequest(
+            model=model,
+            messages=[m if isinstance(m, Message) else Message.model_validate(m) for m in messages],
+            **params,
+        )
+    except ValidationError as exc:
+        raise RequestError(f"invalid request: {exc.errors(include_url=False)[0]['msg']}") from None
+
+
+def _annotate(response: ChatResponse, call: Call) -> ChatResponse:
+    response.attempts = call.attempts
+    answered = [attempt for attempt in call.attempts if attempt.outcome in ("ok", "streaming")]
+    if answered:
+        response.route = answered[-1].route
+        response.upstream_request_id = response.upstream_request_id or answered[-1].upstream_request_id
+    return response
+
+
+def _replay(response: ChatResponse) -> ChunkStream:
+    return ChunkStream(chunks_of(response), model=response.model)

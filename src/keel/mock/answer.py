@@ -1,0 +1,130 @@
+"""The mock's deterministic answer to a request: text, JSON or one tool call, and its usage."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from .sample import sample
+from .spec import Spec
+from .wire import new_id, usage
+
+__all__ = ["Answer", "plan_answer", "prompt_tokens"]
+
+DEFAULT_TOKENS = 12
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What a healthy reply says: content pieces (one per stream delta) or one tool call."""
+
+    pieces: tuple[str, ...]
+    finish_reason: str
+    usage: dict[str, Any]
+    tool_name: str | None = None
+    tool_call_id: str | None = None
+
+    @property
+    def text(self) -> str:
+        """The whole content (or tool arguments) the pieces add up to."""
+        return "".join(self.pieces)
+
+    def message(self) -> dict[str, Any]:
+        """The non-streaming ``message`` object."""
+        if self.tool_name is None:
+            return {"role": "assistant", "content": self.text, "refusal": None, "annotations": []}
+        return {
+            "role": "assistant",
+            "content": None,
+            "refusal": None,
+            "annotations": [],
+            "tool_calls": [self._tool_call(self.text)],
+        }
+
+    def deltas(self) -> list[dict[str, Any]]:
+        """The content-bearing stream deltas, in order (text tokens or tool-call fragments)."""
+        if self.tool_name is None:
+            return [{"content": piece} for piece in self.pieces]
+        head = {"tool_calls": [{"index": 0, **self._tool_call("")}]}
+        rest = [{"tool_calls": [{"index": 0, "function": {"arguments": p}}]} for p in self.pieces]
+        return [head, *rest]
+
+    def _tool_call(self, arguments: str) -> dict[str, Any]:
+        return {
+            "id": self.tool_call_id,
+            "type": "function",
+            "function": {"name": self.tool_name, "arguments": arguments},
+        }
+
+
+def prompt_tokens(body: dict[str, Any]) -> int:
+    """Whitespace-separated words across the messages' text (at least 1): never above UTF-8 length."""
+    words = 0
+    for message in body.get("messages") or []:
+        if isinstance(message, dict):
+            words += sum(len(text.split()) for text in _texts(message.get("content")))
+    return max(1, words)
+
+
+def plan_answer(body: dict[str, Any], spec: Spec) -> Answer:
+    """The answer for ``body``: ``tokens`` words, JSON for ``response_format``, a tool call for ``tools``."""
+    count = spec.integer("tokens", DEFAULT_TOKENS) or 0
+    words = " ".join(f"token{i}" for i in range(count))
+    tool = _chosen_tool(body)
+    if tool is not None:
+        arguments = json.dumps(sample(tool.get("parameters") or {}, words or "token0"))
+        pieces = _split(arguments)
+    else:
+        pieces = _split(_content(body.get("response_format"), words))
+    finish = "tool_calls" if tool is not None else "stop"
+    limit = body.get("max_completion_tokens") or body.get("max_tokens")
+    if isinstance(limit, int) and not isinstance(limit, bool) and 0 < limit < len(pieces):
+        pieces, finish = pieces[:limit], "length"
+    prompt = prompt_tokens(body)
+    reasoning = spec.integer("reasoning_tokens", 0) or 0
+    cached = min(prompt, spec.integer("cached_tokens", 0) or 0)
+    counted = len(pieces) + (1 if tool is not None else 0) + reasoning
+    return Answer(
+        pieces=tuple(pieces),
+        finish_reason=finish,
+        usage=usage(prompt, counted, cached=cached, reasoning=reasoning),
+        tool_name=tool.get("name", "tool") if tool is not None else None,
+        tool_call_id=new_id("call_") if tool is not None else None,
+    )
+
+
+def _texts(content: Any) -> list[str]:
+    if isinstance(content, str):
+        return [content]
+    if isinstance(content, list):
+        return [part["text"] for part in content if isinstance(part, dict) and isinstance(part.get("text"), str)]
+    return []
+
+
+def _split(text: str) -> list[str]:
+    """Split into word-sized pieces whose concatenation is ``text`` (leading space kept on a word)."""
+    return re.findall(r"\s*\S+", text) if text.strip() else ([text] if text else [])
+
+
+def _content(response_format: Any, words: str) -> str:
+    kind = response_format.get("type") if isinstance(response_format, dict) else None
+    if kind == "json_schema":
+        schema = (response_format.get("json_schema") or {}).get("schema") or {}
+        return json.dumps(sample(schema, words or "token0"))
+    if kind == "json_object":
+        return json.dumps({"answer": words})
+    return words
+
+
+def _chosen_tool(body: dict[str, Any]) -> dict[str, Any] | None:
+    tools = [t.get("function") for t in body.get("tools") or [] if isinstance(t, dict)]
+    tools = [t for t in tools if isinstance(t, dict)]
+    choice = body.get("tool_choice")
+    if not tools or choice == "none":
+        return None
+    if isinstance(choice, dict):
+        wanted = (choice.get("function") or {}).get("name")
+        return next((t for t in tools if t.get("name") == wanted), tools[0])
+    return tools[0]

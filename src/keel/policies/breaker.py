@@ -1,0 +1,64 @@
+"""``BreakerPolicy``: skip a route whose circuit is open; count the failures the taxonomy says count."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..errors import CircuitOpenError, RateLimitError, UpstreamError
+from ..reply import ChunkStream, StreamEnd
+
+if TYPE_CHECKING:
+    from ..call import Call
+    from ..reply import Reply
+    from ..route import Route
+    from ..stores.base import BreakerStore
+    from .base import RouteHandler
+
+__all__ = ["BreakerPolicy"]
+
+
+class BreakerPolicy:
+    """Consults the route's circuit before every attempt and records its verdict after.
+
+    A 429 cools the route down until its Retry-After instead of counting as a failure. A stream's
+    verdict is its commit (success) and, if it later breaks, the failure that broke it.
+    """
+
+    def __init__(self, store: BreakerStore, *, rate_limit_cooldown: float = 1.0) -> None:
+        self.store = store
+        self.rate_limit_cooldown = rate_limit_cooldown
+
+    async def __call__(self, call: Call, route: Route, call_next: RouteHandler) -> Reply:
+        wait = await self.store.acquire(route.name)
+        if wait is not None:
+            raise CircuitOpenError(
+                f"route {route.name} skipped: circuit open or cooling down",
+                route=route.name,
+                retry_after=wait,
+            )
+        try:
+            reply = await call_next(call, route)
+        except UpstreamError as error:
+            await self._record(route.name, error)
+            raise
+        except BaseException:
+            await self.store.release(route.name)
+            raise
+        await self.store.record_success(route.name)
+        if isinstance(reply, ChunkStream):
+            reply.on_end(lambda end: self._stream_ended(route.name, end))
+        return reply
+
+    async def _record(self, route: str, error: BaseException) -> None:
+        if isinstance(error, RateLimitError):
+            await self.store.cool_down(route, error.retry_after or self.rate_limit_cooldown)
+            await self.store.release(route)
+        elif isinstance(error, UpstreamError) and error.counts_for_breaker:
+            await self.store.record_failure(route)
+        else:
+            await self.store.release(route)
+
+    async def _stream_ended(self, route: str, end: StreamEnd) -> None:
+        cause = getattr(end.error, "cause", None) or end.error
+        if end.status == "failed" and isinstance(cause, UpstreamError):
+            await self._record(route, cause)

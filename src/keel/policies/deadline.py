@@ -1,0 +1,97 @@
+"""``AttemptRunner``: the end of the route chain — one provider request inside the call's deadline.
+
+It enforces the split timeouts (connect, first token, idle between chunks, the attempt's total) and
+a stream's commit point: no chunk leaves here until the first content-bearing one has arrived, so a
+failure or a silent route before that point is still an attempt the retry layer and the router may
+repeat elsewhere, invisibly to the caller.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
+
+from ..errors import DeadlineExceededError, UpstreamTimeoutError
+from ..providers.base import AttemptLimits
+from ..reply import ChunkStream
+from ..types import Chunk
+
+if TYPE_CHECKING:
+    from ..call import Call
+    from ..reply import Reply
+    from ..route import Route
+
+__all__ = ["AttemptRunner"]
+
+
+class AttemptRunner:
+    """Calls the route's provider with ``min(attempt timeout, time left)`` and the phase timeouts."""
+
+    async def __call__(self, call: Call, route: Route) -> Reply:
+        left = call.deadline.check()
+        timeouts = route.timeouts
+        budget = min(timeouts.attempt, left)
+        limits = AttemptLimits(connect=min(timeouts.connect, budget), total=budget)
+        if not call.stream:
+            try:
+                async with asyncio.timeout(budget):
+                    return await route.provider.chat(call.request, route, limits)
+            except TimeoutError:
+                raise _timed_out(call, route, "attempt", budget) from None
+        return await self._stream(call, route, limits, budget)
+
+    async def _stream(self, call: Call, route: Route, limits: AttemptLimits, budget: float) -> ChunkStream:
+        source = route.provider.stream(call.request, route, limits)
+        ends_at = time.monotonic() + budget
+        first_token = min(route.timeouts.first_token, budget)
+        held: list[Chunk] = []
+        try:
+            async with asyncio.timeout(first_token):
+                async for chunk in source:
+                    held.append(chunk)
+                    if chunk.bears_content():
+                        break
+        except TimeoutError:
+            await source.aclose()  # type: ignore[attr-defined]
+            raise _timed_out(call, route, "first_token", first_token) from None
+        except BaseException:
+            await source.aclose()  # type: ignore[attr-defined]
+            raise
+        model = held[0].model if held else route.upstream_model
+        return ChunkStream(_committed(call, route, held, source, ends_at), model=model)
+
+
+async def _committed(
+    call: Call, route: Route, held: list[Chunk], source: AsyncIterator[Chunk], ends_at: float
+) -> AsyncIterator[Chunk]:
+    """The held-back chunks, then the rest, each read within the idle timeout and the attempt's end."""
+    idle = route.timeouts.idle
+    try:
+        for chunk in held:
+            yield chunk
+        while True:
+            left = ends_at - time.monotonic()
+            wait = min(idle, left)
+            if wait <= 0:
+                raise _timed_out(call, route, "attempt", 0)
+            try:
+                async with asyncio.timeout(wait):
+                    chunk = await anext(source)
+            except StopAsyncIteration:
+                return
+            except TimeoutError:
+                raise _timed_out(call, route, "idle" if wait == idle else "attempt", wait) from None
+            yield chunk
+    finally:
+        await source.aclose()  # type: ignore[attr-defined]
+
+
+def _timed_out(call: Call, route: Route, phase: str, seconds: float) -> Exception:
+    """The call's deadline if that is what ran out, else the route's own (silent-route) timeout."""
+    if call.deadline.remaining() <= 0.001:
+        return DeadlineExceededError(f"the call's deadline ran out waiting for {route.name}")
+    return UpstreamTimeoutError(
+        f"no {phase.replace('_', ' ')} within {seconds:g}s", phase=phase, route=route.name
+    )

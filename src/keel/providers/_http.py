@@ -1,0 +1,81 @@
+"""HTTP plumbing shared by adapters: one pooled session per provider, and foreign errors translated once."""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from urllib.parse import urlsplit, urlunsplit
+
+import aiohttp
+
+from ..errors import ConnectError, MalformedResponseError, UpstreamError, UpstreamTimeoutError
+
+__all__ = ["new_session", "parse_retry_after", "scrub_url", "transport_errors"]
+
+
+def new_session(*, pool_size: int = 256) -> aiohttp.ClientSession:
+    """A pooled session with no timeouts of its own: the deadline policy owns time."""
+    connector = aiohttp.TCPConnector(limit=pool_size, limit_per_host=pool_size, ttl_dns_cache=300)
+    return aiohttp.ClientSession(
+        connector=connector,
+        timeout=aiohttp.ClientTimeout(total=None),
+        auto_decompress=True,
+        skip_auto_headers=("User-Agent",),
+        json_serialize=None,  # type: ignore[arg-type]  # bodies are bytes we encoded with orjson
+    )
+
+
+def scrub_url(url: str) -> str:
+    """The URL without its query string or credentials, safe to log or show."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+@contextmanager
+def transport_errors(route: str, *, headers_received: bool = False) -> Iterator[None]:
+    """Translate aiohttp and socket errors to the taxonomy, naming the route but no URL or key."""
+    try:
+        yield
+    except UpstreamError:
+        raise
+    except aiohttp.ConnectionTimeoutError as exc:
+        raise UpstreamTimeoutError("connect timeout", phase="connect", route=route) from exc
+    except aiohttp.ClientConnectorError as exc:
+        raise ConnectError(f"cannot connect: {exc.os_error.strerror or exc}", route=route) from exc
+    except aiohttp.ClientPayloadError as exc:
+        raise MalformedResponseError("response body cut short", route=route) from exc
+    except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError, ConnectionResetError) as exc:
+        if headers_received:
+            raise MalformedResponseError("connection closed mid-response", route=route) from exc
+        raise ConnectError("connection closed before response headers", route=route) from exc
+    except aiohttp.ClientError as exc:
+        raise ConnectError(f"transport error: {type(exc).__name__}", route=route) from exc
+    except TimeoutError:
+        raise
+
+
+def parse_retry_after(headers: Mapping[str, str], now: float | None = None) -> float | None:
+    """Seconds to wait from ``retry-after-ms``, or ``retry-after`` in seconds or as an HTTP date."""
+    millis = headers.get("retry-after-ms")
+    if millis:
+        try:
+            return max(float(millis) / 1000.0, 0.0)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(when.timestamp() - (time.time() if now is None else now), 0.0)

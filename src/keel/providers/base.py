@@ -1,0 +1,41 @@
+"""The provider contract: one method per mode, and a close. Adapters never retry, sleep or fall back."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+from ..types import ChatRequest, ChatResponse, Chunk
+
+if TYPE_CHECKING:
+    from ..route import Route
+
+__all__ = ["AttemptLimits", "Provider"]
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptLimits:
+    """What an adapter must enforce itself: the connect timeout and the attempt's total time."""
+
+    connect: float
+    total: float
+
+
+@runtime_checkable
+class Provider(Protocol):
+    """Speaks one wire protocol to one endpoint over one pooled connection pool.
+
+    Every failure is raised as a class of ``keel.errors``; a stream that ends without its protocol's
+    end marker raises ``MalformedResponseError`` instead of ending quietly.
+    """
+
+    name: str
+
+    async def chat(self, request: ChatRequest, route: Route, limits: AttemptLimits) -> ChatResponse: ...
+
+    def stream(self, request: ChatRequest, route: Route, limits: AttemptLimits) -> AsyncIterator[Chunk]:
+        """Chunks as they arrive; the HTTP request is sent on the first ``__anext__``."""
+        ...
+
+    async def aclose(self) -> None: ...

@@ -1,0 +1,152 @@
+"""``OpenAIProvider``: Chat Completions over HTTP, for OpenAI and every OpenAI-compatible endpoint."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+import orjson
+from pydantic import SecretStr, ValidationError
+
+from ..errors import MalformedResponseError
+from ..types import ChatRequest, ChatResponse, Chunk, Usage
+from ._http import new_session, transport_errors
+from ._openai_errors import error_from_payload, error_from_response
+from ._sse import sse_events
+from .base import AttemptLimits
+from .profiles import Profile, get_profile
+
+if TYPE_CHECKING:
+    from ..route import Route
+
+__all__ = ["OpenAIProvider"]
+
+
+class OpenAIProvider:
+    """One OpenAI-compatible endpoint: a base URL, a key, a profile, and one connection pool."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        base_url: str | None = None,
+        api_key: SecretStr | str | None = None,
+        profile: Profile | str = "openai",
+        headers: dict[str, str] | None = None,
+        api_version: str | None = None,
+    ) -> None:
+        self.name = name
+        self.profile = get_profile(profile) if isinstance(profile, str) else profile
+        url = base_url or self.profile.base_url
+        if not url:
+            raise ValueError(f"provider {name!r}: profile {self.profile.name!r} needs a base_url")
+        self.base_url = url.rstrip("/")
+        self.api_version = api_version
+        key = api_key.get_secret_value() if isinstance(api_key, SecretStr) else api_key
+        self._headers = {
+            "content-type": "application/json",
+            "accept": "application/json",
+            **(headers or {}),
+            **self.profile.auth_headers(key),
+        }
+        self._session: aiohttp.ClientSession | None = None
+
+    def __repr__(self) -> str:
+        return f"OpenAIProvider({self.name!r}, profile={self.profile.name!r})"
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = new_session()
+        return self._session
+
+    def _body(self, request: ChatRequest, route: Route, *, stream: bool) -> bytes:
+        body = request.wire()
+        body["model"] = route.upstream_model
+        body.pop("stream", None)
+        if stream:
+            body["stream"] = True
+            if route.capabilities.supports_stream_usage:
+                body["stream_options"] = {**(body.get("stream_options") or {}), "include_usage": True}
+        else:
+            body.pop("stream_options", None)
+        return orjson.dumps(self.profile.prepare(body, route.upstream_model))
+
+    async def _post(
+        self, request: ChatRequest, route: Route, limits: AttemptLimits, *, stream: bool
+    ) -> aiohttp.ClientResponse:
+        url = self.profile.chat_url(self.base_url, route.upstream_model, self.api_version)
+        timeout = aiohttp.ClientTimeout(total=None, connect=limits.connect, sock_connect=limits.connect)
+        with transport_errors(route.name):
+            response = await self.session.post(
+                url, data=self._body(request, route, stream=stream), headers=self._headers, timeout=timeout
+            )
+        if response.status >= 400:
+            try:
+                with transport_errors(route.name, headers_received=True):
+                    payload = await response.read()
+            finally:
+                response.release()
+            raise error_from_response(response.status, response.headers, payload, route=route.name)
+        return response
+
+    async def chat(self, request: ChatRequest, route: Route, limits: AttemptLimits) -> ChatResponse:
+        response = await self._post(request, route, limits, stream=False)
+        try:
+            with transport_errors(route.name, headers_received=True):
+                payload = await response.read()
+        finally:
+            response.release()
+        request_id = response.headers.get("x-request-id")
+        try:
+            raw = orjson.loads(payload)
+            if "error" in raw and "choices" not in raw:
+                raise error_from_payload(raw, status=response.status, route=route.name)
+            result = ChatResponse.model_validate(raw)
+        except (orjson.JSONDecodeError, ValidationError, TypeError) as exc:
+            raise MalformedResponseError(
+                "response body is not a chat completion", route=route.name, upstream_request_id=request_id
+            ) from exc
+        result.usage = Usage.from_openai(raw.get("usage"))
+        result.upstream_request_id = request_id
+        return result
+
+    async def stream(self, request: ChatRequest, route: Route, limits: AttemptLimits) -> AsyncIterator[Chunk]:
+        response = await self._post(request, route, limits, stream=True)
+        request_id = response.headers.get("x-request-id")
+        try:
+            with transport_errors(route.name, headers_received=True):
+                first = True
+                async for _event, data in sse_events(response.content):
+                    if data == b"[DONE]":
+                        return
+                    chunk = _parse_chunk(data, route.name, request_id)
+                    if first:
+                        chunk.upstream_request_id, first = request_id, False
+                    yield chunk
+            raise MalformedResponseError(
+                "stream ended without [DONE]", route=route.name, upstream_request_id=request_id
+            )
+        finally:
+            response.close()  # an unfinished body must not go back to the pool
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
+def _parse_chunk(data: bytes, route: str, request_id: str | None) -> Chunk:
+    try:
+        raw: dict[str, Any] = orjson.loads(data)
+        if "error" in raw and "choices" not in raw:
+            raise error_from_payload(raw, status=500, route=route)
+        chunk = Chunk.model_validate(raw)
+    except (orjson.JSONDecodeError, ValidationError, TypeError, AttributeError) as exc:
+        raise MalformedResponseError(
+            "malformed stream event", route=route, upstream_request_id=request_id
+        ) from exc
+    if raw.get("usage"):
+        chunk.usage = Usage.from_openai(raw["usage"])
+    return chunk

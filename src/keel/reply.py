@@ -1,0 +1,129 @@
+"""The policy contract's return value: a complete response, or a stream that reports how it ended.
+
+A policy that wants to act when a stream finishes — settle a budget, store a cache entry, write the
+ledger, count a breaker failure — registers a callback with ``ChunkStream.on_end``. Every stream ends
+exactly once, as ``completed``, ``failed`` or ``cancelled``, and every callback sees that end, whether
+the caller read to the last chunk, the upstream broke, or the caller walked away.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Literal, TypeAlias
+
+from ._assemble import ChunkAssembler
+from .errors import StreamInterruptedError, UpstreamError
+from .types import ChatResponse, Chunk, Usage
+
+__all__ = ["ChunkStream", "EndCallback", "Reply", "StreamEnd", "StreamStatus"]
+
+StreamStatus = Literal["completed", "failed", "cancelled"]
+
+
+@dataclass(frozen=True, slots=True)
+class StreamEnd:
+    """How a stream ended, with everything it delivered up to then."""
+
+    status: StreamStatus
+    response: ChatResponse
+    error: BaseException | None = None
+
+    @property
+    def usage(self) -> Usage | None:
+        return self.response.usage
+
+
+EndCallback: TypeAlias = Callable[[StreamEnd], Awaitable[None] | None]
+
+
+class ChunkStream:
+    """An async iterator of chunks that assembles what it delivers and reports its end once.
+
+    An upstream failure after the first chunk was delivered is raised as ``StreamInterruptedError``
+    carrying the partial answer, never as a quiet end that would pass for a complete one.
+    """
+
+    def __init__(self, source: AsyncIterator[Chunk], *, model: str = "") -> None:
+        self._source = source
+        self._assembler = ChunkAssembler(model=model)
+        self._callbacks: list[EndCallback] = []
+        self._delivered = 0
+        self.end: StreamEnd | None = None
+
+    def on_end(self, callback: EndCallback) -> None:
+        """Call ``callback(StreamEnd)`` when the stream ends (at once if it already has)."""
+        if self.end is not None:
+            raise RuntimeError("stream already ended")
+        self._callbacks.append(callback)
+
+    @property
+    def partial(self) -> ChatResponse:
+        """What the stream has delivered so far, as one response."""
+        return self._assembler.response()
+
+    def __aiter__(self) -> ChunkStream:
+        return self
+
+    async def __anext__(self) -> Chunk:
+        if self.end is not None:
+            raise StopAsyncIteration
+        try:
+            chunk = await self._source.__anext__()
+        except StopAsyncIteration:
+            await self._finish("completed")
+            raise
+        except Exception as exc:
+            error: BaseException = exc
+            if self._delivered and not isinstance(exc, StreamInterruptedError):
+                error = self._interrupted(exc)
+            await self._finish("failed", error)
+            if error is exc:
+                raise
+            raise error from exc
+        except BaseException as exc:  # cancellation: the caller went away mid-read
+            await self._finish("cancelled", exc)
+            raise
+        self._assembler.add(chunk)
+        self._delivered += 1
+        return chunk
+
+    async def aclose(self) -> None:
+        """Stop reading; closes the upstream and reports ``cancelled`` unless already ended."""
+        if self.end is not None:
+            return
+        try:
+            close = getattr(self._source, "aclose", None)
+            if close is not None:
+                await close()
+        finally:
+            await self._finish("cancelled")
+
+    async def collect(self) -> ChatResponse:
+        """Read the stream to its end and return the whole answer."""
+        async for _ in self:
+            pass
+        return self.partial
+
+    def _interrupted(self, exc: BaseException) -> StreamInterruptedError:
+        reason = exc.describe() if isinstance(exc, UpstreamError) else f"{type(exc).__name__}: {exc}"
+        error = StreamInterruptedError(
+            f"stream interrupted after {self._delivered} chunks: {reason}",
+            partial=self.partial,
+            cause=exc if isinstance(exc, UpstreamError) else None,
+        )
+        return error
+
+    async def _finish(self, status: StreamStatus, error: BaseException | None = None) -> None:
+        if self.end is not None:
+            return
+        self.end = StreamEnd(status=status, response=self.partial, error=error)
+        callbacks, self._callbacks = self._callbacks, []
+        for callback in callbacks:
+            result = callback(self.end)
+            if inspect.isawaitable(result):
+                await result
+
+
+Reply: TypeAlias = ChatResponse | ChunkStream

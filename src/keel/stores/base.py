@@ -1,0 +1,120 @@
+"""The state protocols: one small protocol per concern, implemented by one module per engine.
+
+Hot state (counters, breaker state, locks, cache entries) lives in memory for one process and in
+Redis for many; durable records (the ledger, keys, prompt versions) in SQLite or PostgreSQL
+(DESIGN §3). A policy depends on a protocol, never on an engine, and one contract test suite runs
+against every engine that implements it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Literal, Protocol
+
+__all__ = [
+    "BreakerSettings",
+    "BreakerState",
+    "BreakerStore",
+    "Counters",
+    "LedgerStore",
+    "LockNotify",
+    "Reservation",
+    "TTLMap",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class BreakerSettings:
+    """When a route's circuit opens and for how long."""
+
+    failure_threshold: int = 5
+    window: float = 30.0
+    open_for: float = 30.0
+    rate_limit_cooldown: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class BreakerState:
+    """A snapshot of one route's circuit, for status pages and tests."""
+
+    state: Literal["closed", "open", "half_open"]
+    failures: int
+    retry_at: float | None = None
+
+
+class BreakerStore(Protocol):
+    """Per-route circuit state shared by every caller of one process (memory) or of many (Redis)."""
+
+    async def acquire(self, route: str) -> float | None:
+        """``None`` when an attempt may go ahead (taking the single probe when half-open);
+        otherwise the seconds until the route may be tried again."""
+        ...
+
+    async def release(self, route: str) -> None:
+        """Give back a probe whose attempt ended with no verdict (the caller went away)."""
+        ...
+
+    async def record_success(self, route: str) -> None: ...
+
+    async def record_failure(self, route: str) -> None: ...
+
+    async def cool_down(self, route: str, seconds: float) -> None:
+        """Skip the route for ``seconds`` without counting a failure (a 429's Retry-After)."""
+        ...
+
+    async def snapshot(self, route: str) -> BreakerState: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    """An amount held against one or more counters until it is settled."""
+
+    id: str
+    keys: tuple[str, ...]
+    amount: Decimal
+
+
+class Counters(Protocol):
+    """Windowed counters with atomic reserve-then-settle, for budgets and rate limits."""
+
+    async def reserve(
+        self, keys: Sequence[str], amount: Decimal, limits: Mapping[str, Decimal], window_s: float | None
+    ) -> Reservation | None:
+        """Hold ``amount`` on every key at once, or on none if any would pass its limit."""
+        ...
+
+    async def settle(self, reservation: Reservation, actual: Decimal) -> None:
+        """Replace the held amount by what was actually spent; the rest is released."""
+        ...
+
+    async def usage(self, key: str) -> Decimal: ...
+
+
+class TTLMap(Protocol):
+    """A key-value map whose entries expire; values are bytes."""
+
+    async def get(self, key: str) -> bytes | None: ...
+
+    async def set(self, key: str, value: bytes, ttl_s: float) -> None: ...
+
+    async def delete(self, key: str) -> None: ...
+
+
+class LockNotify(Protocol):
+    """Short leases with a notification to the waiters when the holder finishes (coalescing)."""
+
+    async def try_lock(self, key: str, ttl_s: float) -> bool: ...
+
+    async def unlock(self, key: str, result: bytes | None = None) -> None: ...
+
+    async def wait(self, key: str, timeout_s: float) -> bytes | None: ...
+
+
+class LedgerStore(Protocol):
+    """Durable usage records: one per call, attempts inside it."""
+
+    async def write(self, records: Sequence[Mapping[str, Any]]) -> None: ...
+
+    async def close(self) -> None: ...

@@ -1,0 +1,46 @@
+"""The public API is exactly what ``keel.__all__`` names."""
+
+import keel
+
+
+def test_all_exports_exist() -> None:
+    """Every name in ``keel.__all__`` is importable from ``keel``."""
+    for name in keel.__all__:
+        assert hasattr(keel, name), name
+
+
+def test_public_api_is_pinned() -> None:
+    """Adding or removing a public name is a deliberate change to this list."""
+    assert set(keel.__all__) == {
+        "Attempt",
+        "AuthenticationError",
+        "ChatRequest",
+        "ChatResponse",
+        "Chunk",
+        "ChunkStream",
+        "CircuitOpenError",
+        "Config",
+        "ConfigError",
+        "ConnectError",
+        "ContentPolicyError",
+        "ContextLengthExceededError",
+        "DeadlineExceededError",
+        "Gateway",
+        "GatewayStream",
+        "InvalidRequestError",
+        "KeelError",
+        "MalformedResponseError",
+        "Message",
+        "ModelNotFoundError",
+        "NoRouteAvailableError",
+        "RateLimitError",
+        "RequestError",
+        "RouteUnavailableError",
+        "ServerError",
+        "StreamEnd",
+        "StreamInterruptedError",
+        "UpstreamError",
+        "UpstreamTimeoutError",
+        "Usage",
+        "load_config",
+    }
