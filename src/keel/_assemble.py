@@ -27,6 +27,7 @@ class ChunkAssembler:
         self.model = model
         self.created = 0
         self.usage: Usage | None = None
+        self.upstream_request_id: str | None = None
         self._choices: dict[int, _ChoiceParts] = {}
 
     def add(self, chunk: Chunk) -> None:
@@ -35,6 +36,8 @@ class ChunkAssembler:
         self.created = self.created or chunk.created
         if chunk.usage is not None:
             self.usage = chunk.usage
+        if chunk.upstream_request_id:
+            self.upstream_request_id = chunk.upstream_request_id
         for choice in chunk.choices:
             parts = self._choices.setdefault(choice.index, _ChoiceParts())
             delta = choice.delta
@@ -76,5 +79,10 @@ class ChunkAssembler:
             )
             choices.append(Choice(index=index, message=message, finish_reason=parts.finish_reason))
         return ChatResponse(
-            id=self.id, created=self.created, model=self.model, choices=choices, usage=self.usage
+            id=self.id,
+            created=self.created,
+            model=self.model,
+            choices=choices,
+            usage=self.usage,
+            upstream_request_id=self.upstream_request_id,
         )

@@ -25,7 +25,9 @@ ConfigOption = Annotated[
 @app.command()
 def chat(
     prompt: Annotated[str, typer.Argument(help="what to ask")],
-    model: Annotated[str, typer.Option("--model", "-m", help="a configured model or provider/model")] = "default",
+    model: Annotated[
+        str, typer.Option("--model", "-m", help="a configured model or provider/model")
+    ] = "default",
     stream: Annotated[bool, typer.Option("--stream", help="print the answer as it arrives")] = False,
     system: Annotated[str | None, typer.Option(help="a system prompt")] = None,
     max_tokens: Annotated[int, typer.Option(help="most tokens to generate")] = 256,
@@ -35,7 +37,9 @@ def chat(
     """Ask the configured cascade one question."""
     from .gateway import Gateway
 
-    messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": prompt}]
+    messages = ([{"role": "system", "content": system}] if system else []) + [
+        {"role": "user", "content": prompt}
+    ]
 
     async def run() -> None:
         async with Gateway.from_config(config) as gateway:

@@ -12,7 +12,6 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-import structlog
 import yaml
 from pydantic import (
     BaseModel,
@@ -25,6 +24,7 @@ from pydantic import (
 )
 
 from .errors import ConfigError
+from .telemetry.logs import get_logger
 
 __all__ = [
     "BreakerConfig",
@@ -38,7 +38,7 @@ __all__ = [
     "load_config",
 ]
 
-log = structlog.get_logger("keel.config")
+log = get_logger("keel.config")
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -71,7 +71,6 @@ class BreakerConfig(_Strict):
     failure_threshold: int = Field(5, ge=1)
     window: float = Field(30.0, gt=0)
     open_for: float = Field(30.0, gt=0)
-    rate_limit_cooldown: float = Field(1.0, ge=0, description="cooldown after a 429 without Retry-After")
 
 
 class RouterConfig(_Strict):

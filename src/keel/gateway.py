@@ -73,7 +73,7 @@ class Gateway:
     def _per_route(self) -> list[RoutePolicy]:
         return [
             self.retry,
-            BreakerPolicy(self.breakers, rate_limit_cooldown=self.config.breaker.rate_limit_cooldown),
+            BreakerPolicy(self.breakers),
             AttemptPolicy(),
         ]
 

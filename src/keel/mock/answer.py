@@ -99,7 +99,9 @@ def _texts(content: Any) -> list[str]:
     if isinstance(content, str):
         return [content]
     if isinstance(content, list):
-        return [part["text"] for part in content if isinstance(part, dict) and isinstance(part.get("text"), str)]
+        return [
+            part["text"] for part in content if isinstance(part, dict) and isinstance(part.get("text"), str)
+        ]
     return []
 
 
@@ -111,20 +113,22 @@ def _split(text: str) -> list[str]:
 def _content(response_format: Any, words: str) -> str:
     kind = response_format.get("type") if isinstance(response_format, dict) else None
     if kind == "json_schema":
-        schema = (response_format.get("json_schema") or {}).get("schema") or {}
-        return json.dumps(sample(schema, words or "token0"))
+        spec = response_format.get("json_schema")
+        return json.dumps(sample(spec.get("schema") if isinstance(spec, dict) else {}, words or "token0"))
     if kind == "json_object":
         return json.dumps({"answer": words})
     return words
 
 
 def _chosen_tool(body: dict[str, Any]) -> dict[str, Any] | None:
-    tools = [t.get("function") for t in body.get("tools") or [] if isinstance(t, dict)]
-    tools = [t for t in tools if isinstance(t, dict)]
+    tools: list[dict[str, Any]] = []
+    for tool in body.get("tools") or []:
+        if isinstance(tool, dict) and isinstance(tool.get("function"), dict):
+            tools.append(tool["function"])
     choice = body.get("tool_choice")
     if not tools or choice == "none":
         return None
-    if isinstance(choice, dict):
-        wanted = (choice.get("function") or {}).get("name")
-        return next((t for t in tools if t.get("name") == wanted), tools[0])
+    if isinstance(choice, dict) and isinstance(choice.get("function"), dict):
+        wanted = choice["function"].get("name")
+        return next((tool for tool in tools if tool.get("name") == wanted), tools[0])
     return tools[0]

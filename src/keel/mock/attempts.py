@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from typing import Any
 
 __all__ = ["AttemptLog"]
@@ -14,12 +15,14 @@ _KEPT_HEADERS = ("user-agent", "x-request-id")
 class AttemptLog:
     """Thread-safe list of attempt records plus per-model-name request counts and first-seen times.
 
-    The event loop thread writes; any thread may read a snapshot or clear everything.
+    The event loop thread writes; any thread may read a snapshot or clear everything. Only the
+    newest ``limit`` records are kept, so a long-running mock (a benchmark's upstream) stays small.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, limit: int = 10_000) -> None:
         self._lock = threading.Lock()
-        self._records: list[dict[str, Any]] = []
+        self._records: deque[dict[str, Any]] = deque(maxlen=limit)
+        self._seq = 0
         self._counts: dict[str, int] = {}
         self._first_seen: dict[str, float] = {}
 
@@ -38,6 +41,7 @@ class AttemptLog:
         messages = messages if isinstance(messages, list) else []
         last = messages[-1] if messages and isinstance(messages[-1], dict) else {}
         entry: dict[str, Any] = {
+            "seq": 0,
             "time": time.time(),
             "monotonic": time.monotonic(),
             "model": model,
@@ -53,7 +57,8 @@ class AttemptLog:
             "ended_at": None,
         }
         with self._lock:
-            entry["seq"] = len(self._records) + 1
+            self._seq += 1
+            entry["seq"] = self._seq
             self._records.append(entry)
         return entry
 
@@ -87,5 +92,6 @@ class AttemptLog:
         """Forget all records, counters and first-seen times."""
         with self._lock:
             self._records.clear()
+            self._seq = 0
             self._counts.clear()
             self._first_seen.clear()

@@ -23,12 +23,17 @@ def sample(schema: Any, text: str = "token0") -> Any:
     Every property is filled, strings get ``text``; unsupported keywords are ignored.
     """
     root = schema if isinstance(schema, dict) else {}
-    return _value(root, root, text, 0)
+    try:
+        return _value(root, root, text, 0)
+    except (TypeError, ValueError):
+        return {}  # a schema too odd to sample (a non-numeric bound, say) still gets valid JSON
 
 
-def _value(schema: dict[str, Any], root: dict[str, Any], text: str, depth: int) -> Any:
+def _value(schema: Any, root: dict[str, Any], text: str, depth: int) -> Any:
     if depth > _MAX_DEPTH:
         return None
+    if not isinstance(schema, dict):
+        schema = {}  # a boolean schema, or junk: anything goes
     if "$ref" in schema:
         return _value(_resolve(root, schema["$ref"]), root, text, depth + 1)
     if "const" in schema:
@@ -48,7 +53,7 @@ def _value(schema: dict[str, Any], root: dict[str, Any], text: str, depth: int) 
         properties = schema.get("properties") or {}
         return {name: _value(sub, root, text, depth + 1) for name, sub in properties.items()}
     if kind == "array":
-        items = schema.get("items") if isinstance(schema.get("items"), dict) else {}
+        items = schema.get("items")
         count = max(1, int(schema.get("minItems", 1)))
         return [_value(items, root, text, depth + 1) for _ in range(count)]
     if kind in ("integer", "number"):

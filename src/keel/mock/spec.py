@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["BEHAVIOURS", "ParamError", "Spec", "model_name", "parse_model"]
+__all__ = ["BEHAVIOURS", "PARAMS", "ParamError", "Spec", "model_name", "parse_model"]
 
 BEHAVIOURS: tuple[str, ...] = (
     "ok",
@@ -26,6 +26,26 @@ BEHAVIOURS: tuple[str, ...] = (
     "not-found",
 )
 
+# Every parameter a behaviour reads, with its type; others (such as ``id``) are only part of the name.
+PARAMS: dict[str, str] = {
+    "tokens": "integer",
+    "times": "integer",
+    "after": "integer",
+    "reasoning_tokens": "integer",
+    "cached_tokens": "integer",
+    "context": "integer",
+    "prompt_limit": "integer",
+    "ttft_ms": "number",
+    "token_ms": "number",
+    "hang_ms": "number",
+    "stall_ms": "number",
+    "down_ms": "number",
+    "period_ms": "number",
+    "retry_after": "number",
+    "retry_after_date": "flag",
+    "ms_header": "flag",
+}
+
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
@@ -45,6 +65,11 @@ class Spec:
     def has(self, name: str) -> bool:
         """Whether the model name sets ``name``."""
         return name in self.params
+
+    def check(self) -> None:
+        """Raise ParamError now for any known parameter of the wrong type, before a reply starts."""
+        for name, kind in PARAMS.items():
+            getattr(self, kind)(name)
 
     def integer(self, name: str, default: int | None = None) -> int | None:
         """Parameter ``name`` as a non-negative integer, or ``default`` when absent."""

@@ -24,15 +24,14 @@ class BreakerPolicy:
     verdict is its commit (success) and, if it later breaks, the failure that broke it.
     """
 
-    def __init__(self, store: BreakerStore, *, rate_limit_cooldown: float = 1.0) -> None:
+    def __init__(self, store: BreakerStore) -> None:
         self.store = store
-        self.rate_limit_cooldown = rate_limit_cooldown
 
     async def __call__(self, call: Call, route: Route, call_next: RouteHandler) -> Reply:
         wait = await self.store.acquire(route.name)
         if wait is not None:
             raise CircuitOpenError(
-                f"route {route.name} skipped: circuit open or cooling down",
+                f"{route.name}: circuit open or cooling down",
                 route=route.name,
                 retry_after=wait,
             )
@@ -51,7 +50,8 @@ class BreakerPolicy:
 
     async def _record(self, route: str, error: BaseException) -> None:
         if isinstance(error, RateLimitError):
-            await self.store.cool_down(route, error.retry_after or self.rate_limit_cooldown)
+            if error.retry_after:  # without a hint, each caller backs off on its own
+                await self.store.cool_down(route, error.retry_after)
             await self.store.release(route)
         elif isinstance(error, UpstreamError) and error.counts_for_breaker:
             await self.store.record_failure(route)

@@ -8,9 +8,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import structlog
-
 from ..errors import RateLimitError, UpstreamError
+from ..telemetry.logs import get_logger
 from ._backoff import RetryBudget, exponential_jitter
 
 if TYPE_CHECKING:
@@ -21,7 +20,7 @@ if TYPE_CHECKING:
 
 __all__ = ["RetryPolicy", "RetrySettings"]
 
-log = structlog.get_logger("keel.retry")
+log = get_logger("keel.retry")
 
 
 @dataclass(frozen=True, slots=True)

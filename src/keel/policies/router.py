@@ -11,8 +11,6 @@ import random
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-import structlog
-
 from ..errors import (
     CircuitOpenError,
     ContentPolicyError,
@@ -20,6 +18,7 @@ from ..errors import (
     NoRouteAvailableError,
     UpstreamError,
 )
+from ..telemetry.logs import get_logger
 
 if TYPE_CHECKING:
     from ..call import Call
@@ -29,7 +28,7 @@ if TYPE_CHECKING:
 
 __all__ = ["RouterPolicy"]
 
-log = structlog.get_logger("keel.router")
+log = get_logger("keel.router")
 
 
 class RouterPolicy:

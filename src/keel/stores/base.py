@@ -32,7 +32,6 @@ class BreakerSettings:
     failure_threshold: int = 5
     window: float = 30.0
     open_for: float = 30.0
-    rate_limit_cooldown: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)

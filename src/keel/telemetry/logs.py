@@ -1,0 +1,43 @@
+"""Structured logs through the standard library, with secrets redacted before rendering.
+
+Keel is a library first, so it renders its events with structlog and hands them to a stdlib
+``logging`` logger named ``keel.*``: the application decides where they go and at what level.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import MutableMapping
+from typing import Any
+
+import structlog
+
+__all__ = ["get_logger", "redact_secrets"]
+
+_SECRET_KEYS = re.compile(r"(api[_-]?key|authorization|token|secret|password|cookie)", re.IGNORECASE)
+_SECRET_VALUES = re.compile(r"(sk-[A-Za-z0-9_\-]{8,}|sk-ant-[A-Za-z0-9_\-]{8,}|Bearer\s+\S+)")
+_MASK = "***"
+
+
+def redact_secrets(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """Mask values under secret-looking keys, and key-shaped strings anywhere."""
+    for key, value in list(event.items()):
+        if _SECRET_KEYS.search(key) and key != "event":
+            event[key] = _MASK
+        elif isinstance(value, str):
+            event[key] = _SECRET_VALUES.sub(_MASK, value)
+    return event
+
+
+def get_logger(name: str) -> Any:
+    """A structlog logger that renders ``key=value`` lines into the stdlib logger ``name``."""
+    return structlog.wrap_logger(
+        logging.getLogger(name),
+        processors=[
+            structlog.stdlib.filter_by_level,
+            redact_secrets,
+            structlog.processors.KeyValueRenderer(key_order=["event"], sort_keys=True),
+        ],
+        wrapper_class=structlog.stdlib.BoundLogger,
+    )

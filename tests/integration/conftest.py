@@ -1,0 +1,75 @@
+"""A real ``keel mock`` on loopback, and gateways pointed at it with test-speed timeouts."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+import pytest
+
+from keel import Gateway
+from keel.mock import MockServer
+
+FAST = {
+    "timeouts": {"connect": 1, "first_token": 1.0, "idle": 0.5, "attempt": 5, "total": 15},
+    "retry": {"initial_backoff": 0.01, "max_backoff": 0.05, "max_retry_after": 3},
+}
+
+
+@pytest.fixture(scope="session")
+def mock_server() -> Iterator[MockServer]:
+    server = MockServer()
+    with server.run_in_thread():
+        yield server
+
+
+@pytest.fixture
+def uid() -> Callable[[str], str]:
+    """Makes model names unique to one test, so the mock's counters and records are its own."""
+    token = uuid.uuid4().hex[:8]
+
+    def name(model: str) -> str:
+        sep = "," if ":" in model else ":"
+        return f"{model}{sep}id={token}"
+
+    return name
+
+
+def merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in extra.items():
+        out[key] = (
+            merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+        )
+    return out
+
+
+GatewayFactory = Callable[..., Gateway]
+
+
+@pytest.fixture
+async def gateway_for(mock_server: MockServer) -> AsyncIterator[GatewayFactory]:
+    """``gateway_for({"smart": [["mock/ok"], "mock/ok"]}, retry={...})``: a gateway on the mock."""
+    made: list[Gateway] = []
+
+    def factory(models: dict[str, Any], **overrides: Any) -> Gateway:
+        config = merge(
+            {
+                "providers": {"mock": {"profile": "generic", "base_url": mock_server.base_url}},
+                "models": models,
+                **FAST,
+            },
+            overrides,
+        )
+        gateway = Gateway.from_config(config)
+        made.append(gateway)
+        return gateway
+
+    yield factory
+    for gateway in made:
+        await gateway.aclose()
+
+
+def user(text: str = "Say hello") -> list[dict[str, str]]:
+    return [{"role": "user", "content": text}]
