@@ -52,7 +52,7 @@ def test_env_default() -> None:
         ({"providers": {"x": {"profile": "nope"}}}, r"providers\.x\.profile: unknown profile 'nope'"),
         (
             {"providers": {"x": {}}, "models": {"m": ["y/gpt"]}},
-            r"unknown provider 'y' \(configured providers: x\)",
+            r"unknown provider 'y' \(configured providers: local, x\)",
         ),
         ({"providers": {"x": {}}, "models": {"m": ["x"]}}, r"say which model to ask 'x' for"),
         ({"retry": {"max_attempts": 0}}, r"retry\.max_attempts: Input should be greater than or equal to 1"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -79,4 +80,5 @@ def mock(
 
 
 def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="keel: %(levelname)s %(message)s")
     app()

@@ -132,6 +132,14 @@ class Config(_Strict):
     state: str = "memory://"
     database: str = "sqlite:///keel.db"
 
+    @model_validator(mode="before")
+    @classmethod
+    def _builtin_local(cls, value: Any) -> Any:
+        """``local`` names the bundled local model unless the config defines it otherwise."""
+        if isinstance(value, dict) and isinstance(value.get("providers", {}), dict):
+            value = {**value, "providers": {"local": {"kind": "local"}, **value.get("providers", {})}}
+        return value
+
     @field_validator("models", mode="before")
     @classmethod
     def _tiers_from_shorthand(cls, value: Any) -> Any:

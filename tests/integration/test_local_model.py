@@ -1,0 +1,50 @@
+"""The local model: a real answer offline, loaded only when a cascade reaches it."""
+
+from __future__ import annotations
+
+import pytest
+
+from keel.providers.local import LocalProvider
+
+from .conftest import GatewayFactory, user
+
+pytestmark = pytest.mark.local_model
+
+
+async def test_local_model_is_loaded_only_when_reached(gateway_for: GatewayFactory, uid) -> None:
+    """A cascade whose first route answers never loads the local model; one that falls to it does."""
+    healthy, down = uid("ok"), uid("error-503")
+    gateway = gateway_for(
+        {"fine": [f"mock/{healthy}", "local"], "failing": [f"mock/{down}", "local"]},
+        providers={"local": {"kind": "local"}},
+        retry={"max_attempts": 1},
+        timeouts={"first_token": 20, "attempt": 30},
+    )
+    local = gateway.providers["local"]
+    assert isinstance(local, LocalProvider)
+    response = await gateway.chat("fine", user())
+    assert response.route == f"mock/{healthy}"
+    assert not local.loaded
+
+    response = await gateway.chat("failing", user("Name a colour."), max_tokens=24)
+    assert local.loaded
+    assert response.route == "local/smollm2-135m-instruct"
+    assert response.model == "local/smollm2-135m-instruct"
+    assert response.text.strip()
+    assert response.usage is not None and response.usage.output_tokens > 0
+    assert [a.outcome for a in response.attempts] == ["server_error", "ok"]
+
+
+async def test_local_model_streams(gateway_for: GatewayFactory) -> None:
+    """The local model streams chunks that name it as the model, ending with usage."""
+    gateway = gateway_for(
+        {"tiny": ["local"]},
+        providers={"local": {"kind": "local"}},
+        timeouts={"first_token": 20, "attempt": 30},
+    )
+    handle = gateway.stream("tiny", user("Say hello."), max_tokens=16)
+    chunks = [chunk async for chunk in handle]
+    assert chunks and all(chunk.model == "local/smollm2-135m-instruct" for chunk in chunks)
+    response = handle.response
+    assert response is not None and response.text.strip()
+    assert response.usage is not None and response.usage.output_tokens > 0

@@ -1,0 +1,100 @@
+"""The ``keel`` command as a newcomer runs it: ``chat`` on the embedded defaults, and ``mock``."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import orjson
+import pytest
+
+KEEL = str(Path(sys.executable).with_name("keel"))
+
+
+def clean_env(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY") and k != "KEEL_CONFIG"}
+    env["HOME"] = str(tmp_path)
+    return env
+
+
+@pytest.mark.local_model
+def test_chat_on_embedded_defaults(tmp_path: Path) -> None:
+    """With no config and no keys, ``keel chat`` answers from the local model and says so."""
+    result = subprocess.run(
+        [KEEL, "chat", "--verbose", "--max-tokens", "24", "Name a fruit."],
+        cwd=tmp_path,
+        env=clean_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip()
+    assert "via local/smollm2-135m-instruct" in result.stderr
+    assert "OPENAI_API_KEY is not set" in result.stderr
+
+
+def test_chat_with_a_broken_config_names_the_field(tmp_path: Path) -> None:
+    """A wrong keel.yaml fails with exit code 1 and a message naming the field."""
+    (tmp_path / "keel.yaml").write_text("providers:\n  x: {kind: openai, base_urll: u}\n")
+    result = subprocess.run(
+        [KEEL, "chat", "hi"],
+        cwd=tmp_path,
+        env=clean_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert "providers.x.base_urll: unknown field" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_keel_mock_serves_the_catalogue(tmp_path: Path) -> None:
+    """``keel mock`` starts a fake provider that ``keel chat`` can use through a keel.yaml."""
+    port = free_port()
+    mock = subprocess.Popen(
+        [KEEL, "mock", "--port", str(port), "--fast"],
+        env=clean_env(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        config = {
+            "providers": {"mock": {"profile": "generic", "base_url": f"http://127.0.0.1:{port}/v1"}},
+            "models": {"smart": ["mock/error-500:times=1,tokens=3", "local"]},
+            "retry": {"initial_backoff": 0.01},
+        }
+        (tmp_path / "keel.yaml").write_bytes(orjson.dumps(config))  # JSON is YAML
+        result = subprocess.run(
+            [KEEL, "chat", "-v", "-m", "smart", "hi"],
+            cwd=tmp_path,
+            env=clean_env(tmp_path),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip() == "token0 token1 token2"
+        assert "server_error" in result.stderr and ": ok in" in result.stderr
+    finally:
+        mock.terminate()
+        mock.wait(timeout=10)
