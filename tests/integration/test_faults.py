@@ -88,12 +88,13 @@ async def test_429_retry_after_as_http_date(gateway_for, mock_server, uid, strea
     assert gaps(records)[0] >= 0.9  # an HTTP date has whole-second resolution
 
 
-async def test_429_long_retry_after_falls_back_at_once(gateway_for, mock_server, uid) -> None:
+@both
+async def test_429_long_retry_after_falls_back_at_once(gateway_for, mock_server, uid, stream: bool) -> None:
     """A Retry-After longer than the configured wait moves to the next route without waiting."""
     limited, backup = uid("rate-limit:retry_after=30"), uid("ok")
     gateway = gateway_for({"smart": [f"mock/{limited}", f"mock/{backup}"]})
     started = time.monotonic()
-    text, route = await answer(gateway, False)
+    text, route = await answer(gateway, stream)
     assert route == f"mock/{backup}" and text
     assert time.monotonic() - started < 1.0
     assert len(mock_server.attempts(model=limited)) == 1
@@ -109,12 +110,13 @@ async def test_429_cools_the_route_down(gateway_for, mock_server, uid) -> None:
     assert len(mock_server.attempts(model=limited)) == 1
 
 
-async def test_429_without_retry_after_backs_off_then_gives_up(gateway_for, mock_server, uid) -> None:
+@both
+async def test_429_without_retry_after_backs_off_then_gives_up(gateway_for, mock_server, uid, stream) -> None:
     """Without Retry-After a 429 is retried a few times with jittered backoff, then raised."""
     limited = uid("rate-limit")
     gateway = gateway_for({"smart": [f"mock/{limited}"]}, retry={"max_attempts": 3})
     with pytest.raises(RateLimitError) as info:
-        await gateway.chat("smart", user())
+        await answer(gateway, stream)
     records = mock_server.attempts(model=limited)
     assert len(records) == 3
     assert all(gap > 0.004 for gap in gaps(records))
@@ -142,12 +144,13 @@ async def test_503_persistent_falls_back(gateway_for, mock_server, uid, stream: 
     assert len(mock_server.attempts(model=backup)) == 1
 
 
-async def test_503_everywhere_raises_server_error_naming_routes(gateway_for, uid) -> None:
+@both
+async def test_503_everywhere_raises_server_error_naming_routes(gateway_for, uid, stream: bool) -> None:
     """When every route fails, the error names each route tried and why."""
     a, b = uid("error-503:x=a"), uid("error-503:x=b")
     gateway = gateway_for({"smart": [f"mock/{a}", f"mock/{b}"]}, retry={"max_attempts": 1})
     with pytest.raises(ServerError) as info:
-        await gateway.chat("smart", user())
+        await answer(gateway, stream)
     assert f"mock/{a}" in str(info.value) and f"mock/{b}" in str(info.value)
     assert [a.outcome for a in info.value.attempts] == ["server_error", "server_error"]
 
@@ -224,11 +227,14 @@ async def test_stall_after_commit_is_detected_within_idle_timeout(gateway_for, u
     assert "idle" in str(info.value)
 
 
-async def test_stall_before_commit_falls_back(gateway_for, mock_server, uid) -> None:
-    """A stream silent before its first token is a first-token timeout: the next route answers."""
+@both
+async def test_stall_before_commit_falls_back(gateway_for, mock_server, uid, stream: bool) -> None:
+    """An answer that never starts (headers, then silence) times out once: the next route answers."""
     stall, backup = uid("stall:after=0"), uid("ok")
-    gateway = gateway_for({"smart": [f"mock/{stall}", f"mock/{backup}"]}, timeouts={"first_token": 0.3})
-    text, route = await answer(gateway, True)
+    gateway = gateway_for(
+        {"smart": [f"mock/{stall}", f"mock/{backup}"]}, timeouts={"first_token": 0.3, "attempt": 0.6}
+    )
+    text, route = await answer(gateway, stream)
     assert text and route == f"mock/{backup}"
     assert len(mock_server.attempts(model=stall)) == 1
 
@@ -318,31 +324,38 @@ async def test_content_policy_fallback_when_configured(gateway_for, mock_server,
     assert route == f"mock/{other}"
 
 
-async def test_400_is_never_retried(gateway_for, mock_server, uid) -> None:
+@both
+async def test_400_is_never_retried(gateway_for, mock_server, uid, stream: bool) -> None:
     """A plain 400 (here: a refused assistant prefill) is raised at once, same route or any other."""
     strict, other = uid("no-prefill"), uid("ok")
     gateway = gateway_for({"smart": [f"mock/{strict}", f"mock/{other}"]})
     messages = [*user(), {"role": "assistant", "content": "Sure, here"}]
     with pytest.raises(InvalidRequestError):
-        await gateway.chat("smart", messages)
+        if stream:
+            async for _ in gateway.stream("smart", messages):
+                pass
+        else:
+            await gateway.chat("smart", messages)
     assert len(mock_server.attempts(model=strict)) == 1
     assert mock_server.attempts(model=other) == []
 
 
-async def test_auth_error_moves_to_next_route(gateway_for, mock_server, uid) -> None:
+@both
+async def test_auth_error_moves_to_next_route(gateway_for, mock_server, uid, stream: bool) -> None:
     """A 401 from a provider means the route is misconfigured: not retried, the next route answers."""
     bad, other = uid("auth-error"), uid("ok")
     gateway = gateway_for({"smart": [f"mock/{bad}", f"mock/{other}"]})
-    _, route = await answer(gateway, False)
+    _, route = await answer(gateway, stream)
     assert route == f"mock/{other}"
     assert len(mock_server.attempts(model=bad)) == 1
 
 
-async def test_total_deadline_bounds_the_call(gateway_for, uid) -> None:
+@both
+async def test_total_deadline_bounds_the_call(gateway_for, uid, stream: bool) -> None:
     """A call never outlives its total deadline, however many routes are left."""
     a, b = uid("hang:x=a"), uid("hang:x=b")
     gateway = gateway_for({"smart": [f"mock/{a}", f"mock/{b}"]}, timeouts={"attempt": 5, "total": 0.6})
     started = time.monotonic()
     with pytest.raises(DeadlineExceededError):
-        await gateway.chat("smart", user())
+        await answer(gateway, stream)
     assert time.monotonic() - started < 1.2

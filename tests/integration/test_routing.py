@@ -6,14 +6,26 @@ import asyncio
 import contextlib
 import time
 
+import pytest
+
 from keel import Gateway, NoRouteAvailableError, ServerError
 from keel.mock import MockServer
 
 from .conftest import FAST, GatewayFactory, merge, user
 
 
+async def answered_by(gateway: Gateway, stream: bool) -> str | None:
+    if not stream:
+        return (await gateway.chat("smart", user())).route
+    handle = gateway.stream("smart", user())
+    async for _ in handle:
+        pass
+    return handle.response.route if handle.response else None
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["chat", "stream"])
 async def test_flapping_primary_is_skipped_while_open_and_used_after_recovery(
-    gateway_for: GatewayFactory, mock_server: MockServer, uid
+    gateway_for: GatewayFactory, mock_server: MockServer, uid, stream: bool
 ) -> None:
     """A primary that is down for a window is skipped while its circuit is open, then used again."""
     primary, backup = uid("flap:down_ms=600"), uid("ok")
@@ -22,12 +34,12 @@ async def test_flapping_primary_is_skipped_while_open_and_used_after_recovery(
         retry={"max_attempts": 1},
         breaker={"failure_threshold": 2, "window": 10, "open_for": 0.8},
     )
-    routes = [(await gateway.chat("smart", user())).route for _ in range(6)]
+    routes = [await answered_by(gateway, stream) for _ in range(6)]
     assert routes == [f"mock/{backup}"] * 6
     seen = mock_server.attempts(model=primary)
     assert len(seen) == 2  # two failures opened the circuit; the other four calls skipped it
     await asyncio.sleep(0.9)  # the primary has recovered and the circuit is half-open
-    routes = [(await gateway.chat("smart", user())).route for _ in range(3)]
+    routes = [await answered_by(gateway, stream) for _ in range(3)]
     assert routes == [f"mock/{primary}"] * 3
     assert [r["outcome"] for r in mock_server.attempts(model=primary)][-3:] == ["ok", "ok", "ok"]
 
