@@ -27,6 +27,8 @@ def body(message: str, code: str | None = None, kind: str = "invalid_request_err
         (400, body("rejected", "content_policy_violation"), errors.ContentPolicyError),
         (400, body("filtered", "content_filter"), errors.ContentPolicyError),
         (400, body("bad temperature"), errors.InvalidRequestError),
+        (400, body("too big", kind="exceed_context_size_error"), errors.ContextLengthExceededError),
+        (500, body("image input is not supported", kind="server_error"), errors.InvalidRequestError),
         (404, body("no such model", "model_not_found"), errors.InvalidRequestError),
         (422, body("unprocessable"), errors.InvalidRequestError),
     ],

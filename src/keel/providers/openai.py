@@ -50,6 +50,9 @@ class OpenAIProvider:
             **(headers or {}),
             **self.profile.auth_headers(key),
         }
+        self._stream_headers = {**self._headers, "accept": "text/event-stream"}
+        if self.profile.close_after_stream:
+            self._stream_headers["connection"] = "close"
         self._session: aiohttp.ClientSession | None = None
 
     def __repr__(self) -> str:
@@ -78,9 +81,10 @@ class OpenAIProvider:
     ) -> aiohttp.ClientResponse:
         url = self.profile.chat_url(self.base_url, route.upstream_model, self.api_version)
         timeout = aiohttp.ClientTimeout(total=None, connect=limits.connect, sock_connect=limits.connect)
+        headers = self._stream_headers if stream else self._headers
         with transport_errors(route.name):
             response = await self.session.post(
-                url, data=self._body(request, route, stream=stream), headers=self._headers, timeout=timeout
+                url, data=self._body(request, route, stream=stream), headers=headers, timeout=timeout
             )
         if response.status >= 400:
             try:

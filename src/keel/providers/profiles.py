@@ -28,6 +28,7 @@ class Profile:
     deployment_urls: bool = False
     api_version: str | None = None
     completion_tokens_field: bool = False
+    close_after_stream: bool = False
 
     def chat_url(self, base_url: str, upstream_model: str, api_version: str | None = None) -> str:
         """The chat-completions URL for one upstream model."""
@@ -89,6 +90,7 @@ PROFILES: dict[str, Profile] = {
             base_url="http://127.0.0.1:8080/v1",
             needs_key=False,
             capabilities=_SELF_HOSTED,
+            close_after_stream=True,  # its server drops a kept-alive connection after each stream
         ),
         Profile(
             "gemini",
