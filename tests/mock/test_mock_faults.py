@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -15,25 +15,6 @@ import pytest
 from keel.mock import MockServer
 
 USER: Any = [{"role": "user", "content": "tell me a story"}]
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[MockServer]:
-    mock = MockServer()
-    async with mock.serve():
-        yield mock
-
-
-@pytest.fixture
-async def client(server: MockServer) -> AsyncIterator[openai.AsyncOpenAI]:
-    async with openai.AsyncOpenAI(base_url=server.base_url, api_key="x", max_retries=0) as sdk:
-        yield sdk
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as http:
-        yield http
 
 
 def body(model: str, stream: bool) -> dict[str, Any]:

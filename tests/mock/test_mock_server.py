@@ -11,7 +11,6 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -22,13 +21,6 @@ import keel.testing
 from keel.mock import MockServer
 
 USER: Any = [{"role": "user", "content": "hi"}]
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[MockServer]:
-    mock = MockServer()
-    async with mock.serve():
-        yield mock
 
 
 async def post(server: MockServer, model: str, **extra: Any) -> int:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -16,19 +15,6 @@ import pytest
 from keel.mock import MockServer
 
 USER: Any = [{"role": "user", "content": "hello there"}]
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[MockServer]:
-    mock = MockServer()
-    async with mock.serve():
-        yield mock
-
-
-@pytest.fixture
-async def client(server: MockServer) -> AsyncIterator[openai.AsyncOpenAI]:
-    async with openai.AsyncOpenAI(base_url=server.base_url, api_key="x", max_retries=0) as sdk:
-        yield sdk
 
 
 async def post(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -14,19 +13,6 @@ from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from keel.mock import BEHAVIOURS, MockServer
 
 USER: Any = [{"role": "user", "content": "say something nice"}]
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[MockServer]:
-    mock = MockServer()
-    async with mock.serve():
-        yield mock
-
-
-@pytest.fixture
-async def client(server: MockServer) -> AsyncIterator[openai.AsyncOpenAI]:
-    async with openai.AsyncOpenAI(base_url=server.base_url, api_key="x", max_retries=0) as sdk:
-        yield sdk
 
 
 async def post(server: MockServer, body: dict[str, Any], **headers: str) -> tuple[int, Any, bytes]:

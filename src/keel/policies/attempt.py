@@ -29,8 +29,12 @@ class AttemptPolicy:
         attempt = Attempt(route=route.name, model=route.upstream_model, started_at=time.time())
         call.attempts.append(attempt)
         started = time.monotonic()
-        for listener in call.listeners:
-            await listener.attempt_started(call, route, attempt)
+        try:
+            for listener in call.listeners:
+                await listener.attempt_started(call, route, attempt)
+        except BaseException as refusal:  # e.g. a budget that cannot cover this attempt
+            attempt.outcome, attempt.error = "refused", str(refusal)
+            raise
         try:
             reply = await call_next(call, route)
         except BaseException as error:
