@@ -98,7 +98,10 @@ class Gateway:
         self, request: ChatRequest, *, stream: bool = False, **options: Any
     ) -> ChatResponse | ChunkStream:
         """Run one request through the whole stack; the ``Reply`` as the policies return it."""
-        call = self.new_call(request, stream=stream, **options)
+        return await self.run(self.new_call(request, stream=stream, **options))
+
+    async def run(self, call: Call) -> ChatResponse | ChunkStream:
+        """Run a prepared ``Call`` (see ``new_call``) through the stack."""
         return await self._handler(call)
 
     def new_call(self, request: ChatRequest, *, stream: bool = False, **options: Any) -> Call:
