@@ -33,6 +33,7 @@ __all__ = [
     "ProviderConfig",
     "RetryConfig",
     "RouterConfig",
+    "ServerConfig",
     "TimeoutsConfig",
     "default_config",
     "load_config",
@@ -75,6 +76,23 @@ class BreakerConfig(_Strict):
 
 class RouterConfig(_Strict):
     fallback_on_content_policy: bool = False
+
+
+class ServerConfig(_Strict):
+    """``keel serve``: where it listens, who may call it, and what it accepts."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(4000, ge=0, le=65535)
+    workers: int = Field(1, ge=1)
+    master_key: SecretStr | None = Field(None, description="defaults to $KEEL_MASTER_KEY")
+    max_body_bytes: int = Field(16 * 1024 * 1024, gt=0)
+    drain_timeout: float = Field(30.0, ge=0, description="seconds to finish in-flight calls on shutdown")
+
+    @model_validator(mode="after")
+    def _master_key_from_env(self) -> ServerConfig:
+        if self.master_key is None and os.environ.get("KEEL_MASTER_KEY"):
+            object.__setattr__(self, "master_key", SecretStr(os.environ["KEEL_MASTER_KEY"]))
+        return self
 
 
 class ProviderConfig(_Strict):
@@ -129,6 +147,7 @@ class Config(_Strict):
     retry: RetryConfig = Field(default_factory=RetryConfig)
     breaker: BreakerConfig = Field(default_factory=BreakerConfig)
     router: RouterConfig = Field(default_factory=RouterConfig)
+    server: ServerConfig = Field(default_factory=ServerConfig)
     state: str = "memory://"
     database: str = "sqlite:///keel.db"
 
@@ -163,6 +182,15 @@ class Config(_Strict):
         if not value.startswith(("sqlite:///", "postgresql://", "postgres://")):
             raise ValueError("use sqlite:///path/keel.db or postgresql://user@host/db")
         return value
+
+    @model_validator(mode="after")
+    def _workers_share_state(self) -> Config:
+        if self.server.workers > 1 and self.state.startswith("memory://"):
+            raise ValueError(
+                f"server.workers: {self.server.workers} workers would each keep their own budgets, limits "
+                "and breakers; set state: redis://host:6379/0 or run one worker"
+            )
+        return self
 
     @model_validator(mode="after")
     def _routes_name_providers(self) -> Config:
