@@ -96,7 +96,7 @@ def test_default_cascade_with_openai_key(monkeypatch: pytest.MonkeyPatch, tmp_pa
     assert names == ["openai/gpt-4o-mini", "local/smollm2-135m-instruct"]
 
 
-def test_redis_state_is_refused_in_this_build() -> None:
-    """A state URL this build cannot serve fails at start, naming the fix."""
-    with pytest.raises(ConfigError, match="use memory://"):
-        Gateway.from_config({"state": "redis://127.0.0.1:6379/0"})
+def test_several_workers_need_shared_state() -> None:
+    """More than one worker with in-memory state fails at start, naming the fix."""
+    with pytest.raises(ConfigError, match=r"server\.workers: 2 workers .* set state: redis://"):
+        Gateway.from_config({"server": {"workers": 2}})

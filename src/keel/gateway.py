@@ -29,7 +29,7 @@ from .policies.router import RouterPolicy
 from .reply import ChunkStream
 from .route import Cascade, Tier
 from .stores.base import BreakerSettings
-from .stores.memory import MemoryBreakerStore
+from .stores.state import open_breaker_store
 from .types import ChatRequest, ChatResponse, Chunk, Message
 
 if TYPE_CHECKING:
@@ -42,14 +42,13 @@ class Gateway:
     """The library entry point: ``await gw.chat(...)``, ``async for c in gw.stream(...)``, ``gw.sync``."""
 
     def __init__(self, config: Config, *, providers: dict[str, Provider] | None = None) -> None:
-        if not config.state.startswith("memory://"):
-            raise ConfigError(
-                f"state: {config.state.split('://')[0]}:// is not available in this build; use memory://"
-            )
         self.config = config
         self.providers = providers if providers is not None else build_providers(config)
         self.cascades = cascades_from_config(config, self.providers)
-        self.breakers = MemoryBreakerStore(BreakerSettings(**config.breaker.model_dump()))
+        try:
+            self.breakers = open_breaker_store(config.state, BreakerSettings(**config.breaker.model_dump()))
+        except ImportError as exc:
+            raise ConfigError(f"state: {exc}") from None
         self.retry = RetryPolicy(RetrySettings(**config.retry.model_dump()))
         route_chain = chain_route(self._per_route(), AttemptRunner())
         router = RouterPolicy(
@@ -158,6 +157,9 @@ class Gateway:
     async def aclose(self) -> None:
         for provider in self.providers.values():
             await provider.aclose()
+        close = getattr(self.breakers, "aclose", None)
+        if close is not None:
+            await close()
 
     def close(self) -> None:
         """Close a gateway used through ``.sync``."""

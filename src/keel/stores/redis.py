@@ -1,0 +1,162 @@
+"""Hot state in Redis (``state: redis://…``), shared by every worker and replica.
+
+Each operation is one Lua script, so a read-decide-write is atomic across replicas; the clock is
+Redis's own ``TIME``, so replicas with skewed clocks still agree. Keys carry the route in a hash
+tag (``keel:breaker:{route}:…``), so a route's keys share one slot on Redis Cluster.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from redis.asyncio import Redis
+
+from .base import BreakerSettings, BreakerState
+
+__all__ = ["RedisBreakerStore"]
+
+_NOW = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1e6
+"""
+
+# KEYS[1] state hash, KEYS[2] failures zset. ARGV: threshold, window, open_for, ttl, [seconds]
+_OPEN = """
+local function open_circuit(now)
+  redis.call('HSET', KEYS[1], 'opened_until', now + tonumber(ARGV[3]), 'half_open', 0, 'probe_out', 0)
+  redis.call('DEL', KEYS[2])
+end
+local function keep()
+  redis.call('EXPIRE', KEYS[1], ARGV[4])
+  redis.call('EXPIRE', KEYS[2], ARGV[4])
+end
+"""
+
+_ACQUIRE = (
+    _NOW
+    + _OPEN
+    + """
+local s = redis.call('HMGET', KEYS[1], 'cooldown_until', 'opened_until', 'probe_out', 'probe_at')
+local cooldown = tonumber(s[1] or 0)
+if cooldown > now then return tostring(cooldown - now) end
+if not s[2] then return false end
+local opened = tonumber(s[2])
+if now < opened then return tostring(opened - now) end
+if s[3] == '1' and now - tonumber(s[4] or 0) < tonumber(ARGV[3]) then
+  return tostring(tonumber(ARGV[3]) / 10)
+end
+redis.call('HSET', KEYS[1], 'half_open', 1, 'probe_out', 1, 'probe_at', now)
+keep()
+return false
+"""
+)
+
+_FAILURE = (
+    _NOW
+    + _OPEN
+    + """
+if redis.call('HGET', KEYS[1], 'half_open') == '1' then
+  open_circuit(now)
+  keep()
+  return 1
+end
+redis.call('ZADD', KEYS[2], now, tostring(now) .. ':' .. redis.call('INCR', KEYS[1] .. ':seq'))
+redis.call('EXPIRE', KEYS[1] .. ':seq', ARGV[4])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - tonumber(ARGV[2]))
+if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[1]) then open_circuit(now) end
+keep()
+return 1
+"""
+)
+
+_SUCCESS = """
+redis.call('DEL', KEYS[2])
+redis.call('HDEL', KEYS[1], 'opened_until', 'half_open', 'probe_out', 'probe_at')
+return 1
+"""
+
+_RELEASE = """
+redis.call('HSET', KEYS[1], 'probe_out', 0)
+return 1
+"""
+
+_COOL_DOWN = (
+    _NOW
+    + _OPEN
+    + """
+local till = now + tonumber(ARGV[5])
+local current = tonumber(redis.call('HGET', KEYS[1], 'cooldown_until') or 0)
+if till > current then redis.call("HSET", KEYS[1], "cooldown_until", till) end
+keep()
+return 1
+"""
+)
+
+_SNAPSHOT = (
+    _NOW
+    + """
+local s = redis.call('HMGET', KEYS[1], 'opened_until', 'cooldown_until')
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - tonumber(ARGV[2]))
+return {tostring(now), s[1] or '', s[2] or '', redis.call('ZCARD', KEYS[2])}
+"""
+)
+
+
+class RedisBreakerStore:
+    """The breaker state machine of ``MemoryBreakerStore``, shared through Redis."""
+
+    def __init__(self, redis: Redis, settings: BreakerSettings, *, prefix: str = "keel:") -> None:
+        self.redis = redis
+        self.settings = settings
+        self.prefix = prefix
+        ttl = int(max(settings.window, settings.open_for) * 2 + 60)
+        self._args = [settings.failure_threshold, settings.window, settings.open_for, ttl]
+        self._scripts = {
+            name: redis.register_script(source)
+            for name, source in {
+                "acquire": _ACQUIRE,
+                "failure": _FAILURE,
+                "success": _SUCCESS,
+                "release": _RELEASE,
+                "cool_down": _COOL_DOWN,
+                "snapshot": _SNAPSHOT,
+            }.items()
+        }
+
+    @classmethod
+    def from_url(cls, url: str, settings: BreakerSettings, **options: Any) -> RedisBreakerStore:
+        return cls(Redis.from_url(url, decode_responses=True), settings, **options)
+
+    def _keys(self, route: str) -> list[str]:
+        tag = route.replace("{", "(").replace("}", ")")
+        return [f"{self.prefix}breaker:{{{tag}}}:state", f"{self.prefix}breaker:{{{tag}}}:failures"]
+
+    async def _run(self, name: str, route: str, *extra: float) -> Any:
+        return await self._scripts[name](keys=self._keys(route), args=[*self._args, *extra])
+
+    async def acquire(self, route: str) -> float | None:
+        wait = await self._run("acquire", route)
+        return None if wait is None else float(wait)
+
+    async def release(self, route: str) -> None:
+        await self._run("release", route)
+
+    async def record_success(self, route: str) -> None:
+        await self._run("success", route)
+
+    async def record_failure(self, route: str) -> None:
+        await self._run("failure", route)
+
+    async def cool_down(self, route: str, seconds: float) -> None:
+        await self._run("cool_down", route, seconds)
+
+    async def snapshot(self, route: str) -> BreakerState:
+        now, opened, cooldown, failures = await self._run("snapshot", route)
+        if not opened:
+            return BreakerState("closed", int(failures), float(cooldown) if cooldown else None)
+        if float(now) < float(opened):
+            return BreakerState("open", 0, float(opened))
+        return BreakerState("half_open", 0, None)
+
+    async def aclose(self) -> None:
+        await self.redis.aclose()
