@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any, Literal, Protocol
 
 __all__ = [
@@ -18,9 +17,11 @@ __all__ = [
     "BreakerState",
     "BreakerStore",
     "Counters",
+    "Hold",
     "LedgerStore",
+    "Limit",
     "LockNotify",
-    "Reservation",
+    "Refusal",
     "TTLMap",
 ]
 
@@ -67,28 +68,50 @@ class BreakerStore(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
-class Reservation:
-    """An amount held against one or more counters until it is settled."""
+class Limit:
+    """One windowed counter and its ceiling; the key names its window (``…:day:2026-11-23``) and
+    ``ttl_s`` is the time left in it (``None``: a lifetime counter)."""
 
-    id: str
+    key: str
+    ceiling: int
+    ttl_s: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """An amount held on some counters until it is settled."""
+
     keys: tuple[str, ...]
-    amount: Decimal
+    amount: int
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """The first limit a reservation would have passed, and how full it was."""
+
+    limit: Limit
+    used: int
+    resets_in: float
 
 
 class Counters(Protocol):
-    """Windowed counters with atomic reserve-then-settle, for budgets and rate limits."""
+    """Integer counters in fixed windows, with atomic all-or-nothing reserve and later settle.
 
-    async def reserve(
-        self, keys: Sequence[str], amount: Decimal, limits: Mapping[str, Decimal], window_s: float | None
-    ) -> Reservation | None:
-        """Hold ``amount`` on every key at once, or on none if any would pass its limit."""
+    Amounts are integers (nano-dollars for money, tokens or requests for rate limits), so every
+    engine adds exactly. A counter expires with its window.
+    """
+
+    async def reserve(self, limits: Sequence[Limit], amount: int) -> Hold | Refusal:
+        """Add ``amount`` to every counter, or to none if any would pass its ceiling."""
         ...
 
-    async def settle(self, reservation: Reservation, actual: Decimal) -> None:
-        """Replace the held amount by what was actually spent; the rest is released."""
+    async def settle(self, hold: Hold, actual: int) -> None:
+        """Replace the held amount by what was actually used; the rest is released."""
         ...
 
-    async def usage(self, key: str) -> Decimal: ...
+    async def read(self, keys: Sequence[str]) -> list[int]:
+        """Current values (0 for a counter that does not exist)."""
+        ...
 
 
 class TTLMap(Protocol):

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from .base import BreakerSettings, BreakerState
+from .base import BreakerSettings, BreakerState, Hold, Limit, Refusal
 
-__all__ = ["MemoryBreakerStore"]
+__all__ = ["MemoryBreakerStore", "MemoryCounters"]
 
 
 @dataclass(slots=True)
@@ -88,3 +88,43 @@ class MemoryBreakerStore:
         if now < circuit.opened_until:
             return BreakerState("open", 0, circuit.opened_until)
         return BreakerState("half_open", 0, None)
+
+
+class MemoryCounters:
+    """Counters in a dict; one event loop makes each check-then-add atomic (no await between)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._values: dict[str, tuple[int, float | None]] = {}
+
+    def _entry(self, key: str, now: float) -> tuple[int, float | None]:
+        entry = self._values.get(key)
+        if entry is not None and entry[1] is not None and entry[1] <= now:
+            del self._values[key]
+            entry = None
+        return entry or (0, None)
+
+    async def reserve(self, limits: Sequence[Limit], amount: int) -> Hold | Refusal:
+        now = self._clock()
+        for limit in limits:
+            used, expires = self._entry(limit.key, now)
+            if used + amount > limit.ceiling:
+                ends = expires if expires is not None else (now + limit.ttl_s if limit.ttl_s else None)
+                return Refusal(limit, used, ends - now if ends is not None else float("inf"))
+        for limit in limits:
+            used, expires = self._entry(limit.key, now)
+            if expires is None and limit.ttl_s is not None:
+                expires = now + limit.ttl_s
+            self._values[limit.key] = (used + amount, expires)
+        return Hold(tuple(limit.key for limit in limits), amount)
+
+    async def settle(self, hold: Hold, actual: int) -> None:
+        now = self._clock()
+        for key in hold.keys:
+            used, expires = self._entry(key, now)
+            if key in self._values:  # a hold whose window has ended settles nothing
+                self._values[key] = (max(used + actual - hold.amount, 0), expires)
+
+    async def read(self, keys: Sequence[str]) -> list[int]:
+        now = self._clock()
+        return [self._entry(key, now)[0] for key in keys]

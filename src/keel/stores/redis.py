@@ -7,13 +7,23 @@ tag (``keel:breaker:{route}:…``), so a route's keys share one slot on Redis Cl
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 
-from .base import BreakerSettings, BreakerState
+from .base import BreakerSettings, BreakerState, Hold, Limit, Refusal
 
-__all__ = ["RedisBreakerStore"]
+__all__ = ["RedisBreakerStore", "RedisCounters", "connect"]
+
+
+def connect(url: str, *, max_connections: int = 64) -> Redis:
+    """A client whose pool makes callers wait for a connection rather than fail under load."""
+    pool = BlockingConnectionPool.from_url(
+        url, max_connections=max_connections, timeout=5, decode_responses=True
+    )
+    return Redis(connection_pool=pool)
+
 
 _NOW = """
 local t = redis.call('TIME')
@@ -125,7 +135,7 @@ class RedisBreakerStore:
 
     @classmethod
     def from_url(cls, url: str, settings: BreakerSettings, **options: Any) -> RedisBreakerStore:
-        return cls(Redis.from_url(url, decode_responses=True), settings, **options)
+        return cls(connect(url), settings, **options)
 
     def _keys(self, route: str) -> list[str]:
         tag = route.replace("{", "(").replace("}", ")")
@@ -157,6 +167,75 @@ class RedisBreakerStore:
         if float(now) < float(opened):
             return BreakerState("open", 0, float(opened))
         return BreakerState("half_open", 0, None)
+
+    async def aclose(self) -> None:
+        await self.redis.aclose()
+
+
+# KEYS: counters. ARGV[1] amount, then (ceiling, ttl_ms) per key; ttl_ms 0 = no expiry.
+_RESERVE = """
+local amount = tonumber(ARGV[1])
+for i, key in ipairs(KEYS) do
+  local used = tonumber(redis.call('GET', key) or 0)
+  if used + amount > tonumber(ARGV[2 * i]) then
+    return {i, used, redis.call('PTTL', key)}
+  end
+end
+for i, key in ipairs(KEYS) do
+  redis.call('INCRBY', key, amount)
+  local ttl = tonumber(ARGV[2 * i + 1])
+  if ttl > 0 and redis.call('PTTL', key) < 0 then redis.call('PEXPIRE', key, ttl) end
+end
+return {0}
+"""
+
+# KEYS: counters. ARGV[1] actual - held.
+_SETTLE = """
+local delta = tonumber(ARGV[1])
+for _, key in ipairs(KEYS) do
+  if redis.call('EXISTS', key) == 1 then
+    local value = redis.call('INCRBY', key, delta)
+    if value < 0 then redis.call('INCRBY', key, -value) end
+  end
+end
+return 1
+"""
+
+
+class RedisCounters:
+    """Counters shared by every replica; a reservation over many keys is one Lua script.
+
+    Callers give every key of one reservation the same hash tag (e.g. ``{keel-budget}``), so a
+    multi-key script stays in one slot on Redis Cluster.
+    """
+
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
+        self._reserve = redis.register_script(_RESERVE)
+        self._settle = redis.register_script(_SETTLE)
+
+    @classmethod
+    def from_url(cls, url: str) -> RedisCounters:
+        return cls(connect(url))
+
+    async def reserve(self, limits: Sequence[Limit], amount: int) -> Hold | Refusal:
+        args: list[int] = [amount]
+        for limit in limits:
+            args += [limit.ceiling, int((limit.ttl_s or 0) * 1000)]
+        result = await self._reserve(keys=[limit.key for limit in limits], args=args)
+        if int(result[0]) == 0:
+            return Hold(tuple(limit.key for limit in limits), amount)
+        limit = limits[int(result[0]) - 1]
+        pttl = int(result[2])
+        resets = pttl / 1000 if pttl > 0 else (limit.ttl_s or float("inf"))
+        return Refusal(limit, int(result[1]), resets)
+
+    async def settle(self, hold: Hold, actual: int) -> None:
+        await self._settle(keys=list(hold.keys), args=[actual - hold.amount])
+
+    async def read(self, keys: Sequence[str]) -> list[int]:
+        values = await self.redis.mget(list(keys)) if keys else []
+        return [int(value or 0) for value in values]
 
     async def aclose(self) -> None:
         await self.redis.aclose()
