@@ -14,6 +14,7 @@ def test_public_api_is_pinned() -> None:
     assert set(keel.__all__) == {
         "Attempt",
         "AuthenticationError",
+        "BudgetExceededError",
         "ChatRequest",
         "ChatResponse",
         "Chunk",
@@ -34,6 +35,7 @@ def test_public_api_is_pinned() -> None:
         "ModelNotFoundError",
         "NoRouteAvailableError",
         "RateLimitError",
+        "RateLimitExceededError",
         "RequestError",
         "RouteUnavailableError",
         "ServerError",

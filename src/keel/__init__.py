@@ -3,6 +3,7 @@
 from .config import Config, load_config
 from .errors import (
     AuthenticationError,
+    BudgetExceededError,
     CircuitOpenError,
     ConfigError,
     ConnectError,
@@ -15,6 +16,7 @@ from .errors import (
     ModelNotFoundError,
     NoRouteAvailableError,
     RateLimitError,
+    RateLimitExceededError,
     RequestError,
     RouteUnavailableError,
     ServerError,
@@ -31,6 +33,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Attempt",
     "AuthenticationError",
+    "BudgetExceededError",
     "ChatRequest",
     "ChatResponse",
     "Chunk",
@@ -51,6 +54,7 @@ __all__ = [
     "ModelNotFoundError",
     "NoRouteAvailableError",
     "RateLimitError",
+    "RateLimitExceededError",
     "RequestError",
     "RouteUnavailableError",
     "ServerError",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
@@ -27,10 +28,13 @@ from .errors import ConfigError
 from .telemetry.logs import get_logger
 
 __all__ = [
+    "AlertsConfig",
     "BreakerConfig",
+    "BudgetConfig",
     "Config",
     "DeploymentConfig",
     "ProviderConfig",
+    "RateLimitConfig",
     "RetryConfig",
     "RouterConfig",
     "ServerConfig",
@@ -76,6 +80,34 @@ class BreakerConfig(_Strict):
 
 class RouterConfig(_Strict):
     fallback_on_content_policy: bool = False
+
+
+class BudgetConfig(_Strict):
+    """A hard spending limit in USD over a window, for one scope; ``alert_at`` are soft thresholds."""
+
+    name: str | None = None
+    scope: Literal["global", "key", "team", "user", "model"] = "global"
+    match: str | None = Field(None, description="one key id / team / user / model; omitted: each one")
+    window: Literal["request", "hour", "day", "month", "lifetime"] = "month"
+    limit_usd: Decimal = Field(gt=0)
+    alert_at: tuple[float, ...] = (0.5, 0.8, 1.0)
+
+    @property
+    def label(self) -> str:
+        return self.name or f"{self.scope}{':' + self.match if self.match else ''} {self.window}"
+
+
+class RateLimitConfig(_Strict):
+    """Requests and tokens per minute for one scope; ``route`` limits what Keel sends a provider."""
+
+    scope: Literal["global", "key", "team", "user", "model", "route"] = "key"
+    match: str | None = None
+    rpm: int | None = Field(None, gt=0)
+    tpm: int | None = Field(None, gt=0)
+
+
+class AlertsConfig(_Strict):
+    webhook_url: str | None = None
 
 
 class ServerConfig(_Strict):
@@ -148,6 +180,9 @@ class Config(_Strict):
     breaker: BreakerConfig = Field(default_factory=BreakerConfig)
     router: RouterConfig = Field(default_factory=RouterConfig)
     server: ServerConfig = Field(default_factory=ServerConfig)
+    budgets: list[BudgetConfig] = Field(default_factory=list)
+    rate_limits: list[RateLimitConfig] = Field(default_factory=list)
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     state: str = "memory://"
     database: str = "sqlite:///keel.db"
 

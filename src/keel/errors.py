@@ -8,6 +8,8 @@ The tree::
     │   └── ModelNotFoundError       no model or route by that name (404)
     ├── DeadlineExceededError        the call's total deadline ran out (504)
     ├── NoRouteAvailableError        every route was skipped (circuit open / cooling down) (503)
+    ├── BudgetExceededError          a budget cannot cover the next attempt (429, with when it resets)
+    ├── RateLimitExceededError       a Keel rate limit refused the call (429, with Retry-After)
     ├── StreamInterruptedError       a stream failed after its commit point; carries the partial output
     └── UpstreamError                a route's provider failed; the flags below decide what happens next
         ├── ConnectError             connect refused, or reset before response headers
@@ -35,6 +37,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AuthenticationError",
+    "BudgetExceededError",
     "CircuitOpenError",
     "ConfigError",
     "ConnectError",
@@ -47,6 +50,7 @@ __all__ = [
     "ModelNotFoundError",
     "NoRouteAvailableError",
     "RateLimitError",
+    "RateLimitExceededError",
     "RequestError",
     "RouteUnavailableError",
     "ServerError",
@@ -107,6 +111,32 @@ class NoRouteAvailableError(KeelError):
 
     def __init__(self, message: str, *, retry_after: float | None = None) -> None:
         super().__init__(message)
+        self.retry_after = retry_after
+
+
+class BudgetExceededError(KeelError):
+    """A budget cannot cover the worst case of the next attempt; nothing more is spent."""
+
+    status = 429
+    openai_type = "budget_exceeded"
+    code = "budget_exceeded"
+
+    def __init__(self, message: str, *, budget: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.budget = budget
+        self.retry_after = retry_after
+
+
+class RateLimitExceededError(KeelError):
+    """A rate limit Keel enforces refused the call; ``retry_after`` says when it has room again."""
+
+    status = 429
+    openai_type = "rate_limit_exceeded"
+    code = "rate_limit_exceeded"
+
+    def __init__(self, message: str, *, limit: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.limit = limit
         self.retry_after = retry_after
 
 
