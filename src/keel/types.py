@@ -6,6 +6,7 @@ returned is silently dropped on the way through.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -21,16 +22,27 @@ __all__ = [
     "Delta",
     "FunctionCall",
     "Message",
+    "Native",
     "Tool",
     "ToolCall",
     "Usage",
 ]
 
 
+@dataclass(frozen=True, slots=True)
+class Native:
+    """The provider's (or client's) own encoding of one object, kept so that a client speaking the
+    same format gets it unchanged (DESIGN §3a): a JSON body, or one SSE event of a stream."""
+
+    format: Literal["openai", "anthropic"]
+    data: bytes
+    event: str | None = None
+
+
 class _Open(BaseModel):
     """A shape that keeps unknown fields and leaves out unset ones when dumped."""
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    model_config = ConfigDict(extra="allow", populate_by_name=True, arbitrary_types_allowed=True)
 
     def wire(self) -> dict[str, Any]:
         """The JSON-ready dict, without fields that were never set."""
@@ -100,6 +112,10 @@ class ChatRequest(_Open):
     user: str | None = None
     stream: bool | None = None
     stream_options: dict[str, Any] | None = None
+    # The client's own body and its format, for a route of the same format to send unchanged. A
+    # policy that changes the request clears both, so the change is what the upstream sees.
+    native: dict[str, Any] | None = Field(default=None, exclude=True)
+    native_format: str | None = Field(default=None, exclude=True)
 
     def output_limit(self) -> int | None:
         """The most output tokens the caller allowed, whichever field it used."""
@@ -182,6 +198,7 @@ class ChatResponse(_Open):
     route: str | None = Field(default=None, exclude=True)
     attempts: list[Attempt] = Field(default_factory=list, exclude=True)
     upstream_request_id: str | None = Field(default=None, exclude=True)
+    native: Native | None = Field(default=None, exclude=True)
 
     @property
     def text(self) -> str:
@@ -218,6 +235,7 @@ class Chunk(_Open):
     choices: list[ChunkChoice] = Field(default_factory=list)
     usage: Usage | None = Field(default=None, exclude=True)
     upstream_request_id: str | None = Field(default=None, exclude=True)
+    native: tuple[Native, ...] = Field(default=(), exclude=True)
 
     @property
     def text(self) -> str:

@@ -10,7 +10,7 @@ import orjson
 from pydantic import SecretStr, ValidationError
 
 from ..errors import MalformedResponseError
-from ..types import ChatRequest, ChatResponse, Chunk, Usage
+from ..types import ChatRequest, ChatResponse, Chunk, Native, Usage
 from ._http import new_session, transport_errors
 from ._openai_errors import error_from_payload, error_from_response
 from ._sse import sse_events
@@ -65,7 +65,9 @@ class OpenAIProvider:
         return self._session
 
     def _body(self, request: ChatRequest, route: Route, *, stream: bool) -> bytes:
-        body = request.wire()
+        body = (
+            dict(request.native) if request.native_format == "openai" and request.native else request.wire()
+        )
         body["model"] = route.upstream_model
         body.pop("stream", None)
         if stream:
@@ -114,6 +116,7 @@ class OpenAIProvider:
             ) from exc
         result.usage = Usage.from_openai(raw.get("usage"))
         result.upstream_request_id = request_id
+        result.native = Native("openai", payload)
         return result
 
     async def stream(self, request: ChatRequest, route: Route, limits: AttemptLimits) -> AsyncIterator[Chunk]:
@@ -153,4 +156,5 @@ def _parse_chunk(data: bytes, route: str, request_id: str | None) -> Chunk:
         ) from exc
     if raw.get("usage"):
         chunk.usage = Usage.from_openai(raw["usage"])
+    chunk.native = (Native("openai", data),)
     return chunk
