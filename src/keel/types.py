@@ -7,6 +7,7 @@ returned is silently dropped on the way through.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -178,6 +179,8 @@ class Attempt(_Open):
     duration_s: float = 0.0
     upstream_request_id: str | None = None
     usage: Usage | None = None
+    delivered_bytes: int | None = None  # a stream cut before the provider reported its usage
+    cost: Decimal | None = None
 
 
 class Choice(_Open):

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from decimal import Decimal
+from typing import TYPE_CHECKING, TypeAlias
 
 from ..errors import KeelError, StreamInterruptedError, UpstreamError
 from ..reply import ChunkStream, StreamEnd
-from ..types import Attempt
+from ..types import Attempt, ChatRequest, ChatResponse
 
 if TYPE_CHECKING:
     from ..call import Call
@@ -16,14 +18,21 @@ if TYPE_CHECKING:
     from ..route import Route
     from .base import RouteHandler
 
-__all__ = ["AttemptPolicy"]
+__all__ = ["AttemptPolicy", "Coster"]
+
+Coster: TypeAlias = Callable[["Route", ChatRequest, Attempt], Decimal | None]
 
 
 class AttemptPolicy:
     """Appends an ``Attempt`` to ``call.attempts`` and fills in how it ended.
 
-    A stream's attempt ends when the stream does, so a cut stream's partial usage is recorded too.
+    A stream's attempt ends when the stream does, so a cut stream's partial usage is recorded too;
+    when the provider never reported it, ``delivered_bytes`` says how much output got through.
+    ``coster`` prices each attempt as it ends, before the listeners see it.
     """
+
+    def __init__(self, coster: Coster | None = None) -> None:
+        self.coster = coster
 
     async def __call__(self, call: Call, route: Route, call_next: RouteHandler) -> Reply:
         attempt = Attempt(route=route.name, model=route.upstream_model, started_at=time.time())
@@ -40,7 +49,7 @@ class AttemptPolicy:
         except BaseException as error:
             _fail(attempt, error)
             attempt.duration_s = time.monotonic() - started
-            await _ended(call, route, attempt)
+            await self._ended(call, route, attempt)
             raise
         if isinstance(reply, ChunkStream):
             attempt.outcome = "streaming"
@@ -48,6 +57,8 @@ class AttemptPolicy:
             async def stream_ended(end: StreamEnd) -> None:
                 attempt.duration_s = time.monotonic() - started
                 attempt.usage = end.usage
+                if end.usage is None:
+                    attempt.delivered_bytes = _output_bytes(end.response)
                 attempt.upstream_request_id = attempt.upstream_request_id or end.response.upstream_request_id
                 if end.status == "completed":
                     attempt.outcome = "ok"
@@ -55,7 +66,7 @@ class AttemptPolicy:
                     attempt.outcome = "cancelled"
                 else:
                     _fail(attempt, end.error)
-                await _ended(call, route, attempt)
+                await self._ended(call, route, attempt)
 
             reply.on_end(stream_ended)
             return reply
@@ -63,8 +74,14 @@ class AttemptPolicy:
         attempt.usage = reply.usage
         attempt.upstream_request_id = reply.upstream_request_id
         attempt.duration_s = time.monotonic() - started
-        await _ended(call, route, attempt)
+        await self._ended(call, route, attempt)
         return reply
+
+    async def _ended(self, call: Call, route: Route, attempt: Attempt) -> None:
+        if self.coster is not None:
+            attempt.cost = self.coster(route, call.request, attempt)
+        for listener in call.listeners:
+            await listener.attempt_ended(call, route, attempt)
 
 
 def _fail(attempt: Attempt, error: BaseException | None) -> None:
@@ -84,6 +101,11 @@ def _fail(attempt: Attempt, error: BaseException | None) -> None:
         attempt.outcome, attempt.error = "error", type(error).__name__
 
 
-async def _ended(call: Call, route: Route, attempt: Attempt) -> None:
-    for listener in call.listeners:
-        await listener.attempt_ended(call, route, attempt)
+def _output_bytes(response: ChatResponse) -> int:
+    """UTF-8 bytes of what a stream delivered: an upper bound on its output tokens."""
+    total = 0
+    for choice in response.choices:
+        total += len(choice.message.text().encode())
+        for call in choice.message.tool_calls or ():
+            total += len((call.function.name or "").encode()) + len((call.function.arguments or "").encode())
+    return total
