@@ -64,3 +64,6 @@ class Call:
     attempts: list[Attempt] = field(default_factory=list)
     listeners: list[AttemptListener] = field(default_factory=list)
     options: dict[str, Any] = field(default_factory=dict)
+    started_at: float = field(default_factory=time.time)
+    started: float = field(default_factory=time.monotonic)
+    first_token_at: float | None = None  # monotonic; when a stream passed its commit point

@@ -52,6 +52,7 @@ class AttemptRunner:
                 async for chunk in source:
                     held.append(chunk)
                     if chunk.bears_content():
+                        call.first_token_at = time.monotonic()
                         break
         except TimeoutError:
             await source.aclose()  # type: ignore[attr-defined]

@@ -1,0 +1,185 @@
+"""The usage ledger: one record per call, and the writer that gets it to the store without losing it.
+
+Records are written off the hot path by a background writer in batches. ``durability: strict``
+makes the call wait until its record is stored; ``batched`` (the default) acknowledges at once and
+loses at most the records still queued if the process is killed (never on a clean shutdown, which
+flushes). No secret is ever recorded, and no prompt or completion text unless the operator asks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Literal
+
+from .telemetry.logs import get_logger
+
+if TYPE_CHECKING:
+    from .call import Call
+    from .stores.base import LedgerStore
+    from .types import ChatResponse
+
+__all__ = ["LedgerRecord", "LedgerWriter", "MemoryLedger", "record_of"]
+
+log = get_logger("keel.ledger")
+
+
+@dataclass(slots=True)
+class LedgerRecord:
+    """What one call cost and how it went; attempts inside it."""
+
+    request_id: str
+    started_at: float
+    status: str
+    requested_model: str
+    stream: bool
+    key_id: str | None = None
+    team: str | None = None
+    user: str | None = None
+    route: str | None = None
+    model: str | None = None
+    input_tokens: int = 0
+    cached_input_tokens: int = 0
+    cache_write_tokens: int = 0
+    output_tokens: int = 0
+    reasoning_tokens: int = 0
+    cost_usd: Decimal = Decimal(0)
+    latency_ms: float = 0.0
+    ttft_ms: float | None = None
+    cache_hit: bool = False
+    coalesced: bool = False
+    error: str | None = None
+    upstream_request_id: str | None = None
+    prompt: str | None = None
+    variant: str | None = None
+    attempts: list[dict[str, Any]] = field(default_factory=list)
+
+    def row(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def record_of(
+    call: Call, *, status: str, response: ChatResponse | None = None, error: BaseException | None = None
+) -> LedgerRecord:
+    """The ledger record of a finished call, from its attempts (usage and cost summed over them)."""
+    now = time.monotonic()
+    record = LedgerRecord(
+        request_id=call.request_id,
+        started_at=call.started_at,
+        status=status,
+        requested_model=call.request.model,
+        stream=call.stream,
+        key_id=call.options.get("key_id"),
+        team=call.options.get("team"),
+        user=call.request.user,
+        latency_ms=(now - call.started) * 1000,
+        ttft_ms=(call.first_token_at - call.started) * 1000 if call.first_token_at else None,
+        cache_hit=bool(call.options.get("cache_hit")),
+        coalesced=bool(call.options.get("coalesced")),
+        prompt=call.options.get("prompt"),
+        variant=call.options.get("variant"),
+        error=f"{type(error).__name__}: {error}" if error is not None else None,
+    )
+    for attempt in call.attempts:
+        record.attempts.append(attempt.model_dump(mode="json", exclude_none=True))
+        if attempt.usage is not None:
+            record.input_tokens += attempt.usage.input_tokens
+            record.cached_input_tokens += attempt.usage.cached_input_tokens
+            record.cache_write_tokens += attempt.usage.cache_write_tokens
+            record.output_tokens += attempt.usage.output_tokens
+            record.reasoning_tokens += attempt.usage.reasoning_tokens
+        record.cost_usd += attempt.cost or Decimal(0)
+        if attempt.outcome in ("ok", "cancelled") or (attempt.usage and attempt.outcome != "refused"):
+            record.route = attempt.route
+            record.upstream_request_id = attempt.upstream_request_id
+    if response is not None:
+        record.model = response.model or None
+    return record
+
+
+class LedgerWriter:
+    """A bounded queue drained in batches into a ``LedgerStore``; ``close()`` flushes what is left."""
+
+    def __init__(
+        self,
+        store: LedgerStore,
+        *,
+        durability: Literal["batched", "strict"] = "batched",
+        batch_size: int = 256,
+        flush_interval: float = 0.2,
+        max_queue: int = 100_000,
+    ) -> None:
+        self.store = store
+        self.durability = durability
+        self.batch_size = batch_size
+        self.flush_interval = flush_interval
+        self._queue: asyncio.Queue[LedgerRecord | None] = asyncio.Queue(max_queue)
+        self._task: asyncio.Task[None] | None = None
+        self.dropped = 0
+
+    async def add(self, record: LedgerRecord) -> None:
+        if self.durability == "strict":
+            await self.store.write([record.row()])
+            return
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._drain(), name="keel-ledger")
+        try:
+            self._queue.put_nowait(record)
+        except asyncio.QueueFull:  # the store is down or far behind: write inline rather than drop
+            await self.store.write([record.row()])
+
+    async def _drain(self) -> None:
+        """Batches of up to ``batch_size`` or ``flush_interval`` seconds; ``None`` ends the loop."""
+        done = False
+        while not done:
+            first = await self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            deadline = time.monotonic() + self.flush_interval
+            while len(batch) < self.batch_size:
+                timeout = deadline - time.monotonic()
+                if timeout <= 0:
+                    break
+                try:
+                    item = await asyncio.wait_for(self._queue.get(), timeout)
+                except TimeoutError:
+                    break
+                if item is None:
+                    done = True
+                    break
+                batch.append(item)
+            await self._write(batch)
+
+    async def _write(self, batch: list[LedgerRecord]) -> None:
+        for attempt in range(5):
+            try:
+                await self.store.write([record.row() for record in batch])
+                return
+            except Exception as error:  # the store is unavailable: keep the batch and try again
+                log.error("ledger write failed", attempt=attempt + 1, error=type(error).__name__)
+                await asyncio.sleep(0.2 * 2**attempt)
+        self.dropped += len(batch)
+        log.error("ledger records lost after retries", count=len(batch))
+
+    async def close(self) -> None:
+        """Write everything queued, then close the store."""
+        if self._task is not None and not self._task.done():
+            await self._queue.put(None)
+            await self._task
+        await self.store.close()
+
+
+class MemoryLedger:
+    """A ledger store in a list, for tests and for a gateway configured without a database."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict[str, Any]] = []
+
+    async def write(self, records: list[dict[str, Any]]) -> None:
+        self.rows.extend(records)
+
+    async def close(self) -> None:
+        return None

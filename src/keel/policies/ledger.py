@@ -1,0 +1,53 @@
+"""``LedgerPolicy``: every call that reaches the gateway leaves one ledger record, however it ends."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+from ..errors import KeelError
+from ..ledger import LedgerWriter, record_of
+from ..reply import ChunkStream, StreamEnd
+
+if TYPE_CHECKING:
+    from ..call import Call
+    from ..reply import Reply
+    from .base import Handler
+
+__all__ = ["LedgerPolicy"]
+
+
+def _status(error: BaseException) -> str:
+    if isinstance(error, asyncio.CancelledError):
+        return "cancelled"
+    if isinstance(error, KeelError):
+        return error.code or type(error).__name__
+    return "error"
+
+
+class LedgerPolicy:
+    """The outermost policy: records the call when its answer is complete, failed or abandoned."""
+
+    def __init__(self, writer: LedgerWriter) -> None:
+        self.writer = writer
+
+    async def __call__(self, call: Call, call_next: Handler) -> Reply:
+        try:
+            reply = await call_next(call)
+        except BaseException as error:
+            await self.writer.add(record_of(call, status=_status(error), error=error))
+            raise
+        if isinstance(reply, ChunkStream):
+
+            async def ended(end: StreamEnd) -> None:
+                status = (
+                    "ok"
+                    if end.status == "completed"
+                    else ("cancelled" if end.status == "cancelled" else _status(end.error or Exception()))
+                )
+                await self.writer.add(record_of(call, status=status, response=end.response, error=end.error))
+
+            reply.on_end(ended)
+        else:
+            await self.writer.add(record_of(call, status="ok", response=reply))
+        return reply
