@@ -33,6 +33,9 @@ __all__ = [
     "BudgetConfig",
     "Config",
     "DeploymentConfig",
+    "LedgerConfig",
+    "PriceConfig",
+    "PricingConfig",
     "ProviderConfig",
     "RateLimitConfig",
     "RetryConfig",
@@ -106,8 +109,57 @@ class RateLimitConfig(_Strict):
     tpm: int | None = Field(None, gt=0)
 
 
+class LedgerConfig(_Strict):
+    """Where usage records go is ``database:``; this says how carefully."""
+
+    enabled: bool = True
+    durability: Literal["batched", "strict"] = Field(
+        "batched", description="strict: a call's record is stored before its response completes"
+    )
+
+
 class AlertsConfig(_Strict):
     webhook_url: str | None = None
+
+
+class PriceConfig(_Strict):
+    """USD per million tokens of each class; ``free`` is all zero. Unset cache prices fall back to
+    ``input`` and an unset reasoning price to ``output``, so an override never undercharges."""
+
+    input: Decimal = Field(ge=0)
+    output: Decimal = Field(ge=0)
+    cached_input: Decimal | None = Field(None, ge=0, description="cache reads")
+    cache_write: Decimal | None = Field(None, ge=0)
+    reasoning: Decimal | None = Field(None, ge=0)
+    per_request: Decimal = Field(Decimal(0), ge=0, description="USD per request, on top of tokens")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _free(cls, value: Any) -> Any:
+        return {"input": 0, "output": 0} if value == "free" else value
+
+
+class PricingConfig(_Strict):
+    """Prices over the pricing library's (see docs/pricing.md): overrides, custom models, unknown models."""
+
+    unknown: Literal["refuse"] | PriceConfig = Field(
+        "refuse", description="refuse (a PricingError naming the model), or default prices"
+    )
+    models: dict[str, PriceConfig] = Field(
+        default_factory=dict, description="keyed provider/model (a route's name) or provider/*"
+    )
+    providers: dict[str, str] = Field(
+        default_factory=dict, description="a configured provider priced as a genai-prices provider id"
+    )
+
+    @field_validator("models")
+    @classmethod
+    def _keys_name_routes(cls, value: dict[str, PriceConfig]) -> dict[str, PriceConfig]:
+        for key in value:
+            provider, _, model = key.partition("/")
+            if not provider or not model:
+                raise ValueError(f"{key!r}: name a route as provider/model, or provider/* for all its models")
+        return value
 
 
 class ServerConfig(_Strict):
@@ -183,6 +235,8 @@ class Config(_Strict):
     budgets: list[BudgetConfig] = Field(default_factory=list)
     rate_limits: list[RateLimitConfig] = Field(default_factory=list)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    ledger: LedgerConfig = Field(default_factory=LedgerConfig)
+    pricing: PricingConfig = Field(default_factory=PricingConfig)
     state: str = "memory://"
     database: str = "sqlite:///keel.db"
 

@@ -20,16 +20,18 @@ from ._sync import SyncGateway
 from .call import Call, Deadline
 from .config import Config, load_config
 from .errors import ConfigError, ModelNotFoundError, RequestError
+from .ledger import LedgerWriter
 from .policies.attempt import AttemptPolicy
 from .policies.base import Handler, Policy, RoutePolicy, chain, chain_route
 from .policies.breaker import BreakerPolicy
 from .policies.deadline import AttemptRunner
+from .policies.ledger import LedgerPolicy
 from .policies.retry import RetryPolicy, RetrySettings
 from .policies.router import RouterPolicy
 from .reply import ChunkStream
 from .route import Cascade, Tier
 from .stores.base import BreakerSettings
-from .stores.state import open_breaker_store
+from .stores.state import open_breaker_store, open_ledger
 from .types import ChatRequest, ChatResponse, Chunk, Message
 
 if TYPE_CHECKING:
@@ -50,6 +52,11 @@ class Gateway:
         except ImportError as exc:
             raise ConfigError(f"state: {exc}") from None
         self.retry = RetryPolicy(RetrySettings(**config.retry.model_dump()))
+        self.ledger = (
+            LedgerWriter(open_ledger(config.database), durability=config.ledger.durability)
+            if config.ledger.enabled
+            else None
+        )
         route_chain = chain_route(self._per_route(), AttemptRunner())
         router = RouterPolicy(
             self.resolve, route_chain, fallback_on_content_policy=config.router.fallback_on_content_policy
@@ -67,7 +74,10 @@ class Gateway:
         return cls(load_config(source))
 
     def _outer(self) -> list[Policy]:
-        return []
+        policies: list[Policy] = []
+        if self.ledger is not None:
+            policies.append(LedgerPolicy(self.ledger))
+        return policies
 
     def _per_route(self) -> list[RoutePolicy]:
         return [
@@ -160,6 +170,8 @@ class Gateway:
         close = getattr(self.breakers, "aclose", None)
         if close is not None:
             await close()
+        if self.ledger is not None:
+            await self.ledger.close()
 
     def close(self) -> None:
         """Close a gateway used through ``.sync``."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -49,7 +50,7 @@ GatewayFactory = Callable[..., Gateway]
 
 
 @pytest.fixture
-async def gateway_for(mock_server: MockServer) -> AsyncIterator[GatewayFactory]:
+async def gateway_for(mock_server: MockServer, tmp_path: Path) -> AsyncIterator[GatewayFactory]:
     """``gateway_for({"smart": [["mock/ok"], "mock/ok"]}, retry={...})``: a gateway on the mock."""
     made: list[Gateway] = []
 
@@ -58,6 +59,7 @@ async def gateway_for(mock_server: MockServer) -> AsyncIterator[GatewayFactory]:
             {
                 "providers": {"mock": {"profile": "generic", "base_url": mock_server.base_url}},
                 "models": models,
+                "database": f"sqlite:///{tmp_path}/keel.db",
                 **FAST,
             },
             overrides,

@@ -114,7 +114,7 @@ async def test_image_parts_pass_through(gateway_for: GatewayFactory, mock_server
     assert mock_server.attempts(model=ok)[0]["body"]["messages"][0]["content"] == content
 
 
-async def test_no_secret_in_errors_or_attempts(uid) -> None:
+async def test_no_secret_in_errors_or_attempts(uid, tmp_path) -> None:
     """A provider's refusal of the route's key never puts the key or the upstream URL in the error."""
     secret = "sk-live-abcdefghijklmnopqrstuvwxyz123456"
     server = MockServer(api_key="the-right-key")
@@ -122,6 +122,7 @@ async def test_no_secret_in_errors_or_attempts(uid) -> None:
         config = merge(
             {
                 "providers": {"p": {"profile": "generic", "base_url": base_url, "api_key": secret}},
+                "database": f"sqlite:///{tmp_path}/keel.db",
                 "models": {"smart": [f"p/{uid('ok')}"]},
             },
             FAST,

@@ -162,11 +162,12 @@ async def test_direct_provider_model_names(gateway_for: GatewayFactory, mock_ser
     assert len(mock_server.attempts(model=ok)) == 1
 
 
-def test_sync_and_async_give_the_same_results(mock_server: MockServer) -> None:
+def test_sync_and_async_give_the_same_results(mock_server: MockServer, tmp_path) -> None:
     """The sync facade returns what the async API returns, for chat and stream."""
     config = merge(
         {
             "providers": {"mock": {"profile": "generic", "base_url": mock_server.base_url}},
+            "database": f"sqlite:///{tmp_path}/keel.db",
             "models": {"smart": ["mock/ok:tokens=6,x=parity"]},
         },
         FAST,

@@ -8,12 +8,13 @@ from keel.mock import MockServer
 from .conftest import FAST, merge, user
 
 
-async def test_replicas_share_breaker_state(mock_server: MockServer, redis_url: str, uid) -> None:
+async def test_replicas_share_breaker_state(mock_server: MockServer, redis_url: str, uid, tmp_path) -> None:
     """Failures seen by replica A open the circuit for replica B, which then skips the route."""
     down, backup = uid("error-503"), uid("ok")
     config = merge(
         {
             "providers": {"mock": {"profile": "generic", "base_url": mock_server.base_url}},
+            "database": f"sqlite:///{tmp_path}/keel.db",
             "models": {"smart": [f"mock/{down}", f"mock/{backup}"]},
             "state": redis_url,
             "retry": {"max_attempts": 1},

@@ -8,7 +8,7 @@ against every engine that implements it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -137,6 +137,6 @@ class LockNotify(Protocol):
 class LedgerStore(Protocol):
     """Durable usage records: one per call, attempts inside it."""
 
-    async def write(self, records: Sequence[Mapping[str, Any]]) -> None: ...
+    async def write(self, records: Sequence[dict[str, Any]]) -> None: ...
 
     async def close(self) -> None: ...

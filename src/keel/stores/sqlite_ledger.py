@@ -1,0 +1,155 @@
+"""The ledger in a SQLite file (``database: sqlite:///keel.db``): WAL, numbered migrations, spend queries."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+import orjson
+
+__all__ = ["LEDGER_COLUMNS", "SQLiteLedger", "sqlite_path"]
+
+LEDGER_COLUMNS = (
+    "request_id", "started_at", "status", "requested_model", "stream", "key_id", "team", "user", "route",
+    "model", "input_tokens", "cached_input_tokens", "cache_write_tokens", "output_tokens", "reasoning_tokens",
+    "cost_usd", "latency_ms", "ttft_ms", "cache_hit", "coalesced", "error", "upstream_request_id", "prompt",
+    "variant", "attempts",
+)  # fmt: skip
+
+_MIGRATIONS = (
+    """
+    CREATE TABLE ledger (
+        id INTEGER PRIMARY KEY,
+        request_id TEXT NOT NULL,
+        started_at REAL NOT NULL,
+        status TEXT NOT NULL,
+        requested_model TEXT NOT NULL,
+        stream INTEGER NOT NULL,
+        key_id TEXT, team TEXT, user TEXT, route TEXT, model TEXT,
+        input_tokens INTEGER NOT NULL, cached_input_tokens INTEGER NOT NULL,
+        cache_write_tokens INTEGER NOT NULL, output_tokens INTEGER NOT NULL,
+        reasoning_tokens INTEGER NOT NULL,
+        cost_usd TEXT NOT NULL, cost_nano INTEGER NOT NULL,
+        latency_ms REAL NOT NULL, ttft_ms REAL, cache_hit INTEGER NOT NULL, coalesced INTEGER NOT NULL,
+        error TEXT, upstream_request_id TEXT, prompt TEXT, variant TEXT, attempts TEXT NOT NULL
+    );
+    CREATE INDEX ledger_started_at ON ledger (started_at);
+    CREATE INDEX ledger_key_id ON ledger (key_id, started_at);
+    CREATE INDEX ledger_team ON ledger (team, started_at);
+    """,
+)
+
+DIMENSIONS = {"key": "key_id", "team": "team", "user": "user", "model": "requested_model", "route": "route",
+              "day": "date(started_at, 'unixepoch')"}  # fmt: skip
+
+
+def sqlite_path(url: str) -> Path:
+    """``sqlite:///keel.db`` is relative to the working directory; ``sqlite:////abs.db`` absolute."""
+    if not url.startswith("sqlite:///"):
+        raise ValueError(f"not a sqlite URL: {url.split('://')[0]}://")
+    return Path(url.removeprefix("sqlite:///"))
+
+
+class SQLiteLedger:
+    """Ledger rows in a SQLite file; one connection, opened on first use."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._db: aiosqlite.Connection | None = None
+        self._lock = asyncio.Lock()
+
+    async def _conn(self) -> aiosqlite.Connection:
+        if self._db is None:
+            async with self._lock:
+                if self._db is None:
+                    db = await aiosqlite.connect(self.path)
+                    await db.execute("PRAGMA journal_mode=WAL")
+                    await db.execute("PRAGMA synchronous=NORMAL")
+                    await _migrate(db)
+                    self._db = db
+        return self._db
+
+    async def write(self, records: Sequence[dict[str, Any]]) -> None:
+        db = await self._conn()
+        rows = [_row(record) for record in records]
+        columns = (*LEDGER_COLUMNS, "cost_nano")
+        sql = f"INSERT INTO ledger ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+        await db.executemany(sql, rows)
+        await db.commit()
+
+    async def spend(
+        self, by: Sequence[str], *, since: float | None = None, until: float | None = None
+    ) -> list[dict[str, Any]]:
+        """Calls, tokens and cost grouped by ``by`` (key, team, user, model, route, day)."""
+        unknown = [name for name in by if name not in DIMENSIONS]
+        if unknown:
+            raise ValueError(f"cannot group by {', '.join(unknown)}; use {', '.join(DIMENSIONS)}")
+        groups = [f"{DIMENSIONS[name]} AS {name}" for name in by]
+        where, params = [], []
+        if since is not None:
+            where.append("started_at >= ?")
+            params.append(since)
+        if until is not None:
+            where.append("started_at < ?")
+            params.append(until)
+        sql = (
+            f"SELECT {', '.join([*groups, 'count(*) AS calls'])}, sum(input_tokens) AS input_tokens, "
+            "sum(cached_input_tokens) AS cached_input_tokens, sum(output_tokens) AS output_tokens, "
+            "sum(reasoning_tokens) AS reasoning_tokens, sum(cost_nano) AS cost_nano FROM ledger"
+            + (f" WHERE {' AND '.join(where)}" if where else "")
+            + (f" GROUP BY {', '.join(by)} ORDER BY cost_nano DESC" if by else "")
+        )
+        db = await self._conn()
+        db.row_factory = aiosqlite.Row
+        async with db.execute(sql, params) as cursor:
+            rows = [dict(row) for row in await cursor.fetchall()]
+        for row in rows:
+            row["cost_usd"] = Decimal(row.pop("cost_nano") or 0) / Decimal(10) ** 9
+        return rows
+
+    async def rows(self, limit: int = 100) -> list[dict[str, Any]]:
+        """The newest records, newest first."""
+        db = await self._conn()
+        db.row_factory = aiosqlite.Row
+        async with db.execute("SELECT * FROM ledger ORDER BY id DESC LIMIT ?", (limit,)) as cursor:
+            rows = [dict(row) for row in await cursor.fetchall()]
+        for row in rows:
+            row["attempts"] = orjson.loads(row["attempts"])
+            row["cost_usd"] = Decimal(row["cost_usd"])
+        return rows
+
+    async def close(self) -> None:
+        if self._db is not None:
+            await self._db.close()
+            self._db = None
+
+
+async def _migrate(db: aiosqlite.Connection) -> None:
+    await db.execute("CREATE TABLE IF NOT EXISTS ledger_schema (version INTEGER NOT NULL)")
+    async with db.execute("SELECT max(version) FROM ledger_schema") as cursor:
+        row = await cursor.fetchone()
+    current = (row[0] if row else None) or 0
+    for version, script in enumerate(_MIGRATIONS, start=1):
+        if version > current:
+            await db.executescript(script)
+            await db.execute("INSERT INTO ledger_schema (version) VALUES (?)", (version,))
+    await db.commit()
+
+
+def _row(record: dict[str, Any]) -> tuple[Any, ...]:
+    values = []
+    for column in LEDGER_COLUMNS:
+        value = record.get(column)
+        if column == "attempts":
+            value = orjson.dumps(value or [], default=str).decode()
+        elif column == "cost_usd":
+            value = str(value or 0)
+        elif column in ("stream", "cache_hit", "coalesced"):
+            value = int(bool(value))
+        values.append(value)
+    values.append(int((Decimal(str(record.get("cost_usd") or 0)) * 10**9).to_integral_value()))
+    return tuple(values)
