@@ -36,6 +36,17 @@ def test_chat_on_embedded_defaults(tmp_path: Path) -> None:
     assert result.stdout.strip()
     assert "via local/smollm2-135m-instruct" in result.stderr
     assert "OPENAI_API_KEY is not set" in result.stderr
+    report = subprocess.run(
+        [KEEL, "usage", "--by", "route", "--format", "json"],
+        cwd=tmp_path,
+        env=clean_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert report.returncode == 0, report.stderr
+    [row] = orjson.loads(report.stdout)
+    assert row["route"] == "local/smollm2-135m-instruct" and row["calls"] == 1 and row["output_tokens"] > 0
 
 
 def test_chat_with_a_broken_config_names_the_field(tmp_path: Path) -> None:

@@ -79,6 +79,41 @@ def mock(
     run(host=host, port=port, api_key=api_key, realistic=not fast)
 
 
+@app.command()
+def usage(
+    by: Annotated[
+        str, typer.Option(help="group by: key, team, user, model, route, day (comma-separated)")
+    ] = "model",
+    since: Annotated[str | None, typer.Option(help="7d, 24h, 2w, 1m, or a date")] = None,
+    until: Annotated[str | None, typer.Option(help="a date; default now")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table, csv or json")] = "table",
+    config: ConfigOption = None,
+) -> None:
+    """Spend and tokens from the ledger, grouped as you ask."""
+    from .config import load_config
+    from .reports import parse_since, render, spend
+    from .stores.state import open_ledger
+
+    groups = [name.strip() for name in by.split(",") if name.strip()]
+    if fmt not in ("table", "csv", "json"):
+        err.print("[red]--format takes table, csv or json[/red]")
+        raise typer.Exit(2)
+
+    async def run() -> str:
+        ledger = open_ledger(load_config(config).database)
+        try:
+            rows = await spend(ledger, groups, since=parse_since(since), until=parse_since(until))
+        finally:
+            await ledger.close()
+        return render(rows, groups, fmt)  # type: ignore[arg-type]
+
+    try:
+        print(asyncio.run(run()))
+    except (KeelError, ValueError) as error:
+        err.print(f"[red]{error}[/red]")
+        raise typer.Exit(1) from None
+
+
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="keel: %(levelname)s %(message)s")
     app()
