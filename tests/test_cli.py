@@ -93,6 +93,7 @@ def test_keel_mock_serves_the_catalogue(tmp_path: Path) -> None:
             "providers": {"mock": {"profile": "generic", "base_url": f"http://127.0.0.1:{port}/v1"}},
             "models": {"smart": ["mock/error-500:times=1,tokens=3", "local"]},
             "retry": {"initial_backoff": 0.01},
+            "pricing": {"models": {"mock/*": "free"}},
         }
         (tmp_path / "keel.yaml").write_bytes(orjson.dumps(config))  # JSON is YAML
         result = subprocess.run(

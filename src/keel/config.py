@@ -48,6 +48,8 @@ __all__ = [
 
 log = get_logger("keel.config")
 
+DEFAULT_ANTHROPIC_MODEL = "claude-haiku-4-5"  # Anthropic's current small model
+
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
@@ -152,6 +154,20 @@ class PricingConfig(_Strict):
         default_factory=dict, description="a configured provider priced as a genai-prices provider id"
     )
 
+    @field_validator("unknown", mode="before")
+    @classmethod
+    def _one_rule(cls, value: Any) -> Any:
+        """One clear message instead of one per branch of the union."""
+        if value == "refuse" or isinstance(value, PriceConfig):
+            return value
+        rule = "use refuse, or default prices as {input: <USD per 1M tokens>, output: <USD per 1M tokens>}"
+        if not isinstance(value, dict):
+            raise ValueError(rule)
+        try:
+            return PriceConfig.model_validate(value)
+        except ValidationError as exc:
+            raise ValueError(f"{rule} ({_explain(exc)})") from None
+
     @field_validator("models")
     @classmethod
     def _keys_name_routes(cls, value: dict[str, PriceConfig]) -> dict[str, PriceConfig]:
@@ -180,9 +196,13 @@ class ServerConfig(_Strict):
 
 
 class ProviderConfig(_Strict):
-    """One endpoint. ``kind`` is the wire protocol; ``profile`` the OpenAI-compatible dialect."""
+    """One endpoint. ``kind`` is the wire protocol; ``profile`` the OpenAI-compatible dialect.
 
-    kind: Literal["openai", "local"] = "openai"
+    For ``kind: anthropic`` the base URL defaults to Anthropic's and ``api_version`` is the
+    ``anthropic-version`` header (``anthropic-beta`` goes in ``headers``).
+    """
+
+    kind: Literal["openai", "anthropic", "local"] = "openai"
     profile: str | None = None
     base_url: str | None = None
     api_key: SecretStr | None = None
@@ -372,7 +392,8 @@ def _explain(exc: ValidationError) -> str:
 
 
 def default_config() -> Config:
-    """The automatic cascade: OpenAI when its key is in the environment, then the local model."""
+    """The automatic cascade: OpenAI, then Anthropic, when their keys are in the environment; then
+    the local model."""
     providers: dict[str, Any] = {"local": {"kind": "local"}}
     default: list[Any] = []
     if os.environ.get("OPENAI_API_KEY"):
@@ -383,6 +404,9 @@ def default_config() -> Config:
     else:
         log.warning("OPENAI_API_KEY is not set: the default cascade skips OpenAI")
     if os.environ.get("ANTHROPIC_API_KEY"):
-        log.warning("ANTHROPIC_API_KEY is set but this build has no Anthropic adapter: route skipped")
+        providers["anthropic"] = {"kind": "anthropic", "api_key": os.environ["ANTHROPIC_API_KEY"]}
+        if os.environ.get("ANTHROPIC_BASE_URL"):
+            providers["anthropic"]["base_url"] = os.environ["ANTHROPIC_BASE_URL"]
+        default.append(f"anthropic/{DEFAULT_ANTHROPIC_MODEL}")
     default.append("local")
     return Config.model_validate({"providers": providers, "models": {"default": default, "local": ["local"]}})

@@ -9,6 +9,7 @@ The outer list is empty until those policies land; each is one file and one line
 from __future__ import annotations
 
 from collections.abc import Iterable
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,20 +25,33 @@ from .ledger import LedgerWriter
 from .policies.attempt import AttemptPolicy
 from .policies.base import Handler, Policy, RoutePolicy, chain, chain_route
 from .policies.breaker import BreakerPolicy
+from .policies.budget import BudgetPolicy
 from .policies.deadline import AttemptRunner
 from .policies.ledger import LedgerPolicy
+from .policies.ratelimit import RateLimitPolicy, RouteRateLimitPolicy
 from .policies.retry import RetryPolicy, RetrySettings
 from .policies.router import RouterPolicy
+from .pricing import Pricer, PricingError, input_token_bound
 from .reply import ChunkStream
-from .route import Cascade, Tier
+from .route import Cascade, Route, Tier
 from .stores.base import BreakerSettings
-from .stores.state import open_breaker_store, open_ledger
-from .types import ChatRequest, ChatResponse, Chunk, Message
+from .stores.state import open_breaker_store, open_counters, open_ledger
+from .telemetry.alerts import BudgetAlerts
+from .telemetry.logs import get_logger
+from .types import Attempt, ChatRequest, ChatResponse, Chunk, Message
 
 if TYPE_CHECKING:
     from .providers.base import Provider
 
 __all__ = ["Gateway", "GatewayStream"]
+
+log = get_logger("keel.gateway")
+DEFAULT_OUTPUT_BOUND = 4096
+
+
+def token_bound(request: ChatRequest, max_output: int | None) -> int:
+    """The most tokens a call can use: its input bound plus the output it may generate."""
+    return input_token_bound(request) + (request.output_limit() or max_output or DEFAULT_OUTPUT_BOUND)
 
 
 class Gateway:
@@ -47,10 +61,14 @@ class Gateway:
         self.config = config
         self.providers = providers if providers is not None else build_providers(config)
         self.cascades = cascades_from_config(config, self.providers)
+        self.pricer = Pricer.from_config(config)
+        self.pricer.check()
         try:
             self.breakers = open_breaker_store(config.state, BreakerSettings(**config.breaker.model_dump()))
+            self.counters = open_counters(config.state)
         except ImportError as exc:
             raise ConfigError(f"state: {exc}") from None
+        self.alerts = BudgetAlerts(self.counters, webhook_url=config.alerts.webhook_url)
         self.retry = RetryPolicy(RetrySettings(**config.retry.model_dump()))
         self.ledger = (
             LedgerWriter(open_ledger(config.database), durability=config.ledger.durability)
@@ -74,17 +92,30 @@ class Gateway:
         return cls(load_config(source))
 
     def _outer(self) -> list[Policy]:
+        config = self.config
         policies: list[Policy] = []
         if self.ledger is not None:
             policies.append(LedgerPolicy(self.ledger))
+        policies.append(
+            BudgetPolicy(config.budgets, self.counters, self.pricer.route_worst_case, self.alerts)
+        )
+        if any(rule.scope != "route" for rule in config.rate_limits):
+            policies.append(RateLimitPolicy(config.rate_limits, self.counters, token_bound))
         return policies
 
     def _per_route(self) -> list[RoutePolicy]:
-        return [
-            self.retry,
-            BreakerPolicy(self.breakers),
-            AttemptPolicy(),
-        ]
+        policies: list[RoutePolicy] = [self.retry]
+        if any(rule.scope == "route" for rule in self.config.rate_limits):
+            policies.append(RouteRateLimitPolicy(self.config.rate_limits, self.counters, token_bound))
+        policies += [BreakerPolicy(self.breakers), AttemptPolicy(coster=self._cost)]
+        return policies
+
+    def _cost(self, route: Route, request: ChatRequest, attempt: Attempt) -> Decimal | None:
+        try:
+            return self.pricer.attempt_cost(route, request, attempt)
+        except PricingError as error:  # only a direct provider/model name can get here unpriced
+            log.error("no price for attempt", route=route.name, error=str(error))
+            return None
 
     def resolve(self, model: str) -> Cascade:
         """The cascade for a model name: a configured alias, or ``provider/model`` for one route."""
@@ -98,6 +129,10 @@ class Gateway:
             raise ModelNotFoundError(
                 f"model {model!r} is not configured; use one of: {known}, or provider/model"
             )
+        try:
+            self.pricer.check([(provider_name, upstream)])
+        except PricingError as error:
+            raise RequestError(str(error)) from None
         cascade = self.cascades[model] = Cascade(
             model, [Tier([build_route(self.config, self.providers, provider_name, upstream)])]
         )
@@ -131,7 +166,8 @@ class Gateway:
             model: a configured model name, or ``provider/model``.
             messages: OpenAI-style messages (dicts or ``Message``).
             **params: any Chat Completions parameter (``temperature``, ``tools``, ...); ``timeout``
-                sets this call's total deadline in seconds.
+                sets this call's total deadline in seconds; ``keel={...}`` carries Keel's own
+                options (``key_id``, ``team``, ``max_cost_usd``), never sent upstream.
 
         Returns:
             The response, naming the route that answered and every attempt made.
@@ -139,8 +175,8 @@ class Gateway:
         Raises:
             KeelError: a class of ``keel.errors``; ``.attempts`` lists what was tried.
         """
-        timeout = params.pop("timeout", None)
-        call = self.new_call(_request(model, messages, params), timeout=timeout)
+        options = {"timeout": params.pop("timeout", None), **(params.pop("keel", None) or {})}
+        call = self.new_call(_request(model, messages, params), **options)
         try:
             reply = await self._handler(call)
         except Exception as error:
@@ -152,10 +188,8 @@ class Gateway:
 
     def stream(self, model: str = "default", messages: Iterable[Any] = (), **params: Any) -> GatewayStream:
         """Chunks of one answer as they arrive; errors before the first content raise on iteration."""
-        timeout = params.pop("timeout", None)
-        return GatewayStream(
-            self, self.new_call(_request(model, messages, params), stream=True, timeout=timeout)
-        )
+        options = {"timeout": params.pop("timeout", None), **(params.pop("keel", None) or {})}
+        return GatewayStream(self, self.new_call(_request(model, messages, params), stream=True, **options))
 
     @property
     def sync(self) -> SyncGateway:
@@ -172,6 +206,10 @@ class Gateway:
             await close()
         if self.ledger is not None:
             await self.ledger.close()
+        await self.alerts.aclose()
+        close = getattr(self.counters, "aclose", None)
+        if close is not None:
+            await close()
 
     def close(self) -> None:
         """Close a gateway used through ``.sync``."""

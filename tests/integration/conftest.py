@@ -13,6 +13,7 @@ from keel import Gateway
 from keel.mock import MockServer
 
 FAST = {
+    "pricing": {"models": {"mock/*": {"input": 1, "output": 2}}},
     "timeouts": {"connect": 1, "first_token": 1.0, "idle": 0.5, "attempt": 5, "total": 15},
     "retry": {"initial_backoff": 0.01, "max_backoff": 0.05, "max_retry_after": 3},
 }

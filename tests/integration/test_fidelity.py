@@ -123,9 +123,10 @@ async def test_no_secret_in_errors_or_attempts(uid, tmp_path) -> None:
             {
                 "providers": {"p": {"profile": "generic", "base_url": base_url, "api_key": secret}},
                 "database": f"sqlite:///{tmp_path}/keel.db",
+                "pricing": {"models": {"p/*": "free"}},
                 "models": {"smart": [f"p/{uid('ok')}"]},
             },
-            FAST,
+            {key: value for key, value in FAST.items() if key != "pricing"},
         )
         async with Gateway.from_config(config) as gateway:
             with pytest.raises(AuthenticationError) as info:

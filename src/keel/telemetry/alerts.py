@@ -52,7 +52,7 @@ class BudgetAlerts:
             "subject": subject,
             "window": budget.window,
             "threshold": threshold,
-            "spent_usd": f"{used / 1e9:.6f}",
+            "committed_usd": f"{used / 1e9:.6f}",  # spent, plus what calls in flight hold
             "limit_usd": str(budget.limit_usd),
         }
         log.warning("budget threshold crossed", **event)
