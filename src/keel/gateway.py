@@ -77,7 +77,10 @@ class Gateway:
         )
         route_chain = chain_route(self._per_route(), AttemptRunner())
         router = RouterPolicy(
-            self.resolve, route_chain, fallback_on_content_policy=config.router.fallback_on_content_policy
+            self.resolve,
+            route_chain,
+            fallback_on_content_policy=config.router.fallback_on_content_policy,
+            continue_streams=config.router.continue_streams,
         )
         self._handler: Handler = chain(self._outer(), router)
         self._sync: SyncGateway | None = None

@@ -18,7 +18,9 @@ from ..errors import (
     NoRouteAvailableError,
     UpstreamError,
 )
+from ..reply import ChunkStream
 from ..telemetry.logs import get_logger
+from .continuation import continued
 
 if TYPE_CHECKING:
     from ..call import Call
@@ -41,11 +43,13 @@ class RouterPolicy:
         route_handler: RouteHandler,
         *,
         fallback_on_content_policy: bool = False,
+        continue_streams: bool = False,
         rng: random.Random | None = None,
     ) -> None:
         self.resolve = resolve
         self.route_handler = route_handler
         self.fallback_on_content_policy = fallback_on_content_policy
+        self.continue_streams = continue_streams
         self._rng = rng or random.Random()
 
     async def __call__(self, call: Call) -> Reply:
@@ -56,7 +60,7 @@ class RouterPolicy:
             for route in tier.order(self._rng, lambda route: _fits(route, needs_window)):  # noqa: B023 (read late on purpose)
                 call.deadline.check()
                 try:
-                    return await self.route_handler(call, route)
+                    reply = await self.route_handler(call, route)
                 except UpstreamError as error:
                     failures.append(error)
                     if isinstance(error, ContextLengthExceededError):
@@ -66,6 +70,11 @@ class RouterPolicy:
                     log.info(
                         "falling back", route=route.name, reason=error.outcome, request_id=call.request_id
                     )
+                    continue
+                if self.continue_streams and isinstance(reply, ChunkStream):
+                    later = [other for other in cascade.routes() if other is not route]
+                    return continued(call, reply, later, self.route_handler)
+                return reply
         if not failures:
             raise NoRouteAvailableError(f"no route of {cascade.name!r} can take this request")
         raise self._final(call, failures[-1], failures)

@@ -1,0 +1,85 @@
+"""Mid-stream continuation: a stream cut after its commit point is finished by a prefill-capable route.
+
+The answer so far is sent to the next route as an assistant prefill, and that route's chunks follow
+the ones already delivered, so the caller receives one answer. A route that does not accept prefill
+is never tried as a continuation; when no route can continue, the caller gets the original cut,
+never a prefill refusal (DESIGN §1). Off by default (``router.continue_streams``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from typing import TYPE_CHECKING
+
+from ..errors import StreamInterruptedError, UpstreamError
+from ..reply import ChunkStream
+from ..telemetry.logs import get_logger
+from ..types import Chunk, Message
+
+if TYPE_CHECKING:
+    from ..call import Call
+    from ..route import Route
+    from .base import RouteHandler
+
+__all__ = ["continued"]
+
+log = get_logger("keel.continuation")
+
+
+def continued(
+    call: Call, first: ChunkStream, later: Sequence[Route], route_handler: RouteHandler
+) -> ChunkStream:
+    """``first``'s chunks, then — if it is cut — the rest of the answer from a route in ``later``."""
+    candidates = [route for route in later if route.capabilities.supports_prefill]
+    if not candidates:
+        return first
+    return ChunkStream(_stitched(call, first, candidates, route_handler), model=first.partial.model)
+
+
+async def _stitched(
+    call: Call, first: ChunkStream, candidates: list[Route], route_handler: RouteHandler
+) -> AsyncIterator[Chunk]:
+    messages = list(call.request.messages)
+    prefix = messages.pop().text() if messages and messages[-1].role == "assistant" else ""
+    current, delivered = first, prefix
+    original: StreamInterruptedError | None = None
+    try:
+        while True:
+            try:
+                async for chunk in current:
+                    if original is not None:  # a continuation: the caller already has the role delta
+                        for choice in chunk.choices:
+                            choice.delta.role = None
+                    delivered += chunk.text
+                    yield chunk
+                return
+            except StreamInterruptedError as cut:
+                original = original or cut
+                if cut.partial.choices and cut.partial.choices[0].message.tool_calls:
+                    raise original from None  # a half-written tool call cannot be prefilled
+                prefill = Message(role="assistant", content=delivered)
+                call.request = call.request.model_copy(
+                    update={"messages": [*messages, prefill], "native": None, "native_format": None}
+                )
+                current = await _next_stream(call, candidates, route_handler, original)
+    finally:
+        await current.aclose()
+
+
+async def _next_stream(
+    call: Call, candidates: list[Route], route_handler: RouteHandler, original: StreamInterruptedError
+) -> ChunkStream:
+    """The next candidate's stream for the prefilled request; else the original cut."""
+    while candidates:
+        route = candidates.pop(0)
+        try:
+            reply = await route_handler(call, route)
+        except UpstreamError as error:
+            log.info(
+                "continuation failed", route=route.name, reason=error.outcome, request_id=call.request_id
+            )
+            continue
+        if isinstance(reply, ChunkStream):
+            log.info("continuing stream", route=route.name, request_id=call.request_id)
+            return reply
+    raise original from None
