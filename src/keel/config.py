@@ -85,6 +85,9 @@ class BreakerConfig(_Strict):
 
 class RouterConfig(_Strict):
     fallback_on_content_policy: bool = False
+    continue_streams: bool = Field(
+        False, description="finish a stream cut after its first token on a route that accepts prefill"
+    )
 
 
 class BudgetConfig(_Strict):
