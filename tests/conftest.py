@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import os
 import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
 
@@ -98,3 +102,49 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+_POSTGRES_URLS = ("postgresql://postgres@127.0.0.1:5432/test", "postgresql://root@127.0.0.1:5432/test")
+
+
+def _on_postgres(url: str, work: Callable[[Any], Awaitable[Any]]) -> Any:
+    """Run ``work(connection)`` on a fresh asyncpg connection, in a thread with its own event loop."""
+    import asyncpg  # type: ignore[import-untyped]
+
+    async def run() -> Any:
+        connection = await asyncpg.connect(url, timeout=5)
+        try:
+            return await work(connection)
+        finally:
+            await connection.close()
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, run()).result()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """A reachable PostgreSQL (``$KEEL_TEST_POSTGRES_URL``, else database ``test`` on 127.0.0.1 as
+    ``postgres`` or ``root``); the tests skip without one, except under CI, where they fail."""
+    given = os.environ.get("KEEL_TEST_POSTGRES_URL")
+    problems = []
+    for url in (given,) if given else _POSTGRES_URLS:
+        try:
+            _on_postgres(url, lambda connection: connection.fetchval("SELECT 1"))
+            return url
+        except Exception as error:
+            problems.append(f"{url.rpartition('@')[2]}: {type(error).__name__}: {error}")  # no credentials
+    if os.environ.get("CI"):
+        raise RuntimeError("PostgreSQL is required under CI; " + "; ".join(problems))
+    pytest.skip("PostgreSQL is not reachable: " + "; ".join(problems))
+
+
+@pytest.fixture
+def postgres_schema_url(postgres_url: str) -> Iterator[str]:
+    """``postgres_url`` pointed at a fresh schema of its own (``?search_path=``), dropped afterwards."""
+    schema = f"keel_test_{uuid.uuid4().hex[:12]}"
+    _on_postgres(postgres_url, lambda connection: connection.execute(f"CREATE SCHEMA {schema}"))
+    try:
+        yield f"{postgres_url}{'&' if '?' in postgres_url else '?'}search_path={schema}"
+    finally:
+        _on_postgres(postgres_url, lambda connection: connection.execute(f"DROP SCHEMA {schema} CASCADE"))

@@ -8,9 +8,14 @@ against every engine that implements it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import builtins
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+if TYPE_CHECKING:
+    from ..keys import VirtualKey
 
 __all__ = [
     "BreakerSettings",
@@ -18,6 +23,7 @@ __all__ = [
     "BreakerStore",
     "Counters",
     "Hold",
+    "KeyStore",
     "LedgerStore",
     "Limit",
     "LockNotify",
@@ -138,5 +144,38 @@ class LedgerStore(Protocol):
     """Durable usage records: one per call, attempts inside it."""
 
     async def write(self, records: Sequence[dict[str, Any]]) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class KeyStore(Protocol):
+    """Durable virtual keys, found by the hash of their secret (``keel.keys``); the secret itself is
+    returned once, by ``create``, and never stored."""
+
+    async def create(
+        self,
+        name: str,
+        *,
+        team: str | None = None,
+        models: Iterable[str] | None = None,
+        expires_at: datetime | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> tuple[VirtualKey, str]:
+        """Issue a key; returns its record and its secret. ``ValueError`` for a bad field."""
+        ...
+
+    async def get(self, key_id: str) -> VirtualKey | None: ...
+
+    async def find_by_hash(self, key_hash: str) -> VirtualKey | None:
+        """The key with this hash, revoked and expired ones included (the caller decides)."""
+        ...
+
+    async def list(self, team: str | None = None, include_revoked: bool = False) -> builtins.list[VirtualKey]:
+        """Keys oldest first, optionally of one team; revoked ones only when asked."""
+        ...
+
+    async def revoke(self, key_id: str) -> bool:
+        """Mark a key revoked (keeping its first revocation time); ``False`` if no such key."""
+        ...
 
     async def close(self) -> None: ...

@@ -1,11 +1,11 @@
-"""Hot-state engines chosen by the ``state:`` URL, each imported only when chosen."""
+"""Engines chosen by URL (hot state by ``state:``, records by ``database:``), imported only when chosen."""
 
 from __future__ import annotations
 
-from .base import BreakerSettings, BreakerStore, Counters, LedgerStore
+from .base import BreakerSettings, BreakerStore, Counters, KeyStore, LedgerStore
 from .memory import MemoryBreakerStore, MemoryCounters
 
-__all__ = ["open_breaker_store", "open_counters", "open_ledger"]
+__all__ = ["open_breaker_store", "open_counters", "open_key_store", "open_ledger"]
 
 
 def open_breaker_store(url: str, settings: BreakerSettings) -> BreakerStore:
@@ -39,3 +39,42 @@ def open_ledger(url: str) -> LedgerStore:
 
         return SQLiteLedger(sqlite_path(url))
     raise ValueError(f"database: {url.split('://')[0]}:// has no ledger engine in this build yet")
+
+
+def open_key_store(database_url: str, *, cache_ttl: float = 5.0) -> KeyStore:
+    """The key store for ``database_url``; nothing is opened until first use.
+
+    Args:
+        database_url: ``sqlite:///relative.db``, ``sqlite:////absolute.db`` or ``postgresql://…``
+            (``?search_path=schema`` chooses a schema).
+        cache_ttl: seconds a found key is remembered in this process (see ``CachedKeyStore``);
+            0 turns the cache off.
+
+    Raises:
+        ValueError: the URL names no engine Keel has.
+        ImportError: the engine's extra is not installed; the message says what to install.
+    """
+    store: KeyStore
+    if database_url.startswith("sqlite:///"):
+        from .sqlite import SQLiteKeyStore
+        from .sqlite_ledger import sqlite_path
+
+        store = SQLiteKeyStore(sqlite_path(database_url))
+    elif database_url.startswith(("postgresql://", "postgres://")):
+        try:
+            from .postgres import PostgresKeyStore
+        except ModuleNotFoundError as exc:
+            if exc.name != "asyncpg":
+                raise
+            raise ImportError(
+                "database: postgresql:// needs the postgres extra: pip install 'keel[postgres]'"
+            ) from None
+        store = PostgresKeyStore(database_url)
+    else:
+        scheme = database_url.split("://")[0] + "://" if "://" in database_url else "a URL without a scheme"
+        raise ValueError(f"database: {scheme} has no key store; use sqlite:///keel.db or postgresql://…")
+    if cache_ttl > 0:
+        from .cached_keys import CachedKeyStore
+
+        store = CachedKeyStore(store, cache_ttl)
+    return store
