@@ -22,7 +22,7 @@ import orjson
 
 from ..keys import VirtualKey, issue_key
 
-__all__ = ["SQLiteKeyStore", "migrate"]
+__all__ = ["SQLiteKeyStore", "connect", "migrate"]
 
 _KEY_MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
@@ -59,18 +59,7 @@ class SQLiteKeyStore:
         if self._db is None:
             async with self._lock:
                 if self._db is None:
-                    if str(self.path) != ":memory:":
-                        self.path.parent.mkdir(parents=True, exist_ok=True)
-                    db = await aiosqlite.connect(self.path, isolation_level=None)
-                    try:
-                        await db.execute("PRAGMA busy_timeout=10000")
-                        await _use_wal(db)
-                        await db.execute("PRAGMA synchronous=NORMAL")
-                        await migrate(db, "keys", _KEY_MIGRATIONS)
-                    except BaseException:
-                        await db.close()
-                        raise
-                    self._db = db
+                    self._db = await connect(self.path, "keys", _KEY_MIGRATIONS)
         return self._db
 
     async def create(
@@ -123,6 +112,22 @@ class SQLiteKeyStore:
         async with db.execute(sql, (value,)) as cursor:
             row = await cursor.fetchone()
         return None if row is None else _record(row)
+
+
+async def connect(path: Path, component: str, migrations: Sequence[Sequence[str]]) -> aiosqlite.Connection:
+    """An autocommit connection to ``path`` in WAL mode, with ``component``'s schema up to date."""
+    if str(path) != ":memory:":
+        path.parent.mkdir(parents=True, exist_ok=True)
+    db = await aiosqlite.connect(path, isolation_level=None)
+    try:
+        await db.execute("PRAGMA busy_timeout=10000")
+        await _use_wal(db)
+        await db.execute("PRAGMA synchronous=NORMAL")
+        await migrate(db, component, migrations)
+    except BaseException:
+        await db.close()
+        raise
+    return db
 
 
 async def _use_wal(db: aiosqlite.Connection, patience: float = 10.0) -> None:

@@ -11,6 +11,8 @@ from typing import Any
 import aiosqlite
 import orjson
 
+from .sqlite import connect
+
 __all__ = ["LEDGER_COLUMNS", "SQLiteLedger", "sqlite_path"]
 
 LEDGER_COLUMNS = (
@@ -20,27 +22,29 @@ LEDGER_COLUMNS = (
     "variant", "attempts",
 )  # fmt: skip
 
-_MIGRATIONS = (
-    """
-    CREATE TABLE ledger (
-        id INTEGER PRIMARY KEY,
-        request_id TEXT NOT NULL,
-        started_at REAL NOT NULL,
-        status TEXT NOT NULL,
-        requested_model TEXT NOT NULL,
-        stream INTEGER NOT NULL,
-        key_id TEXT, team TEXT, user TEXT, route TEXT, model TEXT,
-        input_tokens INTEGER NOT NULL, cached_input_tokens INTEGER NOT NULL,
-        cache_write_tokens INTEGER NOT NULL, output_tokens INTEGER NOT NULL,
-        reasoning_tokens INTEGER NOT NULL,
-        cost_usd TEXT NOT NULL, cost_nano INTEGER NOT NULL,
-        latency_ms REAL NOT NULL, ttft_ms REAL, cache_hit INTEGER NOT NULL, coalesced INTEGER NOT NULL,
-        error TEXT, upstream_request_id TEXT, prompt TEXT, variant TEXT, attempts TEXT NOT NULL
-    );
-    CREATE INDEX ledger_started_at ON ledger (started_at);
-    CREATE INDEX ledger_key_id ON ledger (key_id, started_at);
-    CREATE INDEX ledger_team ON ledger (team, started_at);
-    """,
+_MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """
+        CREATE TABLE ledger (
+            id INTEGER PRIMARY KEY,
+            request_id TEXT NOT NULL,
+            started_at REAL NOT NULL,
+            status TEXT NOT NULL,
+            requested_model TEXT NOT NULL,
+            stream INTEGER NOT NULL,
+            key_id TEXT, team TEXT, user TEXT, route TEXT, model TEXT,
+            input_tokens INTEGER NOT NULL, cached_input_tokens INTEGER NOT NULL,
+            cache_write_tokens INTEGER NOT NULL, output_tokens INTEGER NOT NULL,
+            reasoning_tokens INTEGER NOT NULL,
+            cost_usd TEXT NOT NULL, cost_nano INTEGER NOT NULL,
+            latency_ms REAL NOT NULL, ttft_ms REAL, cache_hit INTEGER NOT NULL, coalesced INTEGER NOT NULL,
+            error TEXT, upstream_request_id TEXT, prompt TEXT, variant TEXT, attempts TEXT NOT NULL
+        )
+        """,
+        "CREATE INDEX ledger_started_at ON ledger (started_at)",
+        "CREATE INDEX ledger_key_id ON ledger (key_id, started_at)",
+        "CREATE INDEX ledger_team ON ledger (team, started_at)",
+    ),
 )
 
 DIMENSIONS = {"key": "key_id", "team": "team", "user": "user", "model": "requested_model", "route": "route",
@@ -66,11 +70,7 @@ class SQLiteLedger:
         if self._db is None:
             async with self._lock:
                 if self._db is None:
-                    db = await aiosqlite.connect(self.path)
-                    await db.execute("PRAGMA journal_mode=WAL")
-                    await db.execute("PRAGMA synchronous=NORMAL")
-                    await _migrate(db)
-                    self._db = db
+                    self._db = await connect(self.path, "ledger", _MIGRATIONS)
         return self._db
 
     async def write(self, records: Sequence[dict[str, Any]]) -> None:
@@ -78,8 +78,13 @@ class SQLiteLedger:
         rows = [_row(record) for record in records]
         columns = (*LEDGER_COLUMNS, "cost_nano")
         sql = f"INSERT INTO ledger ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
-        await db.executemany(sql, rows)
-        await db.commit()
+        await db.execute("BEGIN")
+        try:
+            await db.executemany(sql, rows)
+        except BaseException:
+            await db.execute("ROLLBACK")
+            raise
+        await db.execute("COMMIT")
 
     async def spend(
         self, by: Sequence[str], *, since: float | None = None, until: float | None = None
@@ -126,18 +131,6 @@ class SQLiteLedger:
         if self._db is not None:
             await self._db.close()
             self._db = None
-
-
-async def _migrate(db: aiosqlite.Connection) -> None:
-    await db.execute("CREATE TABLE IF NOT EXISTS ledger_schema (version INTEGER NOT NULL)")
-    async with db.execute("SELECT max(version) FROM ledger_schema") as cursor:
-        row = await cursor.fetchone()
-    current = (row[0] if row else None) or 0
-    for version, script in enumerate(_MIGRATIONS, start=1):
-        if version > current:
-            await db.executescript(script)
-            await db.execute("INSERT INTO ledger_schema (version) VALUES (?)", (version,))
-    await db.commit()
 
 
 def _row(record: dict[str, Any]) -> tuple[Any, ...]:
