@@ -19,7 +19,7 @@ import orjson
 
 from ..keys import VirtualKey, issue_key
 
-__all__ = ["PostgresKeyStore", "migrate"]
+__all__ = ["PostgresKeyStore", "connect", "migrate"]
 
 _KEY_MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
@@ -57,14 +57,7 @@ class PostgresKeyStore:
         if self._pool is None:
             async with self._lock:
                 if self._pool is None:
-                    pool = await asyncpg.create_pool(self._dsn, min_size=1, max_size=self._max)
-                    try:
-                        async with pool.acquire() as connection:
-                            await migrate(connection, "keys", _KEY_MIGRATIONS)
-                    except BaseException:
-                        await pool.close()
-                        raise
-                    self._pool = pool
+                    self._pool = await connect(self._dsn, "keys", _KEY_MIGRATIONS, max_size=self._max)
         return self._pool
 
     async def create(
@@ -134,6 +127,20 @@ class PostgresKeyStore:
         pool = await self._conn()
         row = await pool.fetchrow(sql, value)
         return None if row is None else _record(row)
+
+
+async def connect(
+    dsn: str, component: str, migrations: Sequence[Sequence[str]], *, max_size: int = 10
+) -> asyncpg.Pool:
+    """A pool for ``dsn`` with ``component``'s schema up to date."""
+    pool = await asyncpg.create_pool(dsn, min_size=1, max_size=max_size)
+    try:
+        async with pool.acquire() as connection:
+            await migrate(connection, component, migrations)
+    except BaseException:
+        await pool.close()
+        raise
+    return pool
 
 
 async def migrate(

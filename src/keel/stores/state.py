@@ -38,7 +38,19 @@ def open_ledger(url: str) -> LedgerStore:
         from .sqlite_ledger import SQLiteLedger, sqlite_path
 
         return SQLiteLedger(sqlite_path(url))
-    raise ValueError(f"database: {url.split('://')[0]}:// has no ledger engine in this build yet")
+    if url.startswith(("postgresql://", "postgres://")):
+        try:
+            from .postgres_ledger import PostgresLedger
+        except ModuleNotFoundError as exc:
+            if exc.name != "asyncpg":
+                raise
+            raise ImportError(
+                "database: postgresql:// needs the postgres extra: pip install 'keel[postgres]'"
+            ) from None
+        return PostgresLedger(url)
+    raise ValueError(
+        f"database: {url.split('://')[0]}:// has no ledger; use sqlite:///keel.db or postgresql://…"
+    )
 
 
 def open_key_store(database_url: str, *, cache_ttl: float = 5.0) -> KeyStore:

@@ -1,0 +1,141 @@
+"""The ledger in PostgreSQL (``database: postgresql://…``): numbered migrations, spend queries."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+import asyncpg  # type: ignore[import-untyped]
+import orjson
+
+from .postgres import connect
+from .sqlite_ledger import LEDGER_COLUMNS
+
+__all__ = ["PostgresLedger"]
+
+_MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """
+        CREATE TABLE ledger (
+            id bigserial PRIMARY KEY,
+            request_id text NOT NULL,
+            started_at double precision NOT NULL,
+            status text NOT NULL,
+            requested_model text NOT NULL,
+            stream boolean NOT NULL,
+            key_id text, team text, "user" text, route text, model text,
+            input_tokens bigint NOT NULL, cached_input_tokens bigint NOT NULL,
+            cache_write_tokens bigint NOT NULL, output_tokens bigint NOT NULL,
+            reasoning_tokens bigint NOT NULL,
+            cost_usd numeric NOT NULL,
+            latency_ms double precision NOT NULL, ttft_ms double precision,
+            cache_hit boolean NOT NULL, coalesced boolean NOT NULL,
+            error text, upstream_request_id text, prompt text, variant text, attempts jsonb NOT NULL
+        )
+        """,
+        "CREATE INDEX ledger_started_at ON ledger (started_at)",
+        "CREATE INDEX ledger_key_id ON ledger (key_id, started_at)",
+        "CREATE INDEX ledger_team ON ledger (team, started_at)",
+    ),
+)
+
+_DIMENSIONS = {
+    "key": "key_id",
+    "team": "team",
+    "user": '"user"',
+    "model": "requested_model",
+    "route": "route",
+    "day": "to_char(to_timestamp(started_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD')",
+}
+
+
+class PostgresLedger:
+    """Ledger rows in PostgreSQL; the pool opens, and migrates, on first use."""
+
+    def __init__(self, dsn: str) -> None:
+        self._dsn = dsn
+        self._pool: asyncpg.Pool | None = None
+        self._lock = asyncio.Lock()
+
+    async def _conn(self) -> asyncpg.Pool:
+        if self._pool is None:
+            async with self._lock:
+                if self._pool is None:
+                    self._pool = await connect(self._dsn, "ledger", _MIGRATIONS)
+        return self._pool
+
+    async def write(self, records: Sequence[dict[str, Any]]) -> None:
+        pool = await self._conn()
+        columns = ", ".join(f'"{c}"' for c in LEDGER_COLUMNS)
+        marks = ", ".join(f"${i}" for i in range(1, len(LEDGER_COLUMNS) + 1))
+        rows = [_row(record) for record in records]
+        async with pool.acquire() as connection, connection.transaction():
+            await connection.executemany(f"INSERT INTO ledger ({columns}) VALUES ({marks})", rows)
+
+    async def spend(
+        self, by: Sequence[str], *, since: float | None = None, until: float | None = None
+    ) -> list[dict[str, Any]]:
+        """Calls, tokens and cost grouped by ``by`` (key, team, user, model, route, day)."""
+        unknown = [name for name in by if name not in _DIMENSIONS]
+        if unknown:
+            raise ValueError(f"cannot group by {', '.join(unknown)}; use {', '.join(_DIMENSIONS)}")
+        groups = [f"{_DIMENSIONS[name]} AS {name if name != 'user' else '_user'}" for name in by]
+        where, params = [], []
+        for bound, op in ((since, ">="), (until, "<")):
+            if bound is not None:
+                params.append(bound)
+                where.append(f"started_at {op} ${len(params)}")
+        sql = (
+            f"SELECT {', '.join([*groups, 'count(*) AS calls'])}, sum(input_tokens) AS input_tokens, "
+            "sum(cached_input_tokens) AS cached_input_tokens, sum(output_tokens) AS output_tokens, "
+            "sum(reasoning_tokens) AS reasoning_tokens, coalesce(sum(cost_usd), 0) AS cost_usd FROM ledger"
+            + (f" WHERE {' AND '.join(where)}" if where else "")
+            + (
+                f" GROUP BY {', '.join(str(i + 1) for i in range(len(by)))} ORDER BY cost_usd DESC"
+                if by
+                else ""
+            )
+        )
+        pool = await self._conn()
+        async with pool.acquire() as connection:
+            rows = [dict(row) for row in await connection.fetch(sql, *params)]
+        for row in rows:
+            if "_user" in row:
+                row["user"] = row.pop("_user")
+            for column in ("input_tokens", "cached_input_tokens", "output_tokens", "reasoning_tokens"):
+                row[column] = int(row[column] or 0)
+            row["cost_usd"] = Decimal(row["cost_usd"])
+        return rows
+
+    async def rows(self, limit: int = 100) -> list[dict[str, Any]]:
+        """The newest records, newest first."""
+        pool = await self._conn()
+        async with pool.acquire() as connection:
+            rows = [
+                dict(row)
+                for row in await connection.fetch("SELECT * FROM ledger ORDER BY id DESC LIMIT $1", limit)
+            ]
+        for row in rows:
+            row["attempts"] = orjson.loads(row["attempts"])
+        return rows
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+
+def _row(record: dict[str, Any]) -> tuple[Any, ...]:
+    values = []
+    for column in LEDGER_COLUMNS:
+        value = record.get(column)
+        if column == "attempts":
+            value = orjson.dumps(value or [], default=str).decode()
+        elif column == "cost_usd":
+            value = Decimal(str(value or 0))
+        elif column in ("stream", "cache_hit", "coalesced"):
+            value = bool(value)
+        values.append(value)
+    return tuple(values)

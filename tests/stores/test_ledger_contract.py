@@ -1,0 +1,63 @@
+"""One contract for every ledger engine: records are stored whole and spend is grouped alike."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from keel.stores.base import LedgerStore
+from keel.stores.state import open_ledger
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def ledger(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[LedgerStore]:
+    url = (
+        f"sqlite:///{tmp_path}/l.db"
+        if request.param == "sqlite"
+        else request.getfixturevalue("postgres_schema_url")
+    )
+    store = open_ledger(url)
+    yield store
+    await store.close()
+
+
+def record(user: str, cost: str, started_at: float = 1_795_400_000.0, **extra: object) -> dict[str, object]:
+    return {
+        "request_id": f"r-{user}-{cost}", "started_at": started_at, "status": "ok",
+        "requested_model": "smart",
+        "stream": False, "user": user, "route": "mock/ok", "input_tokens": 10, "cached_input_tokens": 2,
+        "cache_write_tokens": 0, "output_tokens": 5, "reasoning_tokens": 1, "cost_usd": Decimal(cost),
+        "latency_ms": 12.5, "ttft_ms": None, "cache_hit": False, "coalesced": False,
+        "attempts": [{"route": "mock/ok", "outcome": "ok", "cost": cost}], **extra,
+    }  # fmt: skip
+
+
+async def test_records_round_trip(ledger: LedgerStore) -> None:
+    """A record comes back with its attempts and an exact decimal cost."""
+    await ledger.write([record("a", "0.000000123")])
+    [row] = await ledger.rows()  # type: ignore[attr-defined]
+    assert row["user"] == "a" and row["attempts"][0]["outcome"] == "ok"
+    assert Decimal(row["cost_usd"]) == Decimal("0.000000123")
+
+
+async def test_spend_groups_and_windows(ledger: LedgerStore) -> None:
+    """Spend sums tokens and cost per group, within a time window."""
+    await ledger.write(
+        [record("a", "0.5"), record("a", "0.25"), record("b", "1", started_at=1_795_500_000.0)]
+    )
+    by_user = {row["user"]: row for row in await ledger.spend(["user"])}  # type: ignore[attr-defined]
+    assert by_user["a"]["calls"] == 2 and by_user["a"]["cost_usd"] == Decimal("0.75")
+    assert by_user["a"]["output_tokens"] == 10
+    early = await ledger.spend(["user"], until=1_795_450_000.0)  # type: ignore[attr-defined]
+    assert [row["user"] for row in early] == ["a"]
+    [day] = await ledger.spend(["day"], since=1_795_450_000.0)  # type: ignore[attr-defined]
+    assert day["day"] == "2026-11-24" and day["calls"] == 1
+
+
+async def test_unknown_grouping_is_refused(ledger: LedgerStore) -> None:
+    """Grouping by something the ledger does not have says what it can group by."""
+    with pytest.raises(ValueError, match="cannot group by colour"):
+        await ledger.spend(["colour"])  # type: ignore[attr-defined]
