@@ -81,6 +81,7 @@ def test_default_cascade_without_keys(monkeypatch: pytest.MonkeyPatch, tmp_path:
     """With no config and no keys, the default cascade is the local model alone."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
     monkeypatch.delenv("KEEL_CONFIG", raising=False)
     gateway = Gateway.from_config()
     assert [route.name for route in gateway.resolve("default").routes()] == ["local/smollm2-135m-instruct"]
@@ -90,10 +91,31 @@ def test_default_cascade_with_openai_key(monkeypatch: pytest.MonkeyPatch, tmp_pa
     """With OPENAI_API_KEY set, OpenAI comes first and the local model last."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
     monkeypatch.delenv("KEEL_CONFIG", raising=False)
     gateway = Gateway.from_config()
     names = [route.name for route in gateway.resolve("default").routes()]
     assert names == ["openai/gpt-4o-mini", "local/smollm2-135m-instruct"]
+
+
+def test_default_cascade_with_anthropic_key(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """With ANTHROPIC_API_KEY set too, a prefill-capable Claude route comes after OpenAI, before local."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test")
+    monkeypatch.delenv("ANTHROPIC_BASE_URL", raising=False)
+    monkeypatch.delenv("KEEL_CONFIG", raising=False)
+    gateway = Gateway.from_config()
+    routes = list(gateway.resolve("default").routes())
+    assert [route.name for route in routes] == [
+        "openai/gpt-4o-mini",
+        "anthropic/claude-haiku-4-5",
+        "local/smollm2-135m-instruct",
+    ]
+    claude = routes[1]
+    assert type(claude.provider).__name__ == "AnthropicProvider"
+    assert claude.capabilities.supports_prefill and claude.capabilities.supports_json_schema
+    assert "sk-ant-test" not in repr(gateway.config)
 
 
 def test_several_workers_need_shared_state() -> None:

@@ -10,11 +10,12 @@ __all__ = ["ChunkAssembler"]
 
 
 class _ChoiceParts:
-    __slots__ = ("finish_reason", "role", "text", "tool_calls")
+    __slots__ = ("finish_reason", "reasoning", "role", "text", "tool_calls")
 
     def __init__(self) -> None:
         self.role = "assistant"
         self.text: list[str] = []
+        self.reasoning: list[str] = []
         self.tool_calls: dict[int, dict[str, Any]] = {}
         self.finish_reason: str | None = None
 
@@ -45,6 +46,9 @@ class ChunkAssembler:
                 parts.role = delta.role
             if delta.content:
                 parts.text.append(delta.content)
+            reasoning = (delta.model_extra or {}).get("reasoning_content")
+            if isinstance(reasoning, str) and reasoning:
+                parts.reasoning.append(reasoning)  # thinking, as OpenAI-compatible servers stream it
             for call in delta.tool_calls or ():
                 self._merge_tool_call(parts, call)
             if choice.finish_reason:
@@ -72,10 +76,12 @@ class ChunkAssembler:
                 )
                 for _, slot in sorted(parts.tool_calls.items())
             ]
+            extra = {"reasoning_content": "".join(parts.reasoning)} if parts.reasoning else {}
             message = Message(
                 role=parts.role,
                 content="".join(parts.text) if parts.text or not tool_calls else None,
                 tool_calls=tool_calls or None,
+                **extra,
             )
             choices.append(Choice(index=index, message=message, finish_reason=parts.finish_reason))
         return ChatResponse(

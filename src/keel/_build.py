@@ -6,6 +6,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from .config import Config, DeploymentConfig, TimeoutsConfig
+from .providers.anthropic import ANTHROPIC_CAPABILITIES, AnthropicProvider
 from .providers.local import LocalProvider
 from .providers.openai import OpenAIProvider
 from .providers.profiles import get_profile
@@ -23,6 +24,14 @@ def build_providers(config: Config) -> dict[str, Provider]:
     for name, settings in config.providers.items():
         if settings.kind == "local":
             providers[name] = LocalProvider(name, model_path=settings.model_path)
+        elif settings.kind == "anthropic":
+            providers[name] = AnthropicProvider(
+                name,
+                base_url=settings.base_url,
+                api_key=settings.api_key,
+                headers=settings.headers,
+                api_version=settings.api_version,
+            )
         else:
             providers[name] = OpenAIProvider(
                 name,
@@ -55,6 +64,8 @@ def _route(config: Config, providers: dict[str, Provider], deployment: Deploymen
     if settings.kind == "local":
         base = Capabilities(context_window=2048, max_output_tokens=2048, supports_prefill=True)
         upstream = deployment.model or "smollm2-135m-instruct"
+    elif settings.kind == "anthropic":
+        base, upstream = ANTHROPIC_CAPABILITIES, deployment.model or ""
     else:
         base = get_profile(settings.profile or "openai").capabilities
         upstream = deployment.model or ""

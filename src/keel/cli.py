@@ -1,4 +1,4 @@
-"""The ``keel`` command: ``chat`` against the configured cascade, and ``mock``, the fake provider."""
+"""The ``keel`` command: ``serve`` the HTTP gateway, ``chat`` against the cascade, ``mock`` a provider."""
 
 from __future__ import annotations
 
@@ -12,10 +12,12 @@ import typer
 from rich.console import Console
 
 from .errors import KeelError
+from .keys_cli import keys_app
 
 __all__ = ["app", "main"]
 
 app = typer.Typer(help="Keel: a reliable LLM gateway.", no_args_is_help=True, add_completion=False)
+app.add_typer(keys_app, name="keys")
 err = Console(stderr=True)
 
 ConfigOption = Annotated[
@@ -111,6 +113,28 @@ def usage(
         print(asyncio.run(run()))
     except (KeelError, ValueError) as error:
         err.print(f"[red]{error}[/red]")
+        raise typer.Exit(1) from None
+
+
+@app.command()
+def serve(
+    config: ConfigOption = None,
+    host: Annotated[str | None, typer.Option(help="address to listen on (default 127.0.0.1)")] = None,
+    port: Annotated[int | None, typer.Option(help="port to listen on (default 4000)")] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="worker processes; more than 1 needs state: redis://...")
+    ] = None,
+    log_level: Annotated[
+        str, typer.Option(help="uvicorn and Keel log level; warning hides access logs")
+    ] = "info",
+) -> None:
+    """Run the OpenAI-compatible server (default: 127.0.0.1:4000 with the default cascade)."""
+    from .server.launch import launch
+
+    try:
+        launch(config, host=host, port=port, workers=workers, log_level=log_level)
+    except KeelError as error:
+        err.print(f"[red]{type(error).__name__}:[/red] {error}")
         raise typer.Exit(1) from None
 
 

@@ -147,6 +147,22 @@ class Usage(_Open):
             reasoning_tokens=completion_details.get("reasoning_tokens") or 0,
         )
 
+    @classmethod
+    def from_anthropic(cls, raw: dict[str, Any] | None) -> Usage | None:
+        """Read Anthropic's usage object, whose ``input_tokens`` leave out cache reads and writes."""
+        if not raw:
+            return None
+        read = raw.get("cache_read_input_tokens") or 0
+        write = raw.get("cache_creation_input_tokens") or 0
+        details = raw.get("output_tokens_details") or {}
+        return cls(
+            input_tokens=(raw.get("input_tokens") or 0) + read + write,
+            output_tokens=raw.get("output_tokens") or 0,
+            cached_input_tokens=read,
+            cache_write_tokens=write,
+            reasoning_tokens=details.get("thinking_tokens") or 0,
+        )
+
     def to_openai(self) -> dict[str, Any]:
         """OpenAI's usage object for this usage."""
         return {

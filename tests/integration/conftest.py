@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from keel import Gateway
+from keel import ChatResponse, Gateway
 from keel.mock import MockServer
 
 FAST = {
@@ -76,3 +76,28 @@ async def gateway_for(mock_server: MockServer, tmp_path: Path) -> AsyncIterator[
 
 def user(text: str = "Say hello") -> list[dict[str, str]]:
     return [{"role": "user", "content": text}]
+
+
+@pytest.fixture
+def claude_for(gateway_for: GatewayFactory, mock_server: MockServer) -> GatewayFactory:
+    """``claude_for({"smart": ["claude/ok", "mock/ok"]})``: a gateway with an Anthropic provider
+    (``claude``, the mock's ``/v1/messages``) beside the OpenAI-format one (``mock``)."""
+    root = (mock_server.base_url or "").removesuffix("/v1")
+
+    def factory(models: dict[str, Any], **overrides: Any) -> Gateway:
+        providers = {"claude": {"kind": "anthropic", "base_url": root}}
+        pricing = {"models": {"claude/*": {"input": 1, "output": 5}}}
+        return gateway_for(models, **{"providers": providers, "pricing": pricing, **overrides})
+
+    return factory
+
+
+async def complete(gateway: Gateway, stream: bool, messages: Any = None, **params: Any) -> ChatResponse:
+    """The whole response for model ``smart``, by ``chat`` or by reading ``stream`` to its end."""
+    if stream:
+        handle = gateway.stream("smart", messages or user(), **params)
+        async for _ in handle:
+            pass
+        assert handle.response is not None
+        return handle.response
+    return await gateway.chat("smart", messages or user(), **params)

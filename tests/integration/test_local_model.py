@@ -18,7 +18,7 @@ async def test_local_model_is_loaded_only_when_reached(gateway_for: GatewayFacto
         {"fine": [f"mock/{healthy}", "local"], "failing": [f"mock/{down}", "local"]},
         providers={"local": {"kind": "local"}},
         retry={"max_attempts": 1},
-        timeouts={"first_token": 20, "attempt": 30},
+        timeouts={"first_token": 20, "idle": 10, "attempt": 30},
     )
     local = gateway.providers["local"]
     assert isinstance(local, LocalProvider)
@@ -40,7 +40,7 @@ async def test_local_model_streams(gateway_for: GatewayFactory) -> None:
     gateway = gateway_for(
         {"tiny": ["local"]},
         providers={"local": {"kind": "local"}},
-        timeouts={"first_token": 20, "attempt": 30},
+        timeouts={"first_token": 20, "idle": 10, "attempt": 30},
     )
     handle = gateway.stream("tiny", user("Say hello."), max_tokens=16)
     chunks = [chunk async for chunk in handle]

@@ -53,6 +53,6 @@ def test_catalogue_names_are_the_contract() -> None:
     assert set(BEHAVIOURS) == {
         "ok", "rate-limit", "error-500", "error-503", "reset", "hang", "slow-first-token", "cut",
         "stall", "malformed-chunk", "no-done", "context-length", "content-policy", "no-prefill",
-        "flap", "auth-error", "not-found",
+        "flap", "auth-error", "not-found", "overloaded",
     }  # fmt: skip
     assert set(PARAMS.values()) <= {"integer", "number", "flag"}

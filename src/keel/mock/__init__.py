@@ -1,4 +1,4 @@
-"""``keel mock``: a fault-injecting fake OpenAI Chat Completions provider for tests and demos."""
+"""``keel mock``: a fault-injecting fake provider (OpenAI Chat Completions and Anthropic Messages)."""
 
 from .server import MockServer, run
 from .spec import BEHAVIOURS, PARAMS, model_name, parse_model

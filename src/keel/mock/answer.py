@@ -11,7 +11,7 @@ from .sample import sample
 from .spec import Spec
 from .wire import new_id, usage
 
-__all__ = ["Answer", "plan_answer", "prompt_tokens"]
+__all__ = ["Answer", "plan_answer", "prompt_tokens", "split_pieces"]
 
 DEFAULT_TOKENS = 12
 
@@ -75,9 +75,9 @@ def plan_answer(body: dict[str, Any], spec: Spec) -> Answer:
     tool = _chosen_tool(body)
     if tool is not None:
         arguments = json.dumps(sample(tool.get("parameters") or {}, words or "token0"))
-        pieces = _split(arguments)
+        pieces = split_pieces(arguments)
     else:
-        pieces = _split(_content(body.get("response_format"), words))
+        pieces = split_pieces(_content(body.get("response_format"), words))
     finish = "tool_calls" if tool is not None else "stop"
     limit = body.get("max_completion_tokens") or body.get("max_tokens")
     if isinstance(limit, int) and not isinstance(limit, bool) and 0 < limit < len(pieces):
@@ -105,7 +105,7 @@ def _texts(content: Any) -> list[str]:
     return []
 
 
-def _split(text: str) -> list[str]:
+def split_pieces(text: str) -> list[str]:
     """Split into word-sized pieces whose concatenation is ``text`` (leading space kept on a word)."""
     return re.findall(r"\s*\S+", text) if text.strip() else ([text] if text else [])
 

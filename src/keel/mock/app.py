@@ -1,4 +1,5 @@
-"""The mock's aiohttp application: the OpenAI endpoints and the ``/_mock/attempts`` record."""
+"""The mock's aiohttp application: the OpenAI endpoints, Anthropic's ``/v1/messages``, and the
+``/_mock/attempts`` record."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ import orjson
 from aiohttp import web
 
 from .behaviours import respond
+from .embeddings import embeddings
 from .exchange import Exchange
+from .messages import messages
 from .spec import BEHAVIOURS, ParamError, parse_model
 from .state import STATE, MockState
 from .statuses import auth_error, error_reply
@@ -23,11 +26,13 @@ _MAX_BODY = 64 * 1024 * 1024
 
 
 def build_app(state: MockState) -> web.Application:
-    """An application serving ``/v1/chat/completions``, ``/v1/models`` and ``/_mock/attempts``."""
+    """An application serving the OpenAI endpoints (chat, embeddings, models) and ``/_mock/attempts``."""
     app = web.Application(client_max_size=_MAX_BODY)
     app[STATE] = state
     app.router.add_post("/v1/chat/completions", chat_completions)
+    app.router.add_post("/v1/messages", messages)
     app.router.add_get("/v1/models", list_models)
+    app.router.add_post("/v1/embeddings", embeddings)
     app.router.add_get("/_mock/attempts", get_attempts)
     app.router.add_delete("/_mock/attempts", clear_attempts)
     return app

@@ -35,8 +35,10 @@ class AttemptLog:
         body: Any,
         headers: Any,
         request_id: str,
+        format: str = "openai",
     ) -> dict[str, Any]:
-        """Add a record for a request just received (outcome ``pending``) and return it."""
+        """Add a record for a request just received (outcome ``pending``) and return it; ``format`` is
+        the wire format it came in (``openai`` or ``anthropic``)."""
         messages = body.get("messages") if isinstance(body, dict) else None
         messages = messages if isinstance(messages, list) else []
         last = messages[-1] if messages and isinstance(messages[-1], dict) else {}
@@ -46,6 +48,7 @@ class AttemptLog:
             "monotonic": time.monotonic(),
             "model": model,
             "behaviour": behaviour,
+            "format": format,
             "stream": stream,
             "outcome": "pending",
             "messages_count": len(messages),

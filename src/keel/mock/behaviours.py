@@ -1,14 +1,20 @@
-"""The behaviour catalogue: which reply each behaviour name gives, and when it is healthy again."""
+"""The behaviour catalogue: which reply each behaviour name gives, and when it is healthy again.
+
+Every behaviour answers in the wire format the request came in (``Exchange.format``): OpenAI's
+shapes and statuses, or Anthropic's (where the overloaded reply is a 529, not a 503).
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
+from types import ModuleType
 
 from aiohttp import web
 
-from . import statuses
+from . import anthropic_statuses, statuses
 from .answer import plan_answer
+from .anthropic_reply import anthropic_reply
 from .exchange import Exchange
 from .json_reply import json_reply
 from .stream_reply import stream_reply
@@ -36,13 +42,24 @@ async def respond(ex: Exchange) -> web.StreamResponse:
     return await _CATALOGUE[name](ex)
 
 
+def _statuses(ex: Exchange) -> ModuleType:
+    """The error replies of the request's wire format (the two modules have the same functions)."""
+    return anthropic_statuses if ex.format == "anthropic" else statuses
+
+
+def _overloaded_outcome(ex: Exchange) -> str:
+    return "529" if ex.format == "anthropic" else "503"
+
+
 async def _answer(
     ex: Exchange, fault: str | None = None, *, early_headers: bool = False
 ) -> web.StreamResponse:
+    after = ex.spec.integer("after", _DEFAULT_AFTER.get(fault or "", 0)) or 0
+    if ex.format == "anthropic":
+        return await anthropic_reply(ex, fault, after=after, early_headers=early_headers)
     answer = plan_answer(ex.body, ex.spec)
     if not ex.stream:
         return await json_reply(ex, answer, fault=None if fault == "no_done" else fault)
-    after = ex.spec.integer("after", _DEFAULT_AFTER.get(fault or "", 0)) or 0
     return await stream_reply(ex, answer, fault=fault, after=after, early_headers=early_headers)
 
 
@@ -62,15 +79,15 @@ async def _slow_first_token(ex: Exchange) -> web.StreamResponse:
 
 
 async def _rate_limit(ex: Exchange) -> web.StreamResponse:
-    return await _error(ex, statuses.rate_limited(ex), "429")
+    return await _error(ex, _statuses(ex).rate_limited(ex), "429")
 
 
 async def _error_500(ex: Exchange) -> web.StreamResponse:
-    return await _error(ex, statuses.server_error(ex), "500")
+    return await _error(ex, _statuses(ex).server_error(ex), "500")
 
 
 async def _error_503(ex: Exchange) -> web.StreamResponse:
-    return await _error(ex, statuses.unavailable(ex), "503")
+    return await _error(ex, _statuses(ex).unavailable(ex), _overloaded_outcome(ex))
 
 
 async def _reset(ex: Exchange) -> web.StreamResponse:
@@ -100,16 +117,16 @@ async def _no_done(ex: Exchange) -> web.StreamResponse:
 
 
 async def _context_length(ex: Exchange) -> web.StreamResponse:
-    reply = statuses.context_length(ex)
+    reply = _statuses(ex).context_length(ex)
     return await _answer(ex) if reply is None else await _error(ex, reply, "400_context_length")
 
 
 async def _content_policy(ex: Exchange) -> web.StreamResponse:
-    return await _error(ex, statuses.content_policy(ex), "400_content_policy")
+    return await _error(ex, _statuses(ex).content_policy(ex), "400_content_policy")
 
 
 async def _no_prefill(ex: Exchange) -> web.StreamResponse:
-    reply = statuses.no_prefill(ex)
+    reply = _statuses(ex).no_prefill(ex)
     return await _answer(ex) if reply is None else await _error(ex, reply, "400_prefill")
 
 
@@ -121,15 +138,17 @@ async def _flap(ex: Exchange) -> web.StreamResponse:
     elapsed = max(0.0, time.monotonic() - first) * 1000
     if period:
         elapsed %= period
-    return await _error(ex, statuses.unavailable(ex), "503") if elapsed < down else await _answer(ex)
+    if elapsed < down:
+        return await _error(ex, _statuses(ex).unavailable(ex), _overloaded_outcome(ex))
+    return await _answer(ex)
 
 
 async def _auth_error(ex: Exchange) -> web.StreamResponse:
-    return await _error(ex, statuses.auth_error(ex.headers()), "401")
+    return await _error(ex, _statuses(ex).auth_error(ex.headers()), "401")
 
 
 async def _not_found(ex: Exchange) -> web.StreamResponse:
-    return await _error(ex, statuses.not_found(ex), "404")
+    return await _error(ex, _statuses(ex).not_found(ex), "404")
 
 
 _CATALOGUE: dict[str, Behaviour] = {
@@ -137,6 +156,7 @@ _CATALOGUE: dict[str, Behaviour] = {
     "rate-limit": _rate_limit,
     "error-500": _error_500,
     "error-503": _error_503,
+    "overloaded": _error_503,
     "reset": _reset,
     "hang": _hang,
     "slow-first-token": _slow_first_token,

@@ -21,9 +21,16 @@ class Exchange:
     """The per-request context every behaviour works through."""
 
     def __init__(
-        self, request: web.Request, body: dict[str, Any], spec: Spec, entry: dict[str, Any], state: MockState
+        self,
+        request: web.Request,
+        body: dict[str, Any],
+        spec: Spec,
+        entry: dict[str, Any],
+        state: MockState,
+        format: str = "openai",
     ) -> None:
         self.request = request
+        self.format = format  # the wire format to answer in: "openai" or "anthropic"
         self.body = body
         self.spec = spec
         self.entry = entry
@@ -31,7 +38,7 @@ class Exchange:
         self.stream = body.get("stream") is True
         options = body.get("stream_options")
         self.include_usage = isinstance(options, dict) and options.get("include_usage") is True
-        self.completion_id = new_id("chatcmpl-")
+        self.completion_id = new_id("msg_" if format == "anthropic" else "chatcmpl-")
         self.created = int(time.time())
         self.finished = False
         self.ttft_default = state.timings.ttft_ms
@@ -53,8 +60,9 @@ class Exchange:
         return default if value is None else value
 
     def headers(self, **extra: str) -> dict[str, str]:
-        """Response headers every reply carries."""
-        return {"x-request-id": self.entry["request_id"], **extra}
+        """Response headers every reply carries: the request id, named as the wire format names it."""
+        name = "request-id" if self.format == "anthropic" else "x-request-id"
+        return {name: self.entry["request_id"], **extra}
 
     async def pause(self, ms: float) -> None:
         """Sleep ``ms`` milliseconds (cancelled at once if the client goes away)."""

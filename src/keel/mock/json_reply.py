@@ -9,16 +9,11 @@ from .answer import Answer
 from .exchange import Exchange
 from .wire import completion
 
-__all__ = ["json_reply"]
+__all__ = ["json_reply", "send_body"]
 
 
 async def json_reply(ex: Exchange, answer: Answer, *, fault: str | None = None) -> web.StreamResponse:
-    """Wait ``ttft_ms``, then send the ``chat.completion`` — or break it as ``fault`` says.
-
-    ``cut`` sends the headers (with the full Content-Length) and half the body, then drops the
-    connection; ``stall`` sends the headers and nothing more; ``malformed`` sends a 200 whose body
-    is not JSON.
-    """
+    """Wait ``ttft_ms``, then send the ``chat.completion`` — or break it as ``fault`` says."""
     await ex.pause(ex.ttft_ms)
     payload = orjson.dumps(
         completion(
@@ -30,6 +25,16 @@ async def json_reply(ex: Exchange, answer: Answer, *, fault: str | None = None) 
             usage=answer.usage,
         )
     )
+    return await send_body(ex, payload, fault=fault)
+
+
+async def send_body(ex: Exchange, payload: bytes, *, fault: str | None = None) -> web.StreamResponse:
+    """Send a JSON body whole, or break it as ``fault`` says (in any wire format).
+
+    ``cut`` sends the headers (with the full Content-Length) and half the body, then drops the
+    connection; ``stall`` sends the headers and nothing more; ``malformed`` sends a 200 whose body
+    is not JSON.
+    """
     if fault == "malformed":
         ex.finish("malformed")
         return web.Response(

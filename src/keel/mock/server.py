@@ -21,7 +21,7 @@ _SHUTDOWN_S = 0.5
 
 
 class MockServer:
-    """A fault-injecting fake OpenAI Chat Completions server on loopback.
+    """A fault-injecting fake OpenAI Chat Completions and Anthropic Messages server on loopback.
 
     The requested model name picks the behaviour (``ok``, ``rate-limit:retry_after=2``, …); every
     request is recorded and can be read back with ``attempts()``.
@@ -157,6 +157,7 @@ def run(
                 "pick a behaviour with the model name, e.g. ok, rate-limit:retry_after=2, cut:after=3",
                 flush=True,
             )
+            print(f"Anthropic Messages at {base_url.removesuffix('/v1')}/v1/messages", flush=True)
             await asyncio.Event().wait()
 
     with contextlib.suppress(KeyboardInterrupt):

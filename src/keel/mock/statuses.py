@@ -20,6 +20,7 @@ __all__ = [
     "no_prefill",
     "not_found",
     "rate_limited",
+    "retry_after_headers",
     "server_error",
     "unavailable",
 ]
@@ -46,6 +47,13 @@ def error_reply(
 
 def rate_limited(ex: Exchange) -> web.Response:
     """429 with ``Retry-After`` (seconds as given, or an HTTP date) and ``retry-after-ms``."""
+    headers, wait = retry_after_headers(ex)
+    message = f"Rate limit reached for requests on model {ex.spec.model!r} (keel mock).{wait}"
+    return error_reply(429, message, "rate_limit_exceeded", "rate_limit_exceeded", headers=headers)
+
+
+def retry_after_headers(ex: Exchange) -> tuple[dict[str, str], str]:
+    """A 429's headers (``Retry-After``, ``retry-after-ms``) as the model name asks, and the wait in words."""
     headers = ex.headers()
     raw = ex.spec.params.get("retry_after")
     seconds = ex.spec.number("retry_after")
@@ -59,8 +67,7 @@ def rate_limited(ex: Exchange) -> web.Response:
             if ex.spec.flag("ms_header", True):
                 millis = seconds * 1000
                 headers["retry-after-ms"] = str(int(millis)) if millis.is_integer() else str(millis)
-    message = f"Rate limit reached for requests on model {ex.spec.model!r} (keel mock).{wait}"
-    return error_reply(429, message, "rate_limit_exceeded", "rate_limit_exceeded", headers=headers)
+    return headers, wait
 
 
 def server_error(ex: Exchange) -> web.Response:

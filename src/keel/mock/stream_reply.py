@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from aiohttp import web
@@ -10,7 +11,7 @@ from .answer import Answer
 from .exchange import Exchange
 from .wire import DONE, chunk, sse
 
-__all__ = ["MALFORMED_FRAME", "stream_reply"]
+__all__ = ["MALFORMED_FRAME", "send_frames", "stream_reply"]
 
 MALFORMED_FRAME = b"data: {not json\n\n"
 _SSE_HEADERS = {"Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache"}
@@ -25,45 +26,71 @@ async def stream_reply(
     after: int = 0,
     early_headers: bool = False,
 ) -> web.StreamResponse:
-    """Stream ``answer`` as SSE chunks, one content delta per token, ``token_ms`` apart.
-
-    The ``ttft_ms`` wait comes before the headers, or with ``early_headers`` after the headers and
-    the role-only first chunk (a server that commits the response, then is slow to produce tokens).
-    ``fault`` strikes after ``after`` content chunks: ``cut`` drops the connection, ``stall`` goes
-    silent, ``malformed`` sends a frame that is not JSON and goes on, ``no_done`` omits ``[DONE]``.
-    """
-    if not early_headers:
-        await ex.pause(ex.ttft_ms)
-    response = web.StreamResponse(headers=ex.headers(**_SSE_HEADERS))
-    await response.prepare(ex.request)
+    """Stream ``answer`` as Chat Completions chunks: a role chunk, one content delta per token, the
+    finish chunk, the usage chunk when asked for, and ``[DONE]`` (which ``no_done`` leaves out)."""
 
     def frame(**fields: Any) -> bytes:
         base: dict[str, Any] = {"id": ex.completion_id, "created": ex.created, "model": ex.spec.model}
         return sse(chunk(**base, **fields, include_usage=ex.include_usage))
 
-    await response.write(frame(delta={"role": "assistant", "content": "", "refusal": None}))
+    head = [frame(delta={"role": "assistant", "content": "", "refusal": None})]
+    body = [(frame(delta=delta), True) for delta in answer.deltas()]
+    tail = [frame(delta={}, finish_reason=answer.finish_reason)]
+    if ex.include_usage:
+        tail.append(frame(delta=None, usage=answer.usage))
+    if fault != "no_done":
+        tail.append(DONE)
+    return await send_frames(
+        ex, head, body, tail, fault=fault, after=after, early_headers=early_headers, malformed=MALFORMED_FRAME
+    )
+
+
+async def send_frames(
+    ex: Exchange,
+    head: Sequence[bytes],
+    body: Sequence[tuple[bytes, bool]],
+    tail: Sequence[bytes],
+    *,
+    fault: str | None,
+    after: int,
+    early_headers: bool,
+    malformed: bytes,
+) -> web.StreamResponse:
+    """Send SSE frames: ``head``, then ``body`` (``(frame, is_content)``), then ``tail``, in any wire format.
+
+    Content frames are ``token_ms`` apart. The ``ttft_ms`` wait comes before the headers, or with
+    ``early_headers`` after the headers and ``head`` (a server that commits the response, then is
+    slow to produce tokens). ``fault`` strikes before content frame number ``after``: ``cut`` drops
+    the connection, ``stall`` goes silent, ``malformed`` sends the ``malformed`` frame and goes on;
+    ``no_done`` is the caller's to apply to ``tail``.
+    """
+    if not early_headers:
+        await ex.pause(ex.ttft_ms)
+    response = web.StreamResponse(headers=ex.headers(**_SSE_HEADERS))
+    await response.prepare(ex.request)
+    for frame in head:
+        await response.write(frame)
     if early_headers:
         await ex.pause(ex.ttft_ms)
-    deltas = answer.deltas()
-    after = min(after, len(deltas))
-    for index in range(len(deltas) + 1):
-        if index == after and fault == "cut":
-            ex.finish("cut")
-            return ex.abort()
-        if index == after and fault == "stall":
-            return await ex.hold(ex.ms("stall_ms", ex.state.timings.stall_ms), "stall", on_close="stall")
-        if index == after and fault == "malformed":
-            await response.write(MALFORMED_FRAME)
-        if index == len(deltas):
+    sent, after = 0, min(after, sum(1 for _, is_content in body if is_content))
+    for frame, is_content in (*body, (b"", True)):  # the sentinel lets a fault strike after the last
+        if is_content and sent == after:
+            if fault == "cut":
+                ex.finish("cut")
+                return ex.abort()
+            if fault == "stall":
+                return await ex.hold(ex.ms("stall_ms", ex.state.timings.stall_ms), "stall", on_close="stall")
+            if fault == "malformed":
+                await response.write(malformed)
+        if not frame:
             break
-        if index > 0:
-            await ex.pause(ex.token_ms)
-        await response.write(frame(delta=deltas[index]))
-    await response.write(frame(delta={}, finish_reason=answer.finish_reason))
-    if ex.include_usage:
-        await response.write(frame(delta=None, usage=answer.usage))
-    if fault != "no_done":
-        await response.write(DONE)
+        if is_content:
+            if sent > 0:
+                await ex.pause(ex.token_ms)
+            sent += 1
+        await response.write(frame)
+    for frame in tail:
+        await response.write(frame)
     await response.write_eof()
     ex.finish(_OUTCOMES[fault])
     return response

@@ -22,6 +22,8 @@ __all__ = ["RetryPolicy", "RetrySettings"]
 
 log = get_logger("keel.retry")
 
+_TIMER_SLACK_S = 0.01
+
 
 @dataclass(frozen=True, slots=True)
 class RetrySettings:
@@ -85,7 +87,9 @@ class RetryPolicy:
         if isinstance(error, RateLimitError) and error.retry_after is not None:
             if error.retry_after > self.settings.max_retry_after:
                 return None
-            delay = error.retry_after
+            # The breaker cools the route down for the same Retry-After; a timer that fires a
+            # millisecond early (uvloop's resolution) would find the route still cooling.
+            delay = error.retry_after + _TIMER_SLACK_S
         else:
             delay = self._wait(attempt, self._rng)
         if delay >= call.deadline.remaining():

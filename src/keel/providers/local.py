@@ -62,6 +62,7 @@ class LocalProvider:
         client = await self._ready(route)
         response = await client.chat(request, route, limits)
         response.model = self.model_name()
+        response.native = None  # it names the runtime's model, not this one
         return response
 
     async def stream(self, request: ChatRequest, route: Route, limits: AttemptLimits) -> AsyncIterator[Chunk]:
@@ -70,7 +71,7 @@ class LocalProvider:
         source = client.stream(request, route, limits)
         try:
             async for chunk in source:
-                chunk.model = name
+                chunk.model, chunk.native = name, ()
                 yield chunk
         finally:
             await source.aclose()  # type: ignore[attr-defined]

@@ -138,6 +138,42 @@ class OpenAIProvider:
         finally:
             response.close()  # an unfinished body must not go back to the pool
 
+    async def embeddings(
+        self, body: dict[str, Any], route: Route, limits: AttemptLimits
+    ) -> tuple[Native, str | None]:
+        """``POST /embeddings`` with ``body`` (its ``model`` replaced by the route's): the raw answer
+        and the upstream's request id.
+
+        Raises ``MalformedResponseError`` unless the answer is an embeddings list.
+        """
+        url = self.profile.chat_url(self.base_url, route.upstream_model, self.api_version, "embeddings")
+        payload = {**body, "model": route.upstream_model}
+        if self.profile.deployment_urls:
+            payload.pop("model")
+        timeout = aiohttp.ClientTimeout(total=None, connect=limits.connect, sock_connect=limits.connect)
+        with transport_errors(route.name):
+            response = await self.session.post(
+                url, data=orjson.dumps(payload), headers=self._headers, timeout=timeout
+            )
+        try:
+            with transport_errors(route.name, headers_received=True):
+                data = await response.read()
+        finally:
+            response.release()
+        if response.status >= 400:
+            raise error_from_response(response.status, response.headers, data, route=route.name)
+        request_id = response.headers.get("x-request-id")
+        try:
+            raw = orjson.loads(data)
+            valid = isinstance(raw, dict) and isinstance(raw.get("data"), list)
+        except orjson.JSONDecodeError:
+            valid = False
+        if not valid:
+            raise MalformedResponseError(
+                "response body is not an embeddings list", route=route.name, upstream_request_id=request_id
+            )
+        return Native("openai", data), request_id
+
     async def aclose(self) -> None:
         if self._session is not None:
             await self._session.close()

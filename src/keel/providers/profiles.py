@@ -30,13 +30,19 @@ class Profile:
     completion_tokens_field: bool = False
     close_after_stream: bool = False
 
-    def chat_url(self, base_url: str, upstream_model: str, api_version: str | None = None) -> str:
-        """The chat-completions URL for one upstream model."""
+    def chat_url(
+        self,
+        base_url: str,
+        upstream_model: str,
+        api_version: str | None = None,
+        endpoint: str = "chat/completions",
+    ) -> str:
+        """The URL of ``endpoint`` (chat completions unless told) for one upstream model."""
         base = base_url.rstrip("/")
         if not self.deployment_urls:
-            return f"{base}/chat/completions"
+            return f"{base}/{endpoint}"
         version = api_version or self.api_version
-        return f"{base}/openai/deployments/{upstream_model}/chat/completions?api-version={version}"
+        return f"{base}/openai/deployments/{upstream_model}/{endpoint}?api-version={version}"
 
     def auth_headers(self, api_key: str | None) -> dict[str, str]:
         if not api_key or self.auth == "none":

@@ -1,0 +1,129 @@
+"""Canonical chunks in, Anthropic stream events out: to serve an Anthropic client from any route.
+
+The events follow Anthropic's order: ``message_start``; per content block a ``content_block_start``,
+its deltas and a ``content_block_stop`` (thinking, text and each tool call get a block of their
+own, opened as their first delta arrives); then ``message_delta`` with the stop reason and usage,
+and ``message_stop``. OpenAI reports usage after the finish, so the last two wait for ``finish()``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from ..types import Chunk, ToolCall, Usage
+from .anthropic_response import new_message_id, new_tool_id, stop_reason, to_anthropic_usage
+
+__all__ = ["AnthropicStreamEncoder", "sse_frame"]
+
+
+def sse_frame(event: dict[str, Any]) -> bytes:
+    """One server-sent event as Anthropic frames it: ``event: <type>`` and the JSON ``data``."""
+    return b"event: " + str(event["type"]).encode() + b"\ndata: " + orjson.dumps(event) + b"\n\n"
+
+
+class AnthropicStreamEncoder:
+    """Stateful: ``encode`` each chunk in order, then ``finish`` once the stream has completed."""
+
+    def __init__(self, *, model: str = "", message_id: str | None = None) -> None:
+        self.model = model
+        self.message_id = message_id or new_message_id()
+        self._started = False
+        self._index = -1
+        self._block: tuple[str, int] | None = None  # (kind, tool-call index) of the open block
+        self._stop: str | None = None
+        self._usage: Usage | None = None
+
+    def encode(self, chunk: Chunk) -> list[dict[str, Any]]:
+        """The events this chunk adds (only its first choice: Anthropic gives one answer)."""
+        events = self._start(chunk.model)
+        if chunk.usage is not None:
+            self._usage = chunk.usage
+        for choice in chunk.choices:
+            if choice.index != 0:
+                continue
+            delta = choice.delta
+            reasoning = (delta.model_extra or {}).get("reasoning_content")
+            if reasoning:
+                events += self._open("thinking")
+                events.append(self._delta({"type": "thinking_delta", "thinking": reasoning}))
+            if delta.content:
+                events += self._open("text")
+                events.append(self._delta({"type": "text_delta", "text": delta.content}))
+            for call in delta.tool_calls or ():
+                events += self._tool_call(call)
+            if choice.finish_reason:
+                self._stop = stop_reason(choice.finish_reason)
+        return events
+
+    def finish(self) -> list[dict[str, Any]]:
+        """The closing events: the open block's stop, ``message_delta`` and ``message_stop``."""
+        events = self._start(self.model)
+        events += self._close()
+        usage = to_anthropic_usage(self._usage)
+        events.append(
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": self._stop or "end_turn", "stop_sequence": None},
+                "usage": usage,
+            }
+        )
+        events.append({"type": "message_stop"})
+        return events
+
+    def _start(self, model: str) -> list[dict[str, Any]]:
+        if self._started:
+            return []
+        self._started = True
+        self.model = model or self.model
+        message: dict[str, Any] = {
+            "id": self.message_id,
+            "type": "message",
+            "role": "assistant",
+            "model": self.model,
+            "content": [],
+            "stop_reason": None,
+            "stop_sequence": None,
+            "usage": {"input_tokens": 0, "output_tokens": 0},
+        }
+        return [{"type": "message_start", "message": message}]
+
+    def _tool_call(self, call: ToolCall) -> list[dict[str, Any]]:
+        position = call.index if call.index is not None else 0
+        events: list[dict[str, Any]] = []
+        if self._block != ("tool_use", position):
+            block = {
+                "type": "tool_use",
+                "id": call.id or new_tool_id(),
+                "name": call.function.name or "",
+                "input": {},
+            }
+            events += self._open("tool_use", position, block)
+        if call.function.arguments:
+            events.append(self._delta({"type": "input_json_delta", "partial_json": call.function.arguments}))
+        return events
+
+    def _open(
+        self, kind: str, position: int = 0, block: dict[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
+        if self._block == (kind, position):
+            return []
+        events = self._close()
+        self._index += 1
+        self._block = (kind, position)
+        if block is None:
+            block = (
+                {"type": "text", "text": ""} if kind == "text" else {"type": kind, kind: "", "signature": ""}
+            )
+        events.append({"type": "content_block_start", "index": self._index, "content_block": block})
+        return events
+
+    def _close(self) -> list[dict[str, Any]]:
+        if self._block is None:
+            return []
+        self._block = None
+        return [{"type": "content_block_stop", "index": self._index}]
+
+    def _delta(self, delta: dict[str, Any]) -> dict[str, Any]:
+        return {"type": "content_block_delta", "index": self._index, "delta": delta}

@@ -1,0 +1,131 @@
+"""The mock's deterministic answer to a Messages request: thinking, then text or one tool use, and usage."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from .answer import DEFAULT_TOKENS, split_pieces
+from .anthropic_wire import usage
+from .sample import sample
+from .spec import Spec
+from .wire import new_id
+
+__all__ = ["DEFAULT_THINKING", "AnthropicAnswer", "plan_anthropic_answer", "prompt_tokens"]
+
+DEFAULT_THINKING = 3
+
+
+@dataclass(frozen=True)
+class AnthropicAnswer:
+    """What a healthy reply says: thinking pieces, then text pieces or one tool use's JSON pieces."""
+
+    pieces: tuple[str, ...]
+    stop_reason: str
+    usage: dict[str, Any]
+    thinking: tuple[str, ...] = ()
+    signature: str = ""
+    tool_name: str | None = None
+    tool_id: str | None = None
+
+    @property
+    def text(self) -> str:
+        """The whole text (or tool input JSON) the pieces add up to."""
+        return "".join(self.pieces)
+
+    def content(self) -> list[dict[str, Any]]:
+        """The non-streaming ``content`` blocks."""
+        blocks: list[dict[str, Any]] = []
+        if self.thinking:
+            blocks.append(
+                {"type": "thinking", "thinking": "".join(self.thinking), "signature": self.signature}
+            )
+        if self.tool_name is None:
+            blocks.append({"type": "text", "text": self.text})
+        else:
+            blocks.append(self.first_block() | {"input": json.loads(self.text)})
+        return blocks
+
+    def first_block(self) -> dict[str, Any]:
+        """The answer block as ``content_block_start`` opens it: empty text, or the tool use with ``{}``."""
+        if self.tool_name is None:
+            return {"type": "text", "text": ""}
+        return {"type": "tool_use", "id": self.tool_id, "name": self.tool_name, "input": {}}
+
+    def delta(self, piece: str) -> dict[str, Any]:
+        """The ``content_block_delta`` delta for one piece of the answer block."""
+        if self.tool_name is None:
+            return {"type": "text_delta", "text": piece}
+        return {"type": "input_json_delta", "partial_json": piece}
+
+
+def prompt_tokens(body: dict[str, Any]) -> int:
+    """Whitespace-separated words in the system prompt and messages' text (at least 1)."""
+    words = sum(len(text.split()) for text in _texts(body.get("system")))
+    for message in body.get("messages") or []:
+        if isinstance(message, dict):
+            words += sum(len(text.split()) for text in _texts(message.get("content")))
+    return max(1, words)
+
+
+def _texts(content: Any) -> list[str]:
+    if isinstance(content, str):
+        return [content]
+    texts: list[str] = []
+    for block in content if isinstance(content, list) else ():
+        if isinstance(block, dict) and isinstance(block.get("text"), str):
+            texts.append(block["text"])
+        elif isinstance(block, dict) and block.get("type") == "tool_result":
+            texts += _texts(block.get("content"))
+    return texts
+
+
+def plan_anthropic_answer(body: dict[str, Any], spec: Spec) -> AnthropicAnswer:
+    """The answer for ``body``: ``tokens`` words or a tool use when tools are given, after thinking
+    when ``thinking`` is enabled; usage split into uncached input, cache reads and cache writes."""
+    count = spec.integer("tokens", DEFAULT_TOKENS) or 0
+    words = " ".join(f"token{i}" for i in range(count))
+    tool = _chosen_tool(body)
+    if tool is not None:
+        pieces = split_pieces(json.dumps(sample(tool.get("input_schema") or {}, words or "token0")))
+    else:
+        pieces = split_pieces(words)
+    stop = "tool_use" if tool is not None else "end_turn"
+    limit = body.get("max_tokens")
+    if tool is None and isinstance(limit, int) and 0 < limit < len(pieces):
+        pieces, stop = pieces[:limit], "max_tokens"
+    thinking: list[str] = []
+    if (body.get("thinking") or {}).get("type") in ("enabled", "adaptive"):
+        thought = spec.integer("reasoning_tokens", DEFAULT_THINKING) or DEFAULT_THINKING
+        thinking = split_pieces(" ".join(f"thought{i}" for i in range(thought)))
+    prompt = prompt_tokens(body)
+    cached = min(prompt, spec.integer("cached_tokens", 0) or 0)
+    written = min(prompt - cached, spec.integer("cache_write_tokens", 0) or 0)
+    output = len(pieces) + (1 if tool is not None else 0) + len(thinking)
+    return AnthropicAnswer(
+        pieces=tuple(pieces),
+        stop_reason=stop,
+        usage=usage(
+            input_tokens=prompt - cached - written,
+            output_tokens=output,
+            cache_read=cached,
+            cache_write=written,
+            thinking=len(thinking),
+        ),
+        thinking=tuple(thinking),
+        signature=new_id("sig_") if thinking else "",
+        tool_name=tool.get("name", "tool") if tool is not None else None,
+        tool_id=new_id("toolu_") if tool is not None else None,
+    )
+
+
+def _chosen_tool(body: dict[str, Any]) -> dict[str, Any] | None:
+    tools = [tool for tool in body.get("tools") or [] if isinstance(tool, dict) and "input_schema" in tool]
+    raw = body.get("tool_choice")
+    choice: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    if not tools or choice.get("type") == "none":
+        return None
+    if choice.get("type") == "tool":
+        return next((tool for tool in tools if tool.get("name") == choice.get("name")), tools[0])
+    return tools[0]

@@ -1,0 +1,177 @@
+"""``AnthropicProvider``: the Anthropic Messages API over HTTP, for Claude routes.
+
+A request that came in Anthropic's own format (``native_format == "anthropic"``) is sent as the
+client wrote it — only ``model`` is the route's and Keel-only fields are stripped — so thinking
+blocks, ``cache_control`` and every Anthropic-only field pass through intact (DESIGN §3a). Any other
+request is translated (``keel.formats``). Every answer keeps the upstream's own bytes as
+``Native("anthropic", …)``: the whole body, or on each chunk the stream events it came from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+import orjson
+from pydantic import SecretStr
+
+from ..errors import MalformedResponseError, UpstreamError
+from ..formats.anthropic_request import DEFAULT_MAX_TOKENS, to_anthropic_request
+from ..formats.anthropic_response import from_anthropic_message
+from ..formats.anthropic_stream import AnthropicStreamDecoder
+from ..route import Capabilities
+from ..types import ChatRequest, ChatResponse, Chunk, Native
+from ._anthropic_errors import error_from_payload, error_from_response
+from ._http import new_session, transport_errors
+from ._sse import sse_events
+from .base import AttemptLimits
+
+if TYPE_CHECKING:
+    from ..route import Route
+
+__all__ = ["ANTHROPIC_CAPABILITIES", "API_VERSION", "DEFAULT_BASE_URL", "AnthropicProvider"]
+
+DEFAULT_BASE_URL = "https://api.anthropic.com"
+API_VERSION = "2023-06-01"
+# Claude continues a trailing assistant message (prefill); JSON schemas go through a forced tool.
+ANTHROPIC_CAPABILITIES = Capabilities(supports_prefill=True, supports_json_schema=True)
+_KEEL_FIELDS = ("keel",)
+
+
+class AnthropicProvider:
+    """One Messages API endpoint: a base URL, a key, the API version, and one connection pool.
+
+    Args:
+        name: the provider's name in config.
+        base_url: defaults to ``https://api.anthropic.com`` (a trailing ``/v1`` is accepted).
+        api_key: sent as ``x-api-key``.
+        headers: extra headers for every request.
+        api_version: the ``anthropic-version`` header, ``2023-06-01`` unless given.
+        beta: ``anthropic-beta`` feature names.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        base_url: str | None = None,
+        api_key: SecretStr | str | None = None,
+        headers: dict[str, str] | None = None,
+        api_version: str | None = None,
+        beta: Sequence[str] = (),
+    ) -> None:
+        self.name = name
+        self.base_url = (base_url or DEFAULT_BASE_URL).rstrip("/").removesuffix("/v1")
+        key = api_key.get_secret_value() if isinstance(api_key, SecretStr) else api_key
+        self._headers = {
+            "content-type": "application/json",
+            "accept": "application/json",
+            "anthropic-version": api_version or API_VERSION,
+            **({"anthropic-beta": ",".join(beta)} if beta else {}),
+            **(headers or {}),
+            **({"x-api-key": key} if key else {}),
+        }
+        self._stream_headers = {**self._headers, "accept": "text/event-stream"}
+        self._session: aiohttp.ClientSession | None = None
+
+    def __repr__(self) -> str:
+        return f"AnthropicProvider({self.name!r})"
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = new_session()
+        return self._session
+
+    def _body(self, request: ChatRequest, route: Route, *, stream: bool) -> tuple[bytes, str | None]:
+        """The body to send, and the forced JSON tool whose input is the answer (if any)."""
+        json_tool = None
+        body: dict[str, Any]
+        if request.native_format == "anthropic" and request.native:
+            body = {key: value for key, value in request.native.items() if key not in _KEEL_FIELDS}
+            body.setdefault("max_tokens", route.capabilities.max_output_tokens or DEFAULT_MAX_TOKENS)
+        else:
+            translated = to_anthropic_request(request, max_tokens=route.capabilities.max_output_tokens)
+            body, json_tool = translated.body, translated.json_tool
+        body["model"] = route.upstream_model
+        body.pop("stream", None)
+        if stream:
+            body["stream"] = True
+        return orjson.dumps(body), json_tool
+
+    async def _post(
+        self, body: bytes, route: Route, limits: AttemptLimits, *, stream: bool
+    ) -> aiohttp.ClientResponse:
+        timeout = aiohttp.ClientTimeout(total=None, connect=limits.connect, sock_connect=limits.connect)
+        headers = self._stream_headers if stream else self._headers
+        with transport_errors(route.name):
+            response = await self.session.post(
+                f"{self.base_url}/v1/messages", data=body, headers=headers, timeout=timeout
+            )
+        if response.status >= 400:
+            try:
+                with transport_errors(route.name, headers_received=True):
+                    payload = await response.read()
+            finally:
+                response.release()
+            raise error_from_response(response.status, response.headers, payload, route=route.name)
+        return response
+
+    async def chat(self, request: ChatRequest, route: Route, limits: AttemptLimits) -> ChatResponse:
+        body, json_tool = self._body(request, route, stream=False)
+        response = await self._post(body, route, limits, stream=False)
+        try:
+            with transport_errors(route.name, headers_received=True):
+                payload = await response.read()
+        finally:
+            response.release()
+        request_id = response.headers.get("request-id")
+        try:
+            raw = orjson.loads(payload)
+            if isinstance(raw, dict) and raw.get("type") == "error":
+                raise error_from_payload(raw, status=response.status, route=route.name)
+            result = from_anthropic_message(raw, json_tool=json_tool)
+        except UpstreamError:
+            raise
+        except (ValueError, TypeError, AttributeError) as exc:
+            raise MalformedResponseError(
+                "response body is not an Anthropic message", route=route.name, upstream_request_id=request_id
+            ) from exc
+        result.upstream_request_id = request_id
+        result.native = Native("anthropic", payload)
+        return result
+
+    async def stream(self, request: ChatRequest, route: Route, limits: AttemptLimits) -> AsyncIterator[Chunk]:
+        body, json_tool = self._body(request, route, stream=True)
+        response = await self._post(body, route, limits, stream=True)
+        request_id = response.headers.get("request-id")
+
+        def in_stream_error(payload: dict[str, Any]) -> UpstreamError:
+            error = error_from_payload(payload, status=200, route=route.name)
+            error.upstream_request_id = error.upstream_request_id or request_id
+            return error
+
+        decoder = AnthropicStreamDecoder(
+            route=route.name, on_error=in_stream_error, json_tool=json_tool, request_id=request_id
+        )
+        try:
+            with transport_errors(route.name, headers_received=True):
+                first = True
+                async for event, data in sse_events(response.content):
+                    chunk = decoder.feed(event, data)
+                    if chunk is None:
+                        continue
+                    if first:
+                        chunk.upstream_request_id, first = request_id, False
+                    yield chunk
+                    if decoder.done:
+                        return
+            decoder.close()
+        finally:
+            response.close()  # an unfinished body must not go back to the pool
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None

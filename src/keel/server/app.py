@@ -1,0 +1,179 @@
+"""``KeelApp``: the ASGI application of ``keel serve`` — the public API on a lean route table.
+
+The public endpoints (``/v1/...``, health, the OpenAPI document) are matched by exact path in one
+dict and run as plain ASGI through an ``Exchange``: on the hot path there is no framework routing,
+request or response object (docs/decisions/0003-server-framework.md has the measurement). The
+admin API, which another module builds from Starlette routes, is mounted under ``/admin`` on a
+Starlette app that also runs the lifespan: on shutdown the gateway is closed after uvicorn drained
+in-flight calls and streams.
+
+Adding an endpoint is one ``add_route`` call; a later ``/v1/messages`` passes its own error
+renderer so its errors come in Anthropic's shape.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import traceback
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.routing import BaseRoute, Mount
+
+from ..config import ServerConfig
+from ..errors import KeelError
+from ..gateway import Gateway
+from ..telemetry.logs import get_logger
+from .access_log import log_access
+from .caller import identify
+from .context import ApiContext
+from .errors import ApiError, ErrorRenderer, openai_error
+from .exchange import Exchange
+from .health import healthz, readyz
+from .openai_api import chat_completions, embeddings, list_models, retrieve_model
+from .openapi import openapi_json
+
+__all__ = ["ApiRoute", "Handler", "KeelApp", "create_app"]
+
+log = get_logger("keel.server")
+
+Handler = Callable[[ApiContext, Exchange], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class ApiRoute:
+    """One endpoint: its method (``*`` for any), its handler, whether it needs a key, and how its
+    errors are written (OpenAI's shape unless told)."""
+
+    method: str
+    handler: Handler
+    auth: bool = True
+    render_error: ErrorRenderer = openai_error
+
+
+class KeelApp:
+    """The ASGI callable. ``create_app`` builds one from a gateway or a config."""
+
+    def __init__(
+        self,
+        gateway: Gateway,
+        settings: ServerConfig | None = None,
+        *,
+        keys: Any = None,
+        close_gateway: bool = True,
+    ) -> None:
+        self.context = ApiContext(gateway, settings or gateway.config.server, keys)
+        self._close_gateway = close_gateway
+        self._routes: dict[str, ApiRoute] = {}
+        self._prefixes: list[tuple[str, ApiRoute]] = []
+        self.add_route("/v1/chat/completions", ApiRoute("POST", chat_completions))
+        self.add_route("/v1/embeddings", ApiRoute("POST", embeddings))
+        self.add_route("/v1/models", ApiRoute("GET", list_models))
+        self.add_route("/v1/models/", ApiRoute("GET", retrieve_model), prefix=True)
+        self.add_route("/healthz", ApiRoute("GET", healthz, auth=False))
+        self.add_route("/readyz", ApiRoute("GET", readyz, auth=False))
+        self.add_route("/openapi.json", ApiRoute("GET", openapi_json, auth=False))
+        self._outer = Starlette(routes=self._admin_routes(), lifespan=self._lifespan)
+
+    @property
+    def gateway(self) -> Gateway:
+        return self.context.gateway
+
+    def add_route(self, path: str, route: ApiRoute, *, prefix: bool = False) -> None:
+        """Serve ``path`` (or, with ``prefix``, every path under it) with ``route``."""
+        if prefix:
+            self._prefixes.append((path, route))
+        else:
+            self._routes[path] = route
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            path: str = scope["path"]
+            route = self._routes.get(path)
+            if route is None:
+                route = next((r for p, r in self._prefixes if path.startswith(p) and path != p), None)
+            if route is not None:
+                await self._serve(route, scope, receive, send)
+                return
+            if not path.startswith("/admin"):
+                await self._serve(_NOT_FOUND, scope, receive, send)
+                return
+        await self._outer(scope, receive, send)
+
+    async def _serve(self, route: ApiRoute, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        ex = Exchange(scope, receive, send)
+        try:
+            if route.method not in ("*", ex.method) and not (ex.method == "HEAD" and route.method == "GET"):
+                raise ApiError(
+                    405,
+                    f"{ex.path} takes {route.method}, not {ex.method}",
+                    headers=[(b"allow", route.method.encode())],
+                )
+            if route.auth:
+                ctx = self.context
+                ex.principal = await identify(ex.headers, ctx.keys, ctx.settings.master_key)
+            await route.handler(self.context, ex)
+        except Exception as error:
+            if not isinstance(error, ApiError | KeelError):
+                log.error(
+                    "internal error",
+                    request_id=ex.request_id,
+                    path=ex.path,
+                    error=repr(error),
+                    traceback=traceback.format_exc(),
+                )
+            if ex.status == 0:  # nothing sent yet: an ordinary error response
+                await ex.respond_error(error, route.render_error)
+        finally:
+            log_access(ex)
+
+    def _admin_routes(self) -> list[BaseRoute]:
+        """The admin API (``keel.server.admin``), when there is a key store to administer."""
+        ctx = self.context
+        if ctx.keys is None:
+            return []
+        try:
+            admin = importlib.import_module("keel.server.admin")
+        except ImportError:
+            return []
+        return [Mount("/admin", routes=admin.admin_routes(ctx.keys, ctx.settings.master_key))]
+
+    @contextlib.asynccontextmanager
+    async def _lifespan(self, _app: Starlette) -> AsyncIterator[None]:
+        yield
+        # uvicorn has stopped accepting and drained in-flight requests by now.
+        self.context.draining = True
+        if self._close_gateway:
+            await self.gateway.aclose()
+        keys = self.context.keys
+        close = getattr(keys, "aclose", None) or getattr(keys, "close", None)
+        if close is not None:
+            await close()
+
+
+async def _not_found(ctx: ApiContext, ex: Exchange) -> None:
+    raise ApiError(404, f"no such endpoint: {ex.method} {ex.path}; see GET /openapi.json", code="not_found")
+
+
+_NOT_FOUND = ApiRoute("*", _not_found, auth=False)
+
+
+def create_app(
+    source: Gateway | str | dict[str, Any] | None = None, *, keys: Any = None, close_gateway: bool = True
+) -> KeelApp:
+    """The ``keel serve`` application for a gateway, a ``keel.yaml`` path, a config dict, or the defaults.
+
+    Args:
+        source: a ready ``Gateway`` (its config's ``server`` section applies), or what
+            ``Gateway.from_config`` takes.
+        keys: the virtual-key store that ``keel.server.auth`` checks keys against.
+        close_gateway: close the gateway when the server shuts down.
+
+    Raises:
+        ConfigError: the config is invalid.
+    """
+    gateway = source if isinstance(source, Gateway) else Gateway.from_config(source)
+    return KeelApp(gateway, keys=keys, close_gateway=close_gateway)

@@ -1,0 +1,181 @@
+"""``Exchange``: one HTTP request on the raw ASGI hot path — its headers, body, ids, timing and reply.
+
+The handlers of the public API work through it instead of a framework's request and response
+objects: it decodes only the headers, reads the body under a size limit (refusing before reading it
+whole), and writes responses straight to ASGI ``send`` with Keel's headers on every one.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from typing import Any
+
+import orjson
+
+from ..call import Call
+from .errors import ApiError, ErrorRenderer, Headers, openai_error
+
+__all__ = ["RECEIVED_AT", "Exchange"]
+
+RECEIVED_AT = "keel.received_at"
+"""Scope key under which ``KeelHttpProtocol`` stamps when the request's first bytes were parsed."""
+
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
+_JSON = (b"content-type", b"application/json")
+
+
+class Exchange:
+    """The request as the API handlers see it, and the state the access log reports at the end."""
+
+    __slots__ = (
+        "attempts",
+        "call",
+        "headers",
+        "method",
+        "outcome",
+        "overhead_ms",
+        "path",
+        "principal",
+        "receive",
+        "received_at",
+        "request_id",
+        "route",
+        "scope",
+        "send",
+        "status",
+        "upstream_done",
+        "upstream_request_id",
+    )
+
+    def __init__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        now = time.perf_counter()
+        self.scope = scope
+        self.receive = receive
+        self.send = send
+        self.received_at: float = scope.get(RECEIVED_AT) or now
+        self.method: str = scope["method"]
+        self.path: str = scope["path"]
+        self.headers: dict[str, str] = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        given = self.headers.get("x-request-id", "")
+        self.request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+        self.status = 0
+        self.call: Call | None = None
+        self.principal: Any = None
+        self.route: str | None = None
+        self.attempts = 0
+        self.upstream_request_id: str | None = None
+        self.outcome: str | None = None
+        self.overhead_ms: float | None = None
+        self.upstream_done = 0.0
+
+    async def read_body(self, limit: int) -> bytes:
+        """The whole body; ``ApiError(413)`` as soon as it is known to exceed ``limit`` bytes."""
+        declared = self.headers.get("content-length")
+        if declared is not None:
+            if not declared.isdigit():
+                raise ApiError(400, "Content-Length is not a number")
+            if int(declared) > limit:
+                raise _too_large(limit)
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await self.receive()
+            if message["type"] == "http.disconnect":
+                raise ApiError(400, "the client went away while sending the body")
+            part = message.get("body", b"")
+            size += len(part)
+            if size > limit:
+                raise _too_large(limit)
+            chunks.append(part)
+            if not message.get("more_body", False):
+                return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+    def note_call(self, call: Call) -> None:
+        """Take the route, attempt count and upstream request id from a call for headers and logs."""
+        self.call = call
+        self.attempts = len(call.attempts)
+        for attempt in reversed(call.attempts):
+            if attempt.outcome in ("ok", "streaming"):
+                self.route = attempt.route
+                self.upstream_request_id = self.upstream_request_id or attempt.upstream_request_id
+                break
+
+    def keel_headers(self) -> Headers:
+        """``x-request-id``, the overhead so far, and the route, attempts and upstream id when known."""
+        headers: Headers = [
+            (b"x-request-id", self.request_id.encode()),
+            (b"x-keel-overhead-ms", f"{self._overhead_ms():.3f}".encode()),
+        ]
+        if self.call is not None:
+            headers.append((b"x-keel-attempts", str(self.attempts).encode()))
+        if self.route:
+            headers.append((b"x-keel-route", _header_value(self.route)))
+        if self.upstream_request_id:
+            headers.append((b"x-keel-upstream-request-id", _header_value(self.upstream_request_id)))
+        return headers
+
+    def _overhead_ms(self) -> float:
+        """Keel's own time: before the first upstream attempt began and since the answer arrived.
+
+        The span from the first attempt's start to the answer (retry waits and fallbacks included)
+        is the upstream's; ``upstream_done`` is stamped by the handler when the gateway returned
+        (or raised).
+        """
+        now = time.perf_counter()
+        total = now - self.received_at
+        call = self.call
+        if call is None or not call.attempts:
+            self.overhead_ms = total * 1000
+            return self.overhead_ms
+        started = call.attempts[0].started_at - (time.time() - now)  # wall clock to perf_counter
+        upstream = max(0.0, self.upstream_done - max(started, self.received_at))
+        self.overhead_ms = max(0.0, total - upstream) * 1000
+        return self.overhead_ms
+
+    async def respond(self, status: int, body: bytes, headers: Headers | None = None) -> None:
+        """A complete JSON response."""
+        self.status = status
+        await self.send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    _JSON,
+                    (b"content-length", str(len(body)).encode()),
+                    *self.keel_headers(),
+                    *(headers or ()),
+                ],
+            }
+        )
+        await self.send({"type": "http.response.body", "body": body})
+
+    async def respond_json(self, status: int, value: Any) -> None:
+        await self.respond(status, orjson.dumps(value))
+
+    async def respond_error(self, error: BaseException, render: ErrorRenderer = openai_error) -> None:
+        """The error in the API's shape (OpenAI's unless told), with its status and headers."""
+        status, headers, body = render(error)
+        self.outcome = self.outcome or _outcome(error)
+        await self.respond(status, body, headers)
+
+
+def _outcome(error: BaseException) -> str:
+    code = getattr(error, "code", None)
+    if isinstance(code, str):
+        return code
+    return str(getattr(error, "type", None) or getattr(error, "openai_type", None) or "internal_error")
+
+
+def _too_large(limit: int) -> ApiError:
+    return ApiError(
+        413,
+        f"request body is larger than the server's limit of {limit} bytes",
+        code="request_too_large",
+    )
+
+
+def _header_value(value: str) -> bytes:
+    """A header-safe encoding of a value that came from elsewhere (no control characters)."""
+    return "".join(ch for ch in value if 32 <= ord(ch) < 127).encode()

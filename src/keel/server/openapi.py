@@ -1,0 +1,153 @@
+"""The OpenAPI 3.1 document of ``keel serve``, served at ``GET /openapi.json``.
+
+It describes what the server accepts and answers, for clients and for schema-driven fuzzing; every
+error status carries OpenAI's error shape. The component schemas live in ``_openapi_schemas``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from ._openapi_schemas import SCHEMAS, ref
+from .context import ApiContext
+from .exchange import Exchange
+
+__all__ = ["DOCUMENT", "openapi_json"]
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": ref("ErrorResponse")}}}
+
+
+_KEEL_HEADERS = {
+    "x-request-id": {
+        "description": "The client's x-request-id, or one Keel made",
+        "schema": {"type": "string"},
+    },
+    "x-keel-overhead-ms": {
+        "description": "Keel's own time in ms: before the first upstream attempt and after the answer",
+        "schema": {"type": "string"},
+    },
+    "x-keel-route": {"description": "The route (provider/model) that answered", "schema": {"type": "string"}},
+    "x-keel-attempts": {"description": "Upstream attempts made", "schema": {"type": "string"}},
+    "x-keel-upstream-request-id": {
+        "description": "The upstream's own request id",
+        "schema": {"type": "string"},
+    },
+}
+
+_ERRORS = {
+    "400": _error("Malformed JSON, or a body of the wrong shape; the message names the field"),
+    "401": _error("No valid key (when the server has a master key)"),
+    "403": _error("The key may not use this model"),
+    "404": _error("Unknown model"),
+    "405": _error("Wrong method for this endpoint"),
+    "413": _error("The body is larger than the server's limit"),
+    "429": _error("Rate limited (upstream after Keel's retries, or Keel's own limits); see Retry-After"),
+    "500": _error("An internal error in Keel (a bug; the log has the details)"),
+    "502": _error("Every route failed (upstream errors, malformed answers)"),
+    "503": _error("No route available (circuits open, routes cooling down, not installed)"),
+    "504": _error("The call's deadline ran out"),
+}
+
+_REQUEST_HEADERS = [
+    {
+        "name": "x-request-id",
+        "in": "header",
+        "required": False,
+        "description": "Kept when it is 1-128 characters of [A-Za-z0-9._:-]; else Keel makes one",
+        "schema": {"type": "string"},
+    },
+    {
+        "name": "x-keel-timeout",
+        "in": "header",
+        "required": False,
+        "description": "The call's total deadline in seconds (at most the server's timeouts.total)",
+        "schema": {"type": "number", "exclusiveMinimum": 0},
+    },
+]
+
+
+def _json(schema: str, description: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "description": description,
+        "headers": _KEEL_HEADERS,
+        "content": {"application/json": {"schema": ref(schema)}, **extra},
+    }
+
+
+def _api(summary: str, body: str | None, ok: dict[str, Any], errors: tuple[str, ...]) -> dict[str, Any]:
+    operation: dict[str, Any] = {
+        "summary": summary,
+        "security": [{"bearer": []}, {}],
+        # x-keel-timeout bounds a call: only the endpoints that make one take it.
+        "parameters": _REQUEST_HEADERS if body is not None else _REQUEST_HEADERS[:1],
+        "responses": {"200": ok, **{code: _ERRORS[code] for code in errors}},
+    }
+    if body is not None:
+        operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": ref(body)}}}
+    return operation
+
+
+_ALL = tuple(_ERRORS)
+_READ = ("401", "404", "405")
+_SSE = {
+    "text/event-stream": {
+        "schema": {"type": "string", "description": "data: {chunk} events, then data: [DONE]"}
+    }
+}
+_STATUS = {"description": "Status", "content": {"application/json": {"schema": ref("Status")}}}
+
+DOCUMENT: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {
+        "title": "Keel",
+        "version": "0.1.0",
+        "description": "A reliable, OpenAI-compatible LLM gateway.",
+    },
+    "paths": {
+        "/v1/chat/completions": {
+            "post": _api(
+                "Chat completion, streamed (SSE) when stream is true",
+                "CreateChatCompletionRequest",
+                _json("CreateChatCompletionResponse", "The completion, or its stream", **_SSE),
+                _ALL,
+            )
+        },
+        "/v1/embeddings": {
+            "post": _api(
+                "Embeddings", "CreateEmbeddingRequest", _json("CreateEmbeddingResponse", "Vectors"), _ALL
+            )
+        },
+        "/v1/models": {"get": _api("Configured models", None, _json("ListModelsResponse", "Models"), _READ)},
+        "/v1/models/{model}": {
+            "get": {
+                **_api("One configured model", None, _json("Model", "The model"), _READ),
+                "parameters": [
+                    _REQUEST_HEADERS[0],
+                    {"name": "model", "in": "path", "required": True, "schema": {"type": "string"}},
+                ],
+            }
+        },
+        "/healthz": {"get": {"summary": "Alive", "responses": {"200": _STATUS, "405": _ERRORS["405"]}}},
+        "/readyz": {
+            "get": {
+                "summary": "Routes usable and stores reachable",
+                "responses": {"200": _STATUS, "405": _ERRORS["405"], "503": _STATUS},
+            }
+        },
+    },
+    "components": {
+        "schemas": SCHEMAS,
+        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+    },
+}
+
+_BYTES = orjson.dumps(DOCUMENT)
+
+
+async def openapi_json(ctx: ApiContext, ex: Exchange) -> None:
+    """``GET /openapi.json``."""
+    await ex.respond(200, _BYTES)

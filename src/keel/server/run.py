@@ -1,0 +1,88 @@
+"""``serve``: run the app under uvicorn (uvloop, httptools) and shut down gracefully.
+
+On SIGTERM or Ctrl-C uvicorn stops accepting, lets in-flight calls and streams finish within
+``server.drain_timeout`` seconds (cancelling what is left after that), then runs the app's
+shutdown, which closes the gateway. Several workers are separate processes, each building its app
+from the same config (``app_factory``); they need shared state (``state: redis://…``), which the
+config refuses to do without.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from uvicorn.supervisors import Multiprocess
+
+from ..config import Config
+from .app import KeelApp, create_app
+from .protocol import KeelHttpProtocol
+
+__all__ = ["app_factory", "open_keys", "serve", "uvicorn_config"]
+
+CONFIG_ENV = "KEEL_CONFIG"
+LOG_LEVEL_ENV = "KEEL_LOG_LEVEL"
+
+
+def uvicorn_config(app: Any, config: Config, *, log_level: str = "info") -> uvicorn.Config:
+    """uvicorn's settings for Keel: uvloop, httptools with receipt stamps, Keel's own access log."""
+    server = config.server
+    return uvicorn.Config(
+        app,
+        host=server.host,
+        port=server.port,
+        workers=server.workers,
+        factory=isinstance(app, str),
+        loop="uvloop",
+        http=KeelHttpProtocol,
+        lifespan="on",
+        timeout_graceful_shutdown=max(1, round(server.drain_timeout)),
+        access_log=False,  # Keel writes its own, structured and without secrets
+        server_header=False,
+        date_header=False,
+        log_level=log_level,
+    )
+
+
+def serve(config: Config, *, config_path: Path | None = None, log_level: str = "info") -> None:
+    """Serve until interrupted.
+
+    With ``server.workers`` > 1, each worker process loads the config from ``config_path`` (or the
+    defaults) itself, so command-line overrides other than host, port and workers do not reach it.
+    """
+    if config.server.workers > 1:
+        if config_path is not None:
+            os.environ[CONFIG_ENV] = str(config_path.resolve())
+        os.environ[LOG_LEVEL_ENV] = log_level
+        settings = uvicorn_config(f"{__name__}:app_factory", config, log_level=log_level)
+        sock = settings.bind_socket()
+        Multiprocess(settings, sockets=[sock]).run()
+        return
+    from ..gateway import Gateway
+
+    app = create_app(Gateway(config), keys=open_keys(config))
+    uvicorn.Server(uvicorn_config(app, config, log_level=log_level)).run()
+
+
+def app_factory() -> KeelApp:
+    """The app of one worker process, from ``$KEEL_CONFIG`` (or ``./keel.yaml``, or the defaults)."""
+    from ..gateway import Gateway
+
+    # A worker is a fresh interpreter: it sets up Keel's logging as the ``keel`` command does.
+    logging.basicConfig(level=logging.WARNING, format="keel: %(levelname)s %(message)s")
+    logging.getLogger("keel").setLevel(os.environ.get(LOG_LEVEL_ENV, "info").upper())
+
+    gateway = Gateway.from_config(os.environ.get(CONFIG_ENV))
+    return create_app(gateway, keys=open_keys(gateway.config))
+
+
+def open_keys(config: Config) -> Any:
+    """The virtual-key store of ``database:`` when auth is on (a master key is set), else None."""
+    if config.server.master_key is None:
+        return None
+    from ..stores.state import open_key_store
+
+    return open_key_store(config.database)

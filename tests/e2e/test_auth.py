@@ -1,0 +1,64 @@
+"""Virtual keys at the front door: a key limited to some models sees and may call only those."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import openai
+import pytest
+
+from keel.mock import MockServer
+from keel.server.run import open_keys
+
+from .conftest import RunningKeel, mock_config, start_keel, user
+
+MASTER = "mk-e2e-master-key"
+
+
+@pytest.fixture
+def guarded(upstream: MockServer, tmp_path: Path) -> Iterator[tuple[RunningKeel, str]]:
+    """A server with auth on, and a virtual key allowed only the model ``cheap``."""
+    config = mock_config(
+        upstream,
+        {"cheap": ["mock/ok:tokens=2"], "smart": ["mock/ok:tokens=4"]},
+        server={"master_key": MASTER},
+        database=f"sqlite:///{tmp_path / 'keel.db'}",
+    )
+    running = start_keel(config)
+
+    async def issue() -> str:
+        store = open_keys(running.app.gateway.config)
+        try:
+            _, secret = await store.create("e2e", models=["cheap"])
+        finally:
+            await store.close()
+        return secret
+
+    secret = asyncio.run(issue())
+    yield running, secret
+    running.stop()
+
+
+def test_a_virtual_key_answers_for_its_models_only(guarded: tuple[RunningKeel, str]) -> None:
+    """The key calls its model, gets 403 for another, and lists only its own."""
+    running, secret = guarded
+    with openai.OpenAI(base_url=running.v1, api_key=secret) as sdk:
+        assert sdk.chat.completions.create(model="cheap", messages=user()).choices[0].message.content
+        with pytest.raises(openai.PermissionDeniedError):
+            sdk.chat.completions.create(model="smart", messages=user())
+        assert [model.id for model in sdk.models.list()] == ["cheap"]
+
+
+def test_no_or_wrong_key_is_401_and_master_sees_all(guarded: tuple[RunningKeel, str]) -> None:
+    """Without a valid key the SDK raises AuthenticationError; the master key may use every model."""
+    running, _ = guarded
+    with (
+        openai.OpenAI(base_url=running.v1, api_key="sk-keel-not-a-real-key") as sdk,
+        pytest.raises(openai.AuthenticationError) as info,
+    ):
+        sdk.models.list()
+    assert "sk-keel-not-a-real-key" not in info.value.response.text
+    with openai.OpenAI(base_url=running.v1, api_key=MASTER) as sdk:
+        assert {model.id for model in sdk.models.list()} == {"cheap", "smart"}
