@@ -152,6 +152,17 @@ class Gateway:
         return await self._handler(call)
 
     def new_call(self, request: ChatRequest, *, stream: bool = False, **options: Any) -> Call:
+        """A call ready for ``run``; ``options`` are Keel's own (``timeout``, ``key_id``, ``team``,
+        ``max_cost_usd``, ``principal`` — whose key id, team and key budget it fills in)."""
+        principal = options.get("principal")
+        if principal is not None:
+            options.setdefault("key_id", principal.key_id)
+            options.setdefault("team", principal.team)
+            metadata = principal.metadata or {}
+            if metadata.get("budget_usd"):
+                options.setdefault(
+                    "key_budget", (metadata["budget_usd"], metadata.get("budget_window", "month"))
+                )
         timeouts = self.config.timeouts
         total = options.pop("timeout", None) or timeouts.total
         return Call(

@@ -58,6 +58,10 @@ class Tier:
 
     def order(self, rng: random.Random, usable: Callable[[Route], bool]) -> Iterator[Route]:
         """Usable routes in a weighted-random order; ``usable`` is asked again before each pick."""
+        if len(self.routes) == 1:
+            if usable(self.routes[0]):
+                yield self.routes[0]
+            return
         pool = list(self.routes)
         while pool:
             pool = [route for route in pool if usable(route)]

@@ -97,6 +97,17 @@ class BudgetPolicy:
             if subject is None or (budget.match is not None and budget.match != subject):
                 continue
             applies.append(self._applied(call, budget, str(subject)))
+        key_budget = call.options.get("key_budget")
+        if key_budget is not None and subjects["key"] is not None:
+            limit, window = key_budget
+            own = BudgetConfig(
+                name=f"key {subjects['key']} {window}",
+                scope="key",
+                match=str(subjects["key"]),
+                window=window,
+                limit_usd=Decimal(str(limit)),
+            )
+            applies.append(self._applied(call, own, str(subjects["key"])))
         cap = call.options.get("max_cost_usd")
         if cap is not None:
             request_cap = BudgetConfig(

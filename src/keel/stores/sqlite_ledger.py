@@ -78,7 +78,7 @@ class SQLiteLedger:
         rows = [_row(record) for record in records]
         columns = (*LEDGER_COLUMNS, "cost_nano")
         sql = f"INSERT INTO ledger ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
-        await db.execute("BEGIN")
+        await db.execute("BEGIN IMMEDIATE")  # take the write lock now: waits (busy_timeout), never deadlocks
         try:
             await db.executemany(sql, rows)
         except BaseException:
