@@ -1,10 +1,14 @@
-.PHONY: setup chat test lint bench
+.PHONY: setup serve chat test lint
 
 setup:
 	./scripts/setup
 
-# Starts the gateway on its embedded defaults: the automatic cascade (OpenAI when OPENAI_API_KEY is
-# set, then the local model), in-memory state.
+# Starts the gateway on its embedded defaults: 127.0.0.1:4000, the automatic cascade (OpenAI and
+# Anthropic when their keys are set, then the bundled local model), in-memory state, ./keel.db.
+serve: setup
+	.venv/bin/keel serve
+
+# Asks the same cascade one question from the command line.
 chat: setup
 	.venv/bin/keel chat --verbose "In one sentence, what is a gateway?"
 
