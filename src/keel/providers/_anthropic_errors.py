@@ -6,11 +6,8 @@ error it stands for (``overloaded_error`` is a 529 either way); the status decid
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
-
-import orjson
 
 from ..errors import (
     AuthenticationError,
@@ -21,6 +18,7 @@ from ..errors import (
     ServerError,
     UpstreamError,
 )
+from ._error_text import CONTEXT_TEXT, POLICY_TEXT, json_or_none
 from ._http import parse_retry_after
 
 __all__ = ["STATUS_OF_TYPE", "error_from_payload", "error_from_response"]
@@ -39,19 +37,11 @@ STATUS_OF_TYPE = {
     "gateway_timeout_error": 504,
     "overloaded_error": 529,
 }
-_CONTEXT_TEXT = re.compile(
-    r"prompt is too long|context (?:window|limit|length)|exceeds? (?:the )?(?:model's )?(?:maximum )?context",
-    re.IGNORECASE,
-)
-_POLICY_TEXT = re.compile(r"content (?:filtering )?policy|usage policy|safety system|flagged", re.IGNORECASE)
 
 
 def error_from_response(status: int, headers: Mapping[str, str], body: bytes, *, route: str) -> UpstreamError:
     """The taxonomy class for an HTTP error from the Messages API; ``retry-after`` and ``request-id`` kept."""
-    try:
-        payload: Any = orjson.loads(body) if body else None
-    except orjson.JSONDecodeError:
-        payload = None
+    payload = json_or_none(body)
     error = error_from_payload(payload, status=status, route=route)
     error.retry_after = parse_retry_after(headers)
     error.upstream_request_id = headers.get("request-id") or error.upstream_request_id
@@ -85,8 +75,8 @@ def _classify(status: int, kind: str, message: str) -> type[UpstreamError]:
         return AuthenticationError  # the route's key or account is wrong: another route may work
     if status in (408, 409) or status >= 500:
         return ServerError
-    if _CONTEXT_TEXT.search(message):
+    if CONTEXT_TEXT.search(message):
         return ContextLengthExceededError
-    if _POLICY_TEXT.search(message):
+    if POLICY_TEXT.search(message):
         return ContentPolicyError
     return InvalidRequestError

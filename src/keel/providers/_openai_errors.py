@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
-
-import orjson
 
 from ..errors import (
     AuthenticationError,
@@ -17,27 +14,18 @@ from ..errors import (
     ServerError,
     UpstreamError,
 )
+from ._error_text import CONTEXT_TEXT, POLICY_TEXT, UNSUPPORTED_TEXT, json_or_none
 from ._http import parse_retry_after
 
 __all__ = ["error_from_payload", "error_from_response"]
 
 _CONTEXT_CODES = {"context_length_exceeded", "string_above_max_length", "exceed_context_size_error"}
-_CONTEXT_TEXT = re.compile(
-    r"maximum context length|context length|context window|too many tokens|prompt is too long"
-    r"|exceeds the (?:model's )?(?:maximum|context)",
-    re.IGNORECASE,
-)
-_UNSUPPORTED_TEXT = re.compile(r"\bnot supported\b", re.IGNORECASE)
 _POLICY_CODES = {"content_policy_violation", "content_filter", "content_policy", "moderation_blocked"}
-_POLICY_TEXT = re.compile(r"content (?:management )?policy|safety system|flagged", re.IGNORECASE)
 
 
 def error_from_response(status: int, headers: Mapping[str, str], body: bytes, *, route: str) -> UpstreamError:
     """The taxonomy class for an HTTP error from an OpenAI-compatible endpoint."""
-    try:
-        payload: Any = orjson.loads(body) if body else None
-    except orjson.JSONDecodeError:
-        payload = None
+    payload = json_or_none(body)
     error = error_from_payload(payload, status=status, route=route)
     error.retry_after = parse_retry_after(headers)
     error.upstream_request_id = headers.get("x-request-id")
@@ -72,12 +60,12 @@ def _classify(status: int, code: str | None, kind: str, message: str) -> type[Up
         return AuthenticationError if code == "insufficient_quota" else RateLimitError
     if status in (401, 403):
         return AuthenticationError
-    if status >= 500 and _UNSUPPORTED_TEXT.search(message):
+    if status >= 500 and UNSUPPORTED_TEXT.search(message):
         return InvalidRequestError  # e.g. llama.cpp's 500 for image input: retrying cannot help
     if status in (408, 409) or status >= 500:
         return ServerError
-    if code in _CONTEXT_CODES or kind in _CONTEXT_CODES or _CONTEXT_TEXT.search(message):
+    if code in _CONTEXT_CODES or kind in _CONTEXT_CODES or CONTEXT_TEXT.search(message):
         return ContextLengthExceededError
-    if code in _POLICY_CODES or kind in _POLICY_CODES or _POLICY_TEXT.search(message):
+    if code in _POLICY_CODES or kind in _POLICY_CODES or POLICY_TEXT.search(message):
         return ContentPolicyError
     return InvalidRequestError
