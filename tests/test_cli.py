@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import subprocess
@@ -110,3 +111,72 @@ def test_keel_mock_serves_the_catalogue(tmp_path: Path) -> None:
     finally:
         mock.terminate()
         mock.wait(timeout=10)
+
+
+def write_ledger(path: Path) -> None:
+    """Three calls of 2026 and one of 2023 in a SQLite ledger, with costs known to the micro-dollar."""
+    from decimal import Decimal
+
+    from keel.ledger import LedgerRecord
+    from keel.stores.sqlite_ledger import SQLiteLedger
+
+    def call(rid: str, at: float, model: str, team: str | None, cost: str, **tokens: int) -> LedgerRecord:
+        return LedgerRecord(
+            request_id=rid, started_at=at, status="ok", requested_model=model, stream=False, team=team,
+            cost_usd=Decimal(cost), **tokens,
+        )  # fmt: skip
+
+    records = [
+        call("a", 1_790_000_000.0, "smart", "research", "0.004512", input_tokens=1200,
+             cached_input_tokens=200, cache_write_tokens=50, output_tokens=300, reasoning_tokens=100),
+        call("b", 1_790_000_100.0, "smart", "research", "0.0021", input_tokens=800, output_tokens=50),
+        call("c", 1_790_000_200.0, "cheap", None, "0.000015", input_tokens=10, output_tokens=5),
+        call("old", 1_700_000_000.0, "smart", "research", "9.99", input_tokens=1, output_tokens=1),
+    ]  # fmt: skip
+
+    async def write() -> None:
+        ledger = SQLiteLedger(path)
+        try:
+            await ledger.write([record.row() for record in records])
+        finally:
+            await ledger.close()
+
+    asyncio.run(write())
+
+
+def usage(tmp_path: Path, *args: str) -> str:
+    result = subprocess.run(
+        [KEEL, "usage", *args],
+        cwd=tmp_path,
+        env=clean_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_keel_usage_as_csv_and_table(tmp_path: Path) -> None:
+    """``keel usage`` groups the ledger as asked, within ``--since``, as exact CSV and a table with totals."""
+    write_ledger(tmp_path / "keel.db")
+    (tmp_path / "keel.yaml").write_text("database: sqlite:///keel.db\n")
+    assert usage(tmp_path, "--by", "team", "--since", "2026-01-01", "--format", "csv").splitlines() == [
+        "team,calls,input_tokens,cached_input_tokens,cache_write_tokens,output_tokens,reasoning_tokens,cost_usd",
+        "research,2,2000,200,50,350,100,0.006612",
+        ",1,10,0,0,5,0,0.000015",
+    ]
+    table = usage(tmp_path, "--by", "team,model", "--since", "2026-01-01")
+    header = [cell.strip() for cell in next(line for line in table.splitlines() if "┃" in line).split("┃")]
+    assert header[1:-1] == [
+        "team", "model", "calls", "input_tokens", "cached_input_tokens", "cache_write_tokens",
+        "output_tokens", "reasoning_tokens", "cost_usd",
+    ]  # fmt: skip
+    rows = [[cell.strip() for cell in line.split("│")[1:-1]] for line in table.splitlines() if "│" in line]
+    assert rows == [
+        ["research", "smart", "2", "2,000", "200", "50", "350", "100", "$0.006612"],
+        ["—", "cheap", "1", "10", "0", "0", "5", "0", "$0.000015"],
+        ["total", "", "3", "2,010", "200", "50", "355", "100", "$0.006627"],
+    ]
+    everything = orjson.loads(usage(tmp_path, "--by", "team", "--format", "json"))
+    assert everything[0]["cost_usd"] == "9.996612" and everything[0]["calls"] == 3  # 2023's call too

@@ -46,3 +46,12 @@ def test_public_api_is_pinned() -> None:
         "Usage",
         "load_config",
     }
+
+
+def test_cost_is_exported_from_pricing_only() -> None:
+    """``Cost`` (and ``PricingError``, a ``ConfigError``) come from ``keel.pricing``, not the top level."""
+    import keel.pricing
+
+    assert {"Cost", "PricingError", "Pricer"} <= set(keel.pricing.__all__)
+    assert issubclass(keel.pricing.PricingError, keel.ConfigError)
+    assert "Cost" not in keel.__all__ and "PricingError" not in keel.__all__

@@ -85,6 +85,18 @@ def test_list_by_team_and_an_empty_listing(tmp_path: Path, config: Path) -> None
     assert [k["name"] for k in red] == ["a"]
 
 
+def test_budget_flags_write_the_keys_budget(tmp_path: Path, config: Path) -> None:
+    """``--budget-usd`` and ``--budget-window`` store the key's own budget as its metadata, and say so."""
+    made = keel(
+        "keys", "create", "--name", "capped", "--budget-usd", "25", "--budget-window", "day",
+        "-c", str(config), cwd=tmp_path, env={"COLUMNS": "200"},
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    assert "budget $25 (day)" in made.stderr
+    [record] = orjson.loads(keel("keys", "list", "--format", "json", "-c", str(config), cwd=tmp_path).stdout)
+    assert record["metadata"] == {"budget_usd": "25", "budget_window": "day"}
+
+
 def test_the_config_is_found_in_the_working_directory(tmp_path: Path, config: Path) -> None:
     """Without ``--config``, ``./keel.yaml`` names the database, as for every other command."""
     made = keel("keys", "create", "--name", "here", "--format", "json", cwd=tmp_path)
@@ -101,6 +113,8 @@ def test_the_config_is_found_in_the_working_directory(tmp_path: Path, config: Pa
         (["create", "--name", "x", "--expires", "99999999999999d"], 2, "too long a duration"),
         (["create", "--name", "x", "-m", "novalue"], 2, "is not k=v"),
         (["create", "--name", " "], 2, "name must be a non-empty string"),
+        (["create", "--name", "x", "--budget-usd", "lots"], 2, "budget_usd must be a positive USD amount"),
+        (["create", "--name", "x", "--budget-usd", "5", "-m", "budget_usd=6"], 2, "says otherwise"),
         (["list", "--format", "yaml"], 2, "use table or json"),
         (["revoke", "key_nope"], 1, "No virtual key with id 'key_nope'"),
     ],

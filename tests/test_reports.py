@@ -12,10 +12,10 @@ import pytest
 from keel.reports import parse_since, render
 
 ROWS = [
-    {"team": "research", "calls": 3, "input_tokens": 30, "cached_input_tokens": 0, "output_tokens": 12,
-     "reasoning_tokens": 0, "cost_usd": Decimal("0.000123")},
-    {"team": None, "calls": 1, "input_tokens": 5, "cached_input_tokens": 0, "output_tokens": 2,
-     "reasoning_tokens": 0, "cost_usd": Decimal("0.000010")},
+    {"team": "research", "calls": 3, "input_tokens": 30, "cached_input_tokens": 0, "cache_write_tokens": 0,
+     "output_tokens": 12, "reasoning_tokens": 0, "cost_usd": Decimal("0.000123")},
+    {"team": None, "calls": 1, "input_tokens": 5, "cached_input_tokens": 0, "cache_write_tokens": 0,
+     "output_tokens": 2, "reasoning_tokens": 0, "cost_usd": Decimal("0.000010")},
 ]  # fmt: skip
 
 

@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from .cache_cli import cache_app
 from .errors import KeelError
 from .keys_cli import keys_app
 
@@ -18,6 +19,7 @@ __all__ = ["app", "main"]
 
 app = typer.Typer(help="Keel: a reliable LLM gateway.", no_args_is_help=True, add_completion=False)
 app.add_typer(keys_app, name="keys")
+app.add_typer(cache_app, name="cache")
 err = Console(stderr=True)
 
 ConfigOption = Annotated[
@@ -110,7 +112,8 @@ def usage(
         return render(rows, groups, fmt)  # type: ignore[arg-type]
 
     try:
-        print(asyncio.run(run()))
+        report = asyncio.run(run())
+        sys.stdout.write(report if report.endswith("\n") else report + "\n")  # CSV ends its own last line
     except (KeelError, ValueError) as error:
         err.print(f"[red]{error}[/red]")
         raise typer.Exit(1) from None

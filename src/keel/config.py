@@ -31,6 +31,8 @@ __all__ = [
     "AlertsConfig",
     "BreakerConfig",
     "BudgetConfig",
+    "CacheConfig",
+    "CacheModelConfig",
     "Config",
     "DeploymentConfig",
     "LedgerConfig",
@@ -40,6 +42,7 @@ __all__ = [
     "RateLimitConfig",
     "RetryConfig",
     "RouterConfig",
+    "SemanticCacheConfig",
     "ServerConfig",
     "TimeoutsConfig",
     "default_config",
@@ -181,6 +184,54 @@ class PricingConfig(_Strict):
         return value
 
 
+class CacheModelConfig(_Strict):
+    """One model's cache settings, over the section's defaults."""
+
+    enabled: bool = True
+    ttl: float | None = Field(None, gt=0, description="seconds; default: cache.ttl")
+
+
+class SemanticCacheConfig(_Strict):
+    """Near-duplicate prompts answered from the cache (the ``semantic`` extra); off by default."""
+
+    enabled: bool = False
+    threshold: float = Field(0.95, gt=0, le=1, description="least cosine similarity that counts")
+    max_entries: int = Field(10_000, gt=0, description="vectors kept per process (the oldest go first)")
+
+
+class CacheConfig(_Strict):
+    """Exact (and optional semantic) response caching, and coalescing of identical calls in flight.
+
+    Only deterministic calls (temperature 0, or a seed) are cached unless the caller opts in.
+    """
+
+    enabled: bool = True
+    backend: str = Field("state", description="state (the state: URL), memory://, sqlite:///f.db, redis://")
+    ttl: float = Field(3600.0, gt=0, description="seconds an entry lives unless the model or call says")
+    max_ttl: float = Field(7 * 86400.0, gt=0, description="longest TTL a caller may ask for")
+    models: dict[str, CacheModelConfig] = Field(default_factory=dict)
+    max_bytes: int = Field(64 * 1024 * 1024, gt=0, description="memory backend: total size of entries")
+    max_entry_bytes: int = Field(
+        1024 * 1024, gt=0, description="largest response cached, and the shared-call buffer's bound"
+    )
+    tenant: Literal["key", "team"] = Field("key", description="who shares entries: one key, or one team")
+    timeout: float = Field(0.5, gt=0, description="seconds a backend read or write may take")
+    coalesce: bool = True
+    lock_wait: float = Field(30.0, gt=0, description="seconds a replica waits for another's shared call")
+    semantic: SemanticCacheConfig = Field(default_factory=SemanticCacheConfig)
+
+    @field_validator("backend")
+    @classmethod
+    def _backend_url(cls, value: str) -> str:
+        if value != "state" and not value.startswith(
+            ("memory://", "sqlite:///", "redis://", "rediss://", "unix://")
+        ):
+            raise ValueError(
+                "use state (the state: URL), memory://, sqlite:///cache.db or redis://host:6379/0"
+            )
+        return value
+
+
 class ServerConfig(_Strict):
     """``keel serve``: where it listens, who may call it, and what it accepts."""
 
@@ -260,6 +311,7 @@ class Config(_Strict):
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     ledger: LedgerConfig = Field(default_factory=LedgerConfig)
     pricing: PricingConfig = Field(default_factory=PricingConfig)
+    cache: CacheConfig = Field(default_factory=CacheConfig)
     state: str = "memory://"
     database: str = "sqlite:///keel.db"
 

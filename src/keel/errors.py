@@ -4,6 +4,7 @@ The tree::
 
     KeelError
     ├── ConfigError                  the operator's config is wrong (raised at start)
+    │   └── PricingError             no price for a route, or a usage that cannot be priced (keel.pricing)
     ├── RequestError                 the caller's request is wrong before any route is tried (400)
     │   └── ModelNotFoundError       no model or route by that name (404)
     ├── DeadlineExceededError        the call's total deadline ran out (504)

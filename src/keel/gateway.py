@@ -16,16 +16,20 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from ._build import build_providers, build_route, cascades_from_config
+from ._cache import open_cache
 from ._replay import chunks_of
 from ._sync import SyncGateway
 from .call import Call, Deadline
 from .config import Config, load_config
 from .errors import ConfigError, ModelNotFoundError, RequestError
+from .keys import key_budget
 from .ledger import LedgerWriter
 from .policies.attempt import AttemptPolicy
 from .policies.base import Handler, Policy, RoutePolicy, chain, chain_route
 from .policies.breaker import BreakerPolicy
 from .policies.budget import BudgetPolicy
+from .policies.cache import CachePolicy
+from .policies.coalesce import CoalescePolicy
 from .policies.deadline import AttemptRunner
 from .policies.ledger import LedgerPolicy
 from .policies.ratelimit import RateLimitPolicy, RouteRateLimitPolicy
@@ -75,6 +79,7 @@ class Gateway:
             if config.ledger.enabled
             else None
         )
+        self.cache = open_cache(config)
         route_chain = chain_route(self._per_route(), AttemptRunner())
         router = RouterPolicy(
             self.resolve,
@@ -104,6 +109,10 @@ class Gateway:
         )
         if any(rule.scope != "route" for rule in config.rate_limits):
             policies.append(RateLimitPolicy(config.rate_limits, self.counters, token_bound))
+        if self.cache is not None:
+            policies.append(CachePolicy(config.cache, self.cache.entries, self.cache.semantic))
+        if self.cache is not None and config.cache.coalesce:
+            policies.append(CoalescePolicy(config.cache, self.cache.entries, self.cache.locks))
         return policies
 
     def _per_route(self) -> list[RoutePolicy]:
@@ -158,11 +167,12 @@ class Gateway:
         if principal is not None:
             options.setdefault("key_id", principal.key_id)
             options.setdefault("team", principal.team)
-            metadata = principal.metadata or {}
-            if metadata.get("budget_usd"):
-                options.setdefault(
-                    "key_budget", (metadata["budget_usd"], metadata.get("budget_window", "month"))
-                )
+            try:
+                budget = key_budget(principal.metadata or {})
+            except ValueError as error:  # a key stored before its budget fields were checked
+                raise ConfigError(f"virtual key {principal.key_id}: {error}") from None
+            if budget is not None:
+                options.setdefault("key_budget", budget)
         timeouts = self.config.timeouts
         total = options.pop("timeout", None) or timeouts.total
         return Call(
@@ -181,7 +191,8 @@ class Gateway:
             messages: OpenAI-style messages (dicts or ``Message``).
             **params: any Chat Completions parameter (``temperature``, ``tools``, ...); ``timeout``
                 sets this call's total deadline in seconds; ``keel={...}`` carries Keel's own
-                options (``key_id``, ``team``, ``max_cost_usd``), never sent upstream.
+                options (``key_id``, ``team``, ``max_cost_usd``; ``cache``, ``cache_ttl``,
+                ``cache_refresh`` — docs/cache.md), never sent upstream.
 
         Returns:
             The response, naming the route that answered and every attempt made.
@@ -221,6 +232,8 @@ class Gateway:
         if self.ledger is not None:
             await self.ledger.close()
         await self.alerts.aclose()
+        if self.cache is not None:
+            await self.cache.aclose()
         close = getattr(self.counters, "aclose", None)
         if close is not None:
             await close()
@@ -282,6 +295,7 @@ def _request(model: str, messages: Iterable[Any], params: dict[str, Any]) -> Cha
 
 def _annotate(response: ChatResponse, call: Call) -> ChatResponse:
     response.attempts = call.attempts
+    response.cache = call.options.get("cache_info")
     answered = [attempt for attempt in call.attempts if attempt.outcome in ("ok", "streaming")]
     if answered:
         response.route = answered[-1].route

@@ -14,14 +14,17 @@ import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
 from types import MappingProxyType
 from typing import Any, Literal
 
 __all__ = [
+    "BUDGET_WINDOWS",
     "KEY_PREFIX",
     "VirtualKey",
     "hash_key",
     "issue_key",
+    "key_budget",
     "looks_like_key",
     "models_allow",
     "parse_duration",
@@ -38,6 +41,8 @@ _MAX_METADATA_VALUE = 1000
 _DURATION = re.compile(r"(\d+)\s*([smhdw])")
 _DURATIONS = re.compile(r"(\d+\s*[smhdw]\s*)+")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+BUDGET_WINDOWS = ("request", "hour", "day", "month", "lifetime")
+"""Windows a key's own budget (metadata ``budget_window``) may take; ``month`` when it names none."""
 
 Status = Literal["active", "revoked", "expired"]
 
@@ -136,6 +141,30 @@ def issue_key(
     return record, secret
 
 
+def key_budget(metadata: Mapping[str, str]) -> tuple[Decimal, str] | None:
+    """The key's own budget from its metadata: ``budget_usd`` (USD) over ``budget_window``.
+
+    Raises:
+        ValueError: ``budget_usd`` is not a positive amount, or ``budget_window`` is not a window
+            (or is given without ``budget_usd``).
+    """
+    amount, window = metadata.get("budget_usd"), metadata.get("budget_window")
+    if amount is None:
+        if window is not None:
+            raise ValueError("metadata budget_window needs budget_usd beside it")
+        return None
+    try:
+        usd = Decimal(amount.strip())
+    except (InvalidOperation, AttributeError):
+        usd = Decimal("NaN")
+    if not usd.is_finite() or usd <= 0:
+        raise ValueError(f"metadata budget_usd must be a positive USD amount, like 25 or 0.5; not {amount!r}")
+    window = window or "month"
+    if window not in BUDGET_WINDOWS:
+        raise ValueError(f"metadata budget_window must be one of {', '.join(BUDGET_WINDOWS)}; not {window!r}")
+    return usd, window
+
+
 def parse_duration(text: str) -> timedelta:
     """``90s``, ``15m``, ``12h``, ``30d``, ``2w`` or combinations (``1d12h``) as a timedelta."""
     compact = text.strip().lower()
@@ -219,6 +248,7 @@ def _metadata(metadata: Mapping[str, str] | None) -> Mapping[str, str]:
                 f"metadata[{key!r}] must be a string of at most {_MAX_METADATA_VALUE} characters, without NUL"
             )
         clean[key] = value
+    key_budget(clean)
     return MappingProxyType(clean)
 
 

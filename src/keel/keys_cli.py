@@ -21,7 +21,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from .errors import KeelError
-from .keys import VirtualKey, parse_expiry
+from .keys import VirtualKey, key_budget, parse_expiry
 
 __all__ = ["keys_app"]
 
@@ -54,6 +54,13 @@ def create(
     metadata: Annotated[
         list[str] | None, typer.Option("--metadata", "-m", help="k=v, repeatable: stored with the key")
     ] = None,
+    budget_usd: Annotated[
+        str | None, typer.Option("--budget-usd", help="the key's own hard budget in USD (budget_usd=)")
+    ] = None,
+    budget_window: Annotated[
+        str | None,
+        typer.Option("--budget-window", help="its window: hour, day, month (default), lifetime, request"),
+    ] = None,
     output: Annotated[str, typer.Option("--format", help="text (the secret alone) or json")] = "text",
     config: ConfigOption = None,
     database: DatabaseOption = None,
@@ -67,6 +74,12 @@ def create(
         raise typer.BadParameter(str(error), param_hint="--expires") from None
     allowed = [m.strip() for m in models.split(",") if m.strip()] if models is not None else None
     fields = _metadata(metadata or [])
+    for field, value in (("budget_usd", budget_usd), ("budget_window", budget_window)):
+        if value is not None:
+            flag = "--" + field.replace("_", "-")
+            if fields.get(field, value) != value:
+                raise typer.BadParameter(f"--metadata {field}= says otherwise", param_hint=flag)
+            fields[field] = value.strip()
     record, secret = _run(
         config,
         database,
@@ -203,6 +216,12 @@ def _describe(record: VirtualKey) -> str:
     parts.append("models " + (", ".join(record.models) if record.models is not None else "all"))
     if record.expires_at:
         parts.append(f"expires {_when(record.expires_at)}")
+    try:
+        budget = key_budget(record.metadata)
+    except ValueError:  # a key stored before budget fields were checked
+        budget = None
+    if budget is not None:
+        parts.append(f"budget ${budget[0]} ({budget[1]})")
     return escape("; ".join(parts))
 
 

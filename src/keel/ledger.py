@@ -103,8 +103,17 @@ def record_of(
     return record
 
 
+_Entry = tuple[LedgerRecord, "asyncio.Future[None] | None"]
+
+
 class LedgerWriter:
-    """A bounded queue drained in batches into a ``LedgerStore``; ``close()`` flushes what is left."""
+    """A bounded queue drained in batches into a ``LedgerStore``; ``close()`` flushes what is left.
+
+    ``batched`` acknowledges a record at once and writes it within ``flush_interval``. ``strict``
+    makes ``add`` wait until the record is committed; records that arrive while a write is under
+    way are committed together in the next one (group commit), so strict costs latency, not a
+    transaction per call.
+    """
 
     def __init__(
         self,
@@ -119,37 +128,46 @@ class LedgerWriter:
         self.durability = durability
         self.batch_size = batch_size
         self.flush_interval = flush_interval
-        self._queue: asyncio.Queue[LedgerRecord | None] = asyncio.Queue(max_queue)
+        self._queue: asyncio.Queue[_Entry | None] = asyncio.Queue(max_queue)
         self._task: asyncio.Task[None] | None = None
         self.dropped = 0
 
     async def add(self, record: LedgerRecord) -> None:
-        if self.durability == "strict":
-            await self.store.write([record.row()])
-            return
+        """Queue ``record``; with ``strict``, return only once it is stored.
+
+        Raises:
+            Exception: ``strict`` only: the store refused the record after the writer's retries.
+        """
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._drain(), name="keel-ledger")
+        stored = asyncio.get_running_loop().create_future() if self.durability == "strict" else None
         try:
-            self._queue.put_nowait(record)
+            self._queue.put_nowait((record, stored))
         except asyncio.QueueFull:  # the store is down or far behind: write inline rather than drop
             await self.store.write([record.row()])
+            return
+        if stored is not None:
+            await asyncio.shield(stored)  # a caller that goes away does not unqueue its record
 
     async def _drain(self) -> None:
-        """Batches of up to ``batch_size`` or ``flush_interval`` seconds; ``None`` ends the loop."""
+        """Batches of up to ``batch_size``: what is queued now (strict) or within ``flush_interval``
+        seconds (batched); ``None`` ends the loop."""
         done = False
         while not done:
             first = await self._queue.get()
             if first is None:
                 return
             batch = [first]
-            deadline = time.monotonic() + self.flush_interval
+            deadline = time.monotonic() + (0 if self.durability == "strict" else self.flush_interval)
             while len(batch) < self.batch_size:
                 timeout = deadline - time.monotonic()
-                if timeout <= 0:
-                    break
                 try:
-                    item = await asyncio.wait_for(self._queue.get(), timeout)
-                except TimeoutError:
+                    item = (
+                        self._queue.get_nowait()
+                        if timeout <= 0
+                        else await asyncio.wait_for(self._queue.get(), timeout)
+                    )
+                except (TimeoutError, asyncio.QueueEmpty):
                     break
                 if item is None:
                     done = True
@@ -157,16 +175,26 @@ class LedgerWriter:
                 batch.append(item)
             await self._write(batch)
 
-    async def _write(self, batch: list[LedgerRecord]) -> None:
+    async def _write(self, batch: list[_Entry]) -> None:
+        failure: Exception | None = None
         for attempt in range(5):
             try:
-                await self.store.write([record.row() for record in batch])
-                return
+                await self.store.write([record.row() for record, _ in batch])
+                failure = None
+                break
             except Exception as error:  # the store is unavailable: keep the batch and try again
+                failure = error
                 log.error("ledger write failed", attempt=attempt + 1, error=type(error).__name__)
                 await asyncio.sleep(0.2 * 2**attempt)
-        self.dropped += len(batch)
-        log.error("ledger records lost after retries", count=len(batch))
+        if failure is not None:
+            self.dropped += len(batch)
+            log.error("ledger records lost after retries", count=len(batch))
+        for _, stored in batch:
+            if stored is not None and not stored.done():
+                if failure is None:
+                    stored.set_result(None)
+                else:
+                    stored.set_exception(failure)
 
     async def close(self) -> None:
         """Write everything queued, then close the store."""

@@ -24,6 +24,7 @@ from ._prices.bound import IMAGE_TOKENS, input_token_bound
 from ._prices.rates import Cost, PriceSource, PricingError, Rates
 from ._prices.usage import usage_from_anthropic, usage_from_gemini
 from .config import Config, PriceConfig, PricingConfig, ProviderConfig
+from .errors import RequestError
 from .types import Attempt, ChatRequest, Usage
 
 if TYPE_CHECKING:
@@ -171,7 +172,9 @@ class Pricer:
         ``max_output_tokens``, else its context window.
 
         Raises:
-            PricingError: no price for the route, or nothing bounds its output.
+            PricingError: no price for the route.
+            RequestError: nothing bounds its output, so no reservation can cover it (a 400 that says
+                to send ``max_tokens``, rather than a server error).
         """
         limit = (
             request.output_limit()
@@ -179,9 +182,10 @@ class Pricer:
             or route.capabilities.context_window
         )
         if limit is None:
-            raise PricingError(
+            raise RequestError(
                 f"{route.name}: the request sets no max_tokens and the route no max_output_tokens, so its "
-                "cost has no bound; set max_output_tokens on the deployment in keel.yaml"
+                "cost has no bound and a budget cannot cover it; send max_tokens, or set max_output_tokens "
+                "on the deployment in keel.yaml"
             )
         return self.worst_case(
             input_token_bound(request), limit, provider=route.provider.name, model=route.upstream_model

@@ -18,7 +18,15 @@ from .stores.base import LedgerStore
 
 __all__ = ["parse_since", "render", "spend"]
 
-COLUMNS = ("calls", "input_tokens", "cached_input_tokens", "output_tokens", "reasoning_tokens", "cost_usd")
+COLUMNS = (
+    "calls",
+    "input_tokens",
+    "cached_input_tokens",
+    "cache_write_tokens",
+    "output_tokens",
+    "reasoning_tokens",
+    "cost_usd",
+)
 _SPAN = re.compile(r"^(\d+)([hdwm])$")
 _SECONDS = {"h": 3600, "d": 86400, "w": 7 * 86400, "m": 30 * 86400}
 

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "Attempt",
+    "CacheStatus",
     "ChatRequest",
     "ChatResponse",
     "Choice",
@@ -117,6 +118,9 @@ class ChatRequest(_Open):
     # policy that changes the request clears both, so the change is what the upstream sees.
     native: dict[str, Any] | None = Field(default=None, exclude=True)
     native_format: str | None = Field(default=None, exclude=True)
+    # Headers of the client's API that its provider reads too (``anthropic-beta``): a route of that
+    # provider's kind sends them on.
+    native_headers: dict[str, str] | None = Field(default=None, exclude=True)
 
     def output_limit(self) -> int | None:
         """The most output tokens the caller allowed, whichever field it used."""
@@ -199,6 +203,15 @@ class Attempt(_Open):
     cost: Decimal | None = None
 
 
+class CacheStatus(_Open):
+    """How a response came from the cache: exactly or by a near-duplicate prompt, and how old it is."""
+
+    hit: bool = True
+    kind: Literal["exact", "semantic"] = "exact"
+    age_s: float = 0.0
+    similarity: float | None = None
+
+
 class Choice(_Open):
     index: int = 0
     message: Message
@@ -218,6 +231,7 @@ class ChatResponse(_Open):
     attempts: list[Attempt] = Field(default_factory=list, exclude=True)
     upstream_request_id: str | None = Field(default=None, exclude=True)
     native: Native | None = Field(default=None, exclude=True)
+    cache: CacheStatus | None = Field(default=None, exclude=True)  # set when answered from the cache
 
     @property
     def text(self) -> str:

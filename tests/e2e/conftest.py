@@ -1,7 +1,8 @@
 """A real ``keel serve`` (uvicorn, uvloop, httptools) on loopback in front of a real ``keel mock``.
 
 Both run in threads of their own with their own event loops; the tests are plain synchronous code
-using the official ``openai`` SDK (retries at their default) or httpx, as a user's program would.
+using the official ``openai`` and ``anthropic`` SDKs (retries at their default) or httpx, as a user's
+program would.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import anthropic
 import openai
 import pytest
 import uvicorn
@@ -25,7 +27,7 @@ from keel.server import KeelApp, create_app
 from keel.server.run import open_keys, uvicorn_config
 
 FAST = {
-    "pricing": {"models": {"mock/*": {"input": 1, "output": 2}}},
+    "pricing": {"models": {"mock/*": {"input": 1, "output": 2}, "claude/*": {"input": 1, "output": 5}}},
     "timeouts": {"connect": 1, "first_token": 1.0, "idle": 0.5, "attempt": 3, "total": 8},
     "retry": {"initial_backoff": 0.01, "max_backoff": 0.05, "max_retry_after": 3},
 }
@@ -91,9 +93,11 @@ def upstream() -> Iterator[MockServer]:
 def mock_config(
     upstream: MockServer, models: dict[str, Any] | None = None, **overrides: Any
 ) -> dict[str, Any]:
-    """A config on the mock whose database is a fresh file of its own (never ./keel.db)."""
+    """A config on the mock whose database is a fresh file of its own (never ./keel.db): provider
+    ``mock`` is its OpenAI side, ``claude`` its Anthropic side."""
+    claude = {"kind": "anthropic", "base_url": (upstream.base_url or "").removesuffix("/v1")}
     base = {
-        "providers": {"mock": {"profile": "generic", "base_url": upstream.base_url}},
+        "providers": {"mock": {"profile": "generic", "base_url": upstream.base_url}, "claude": claude},
         "models": models or {},
         "database": f"sqlite:///{tempfile.mkdtemp(prefix='keel-e2e-')}/keel.db",
     }
@@ -130,6 +134,13 @@ def keel(upstream: MockServer) -> Iterator[RunningKeel]:
 def client(keel: RunningKeel) -> Iterator[openai.OpenAI]:
     """The official SDK with its default retries, pointed at the shared server."""
     with openai.OpenAI(base_url=keel.v1, api_key="any", timeout=20) as sdk:
+        yield sdk
+
+
+@pytest.fixture
+def claude(keel: RunningKeel) -> Iterator[anthropic.Anthropic]:
+    """The official Anthropic SDK with its default retries, pointed at the shared server."""
+    with anthropic.Anthropic(base_url=keel.base_url, api_key="any", timeout=20) as sdk:
         yield sdk
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import anthropic
 import openai
 import pytest
 
@@ -62,3 +64,14 @@ def test_no_or_wrong_key_is_401_and_master_sees_all(guarded: tuple[RunningKeel, 
     assert "sk-keel-not-a-real-key" not in info.value.response.text
     with openai.OpenAI(base_url=running.v1, api_key=MASTER) as sdk:
         assert {model.id for model in sdk.models.list()} == {"cheap", "smart"}
+
+
+def test_the_anthropic_endpoint_checks_the_same_keys(guarded: tuple[RunningKeel, str]) -> None:
+    """On /v1/messages the key goes as x-api-key: its model answers, another is a PermissionDeniedError."""
+    running, secret = guarded
+    turn: Any = [{"role": "user", "content": "hi"}]
+    with anthropic.Anthropic(base_url=running.base_url, api_key=secret) as sdk:
+        assert sdk.messages.create(model="cheap", max_tokens=10, messages=turn).content
+        with pytest.raises(anthropic.PermissionDeniedError) as info:
+            sdk.messages.create(model="smart", max_tokens=10, messages=turn)
+    assert info.value.body["error"]["type"] == "permission_error"  # type: ignore[index]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from decimal import Decimal
 
 import httpx2 as httpx
 import pytest
@@ -74,3 +75,30 @@ def test_access_log_line(keel: RunningKeel, uid, caplog: pytest.LogCaptureFixtur
     ):
         assert part in line
     assert "sk-secret" not in line and "Say hello" not in line
+
+
+def test_budget_remaining_names_the_tightest_budget(keel_for: KeelFactory, keel: RunningKeel, uid) -> None:
+    """x-keel-budget-remaining is the tightest budget's room in USD: after settling on a response,
+    net of the running attempt's reservation on a stream's headers, absent when no budget applies."""
+    model = uid("ok:tokens=5")
+    running = keel_for(
+        {"m": [f"mock/{model}"], "free": [f"mock/{uid('ok')}"]},
+        pricing={"models": {"mock/*": {"input": 10_000, "output": 100_000}}},  # 1¢ in, 10¢ out a token
+        budgets=[
+            {"scope": "global", "window": "day", "limit_usd": 100},
+            {"scope": "model", "match": "m", "window": "day", "limit_usd": 10},
+        ],
+    )
+    body = {"model": "m", "messages": user(), "max_tokens": 8}
+    first = httpx.post(f"{running.v1}/chat/completions", json=body, timeout=10)
+    second = httpx.post(f"{running.v1}/chat/completions", json=body, timeout=10)
+    usage = first.json()["usage"]
+    cost = Decimal(usage["prompt_tokens"]) / 100 + Decimal(usage["completion_tokens"]) / 10
+    assert Decimal(first.headers["x-keel-budget-remaining"]) == 10 - cost
+    assert Decimal(second.headers["x-keel-budget-remaining"]) == 10 - 2 * cost
+    streamed = httpx.post(f"{running.v1}/chat/completions", json={**body, "stream": True}, timeout=10)
+    assert streamed.text.endswith("data: [DONE]\n\n")
+    assert 0 < Decimal(streamed.headers["x-keel-budget-remaining"]) < 10 - 3 * cost  # its hold still out
+    other = httpx.post(f"{running.v1}/chat/completions", json={**body, "model": "free"}, timeout=10)
+    assert Decimal(other.headers["x-keel-budget-remaining"]) > 10  # only the global budget applies
+    assert "x-keel-budget-remaining" not in chat(keel, f"mock/{uid('ok')}").headers  # no budget at all

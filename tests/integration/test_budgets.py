@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from keel import BudgetExceededError, Gateway, RateLimitExceededError
+from keel import BudgetExceededError, ChatRequest, ConfigError, Gateway, RateLimitExceededError, RequestError
 from keel.mock import MockServer
+from keel.server.auth import Principal
 from keel.stores.sqlite_ledger import SQLiteLedger
 
 from .conftest import FAST, GatewayFactory, merge, user
@@ -174,3 +175,29 @@ async def test_route_rate_limit_moves_to_the_next_route(
     routes = [(await gateway.chat("smart", user())).route for _ in range(4)]
     assert routes == [f"mock/{limited}"] * 2 + [f"mock/{spare}"] * 2
     assert len(mock_server.attempts(model=limited)) == 2
+
+
+async def test_unbounded_call_under_a_budget_is_a_clear_400(
+    gateway_for: GatewayFactory, mock_server: MockServer, uid
+) -> None:
+    """Under a budget, a call whose output nothing bounds is refused as the caller's to fix, untried."""
+    ok = uid("ok")
+    gateway = gateway_for({"smart": [f"mock/{ok}"]}, **budget(100))
+    with pytest.raises(RequestError, match="send max_tokens, or set max_output_tokens") as info:
+        await gateway.chat("smart", user())
+    assert info.value.status == 400
+    assert mock_server.attempts(model=ok) == []
+
+
+async def test_a_keys_own_budget_comes_from_its_metadata(gateway_for: GatewayFactory, uid) -> None:
+    """A virtual key's ``budget_usd``/``budget_window`` metadata is a budget of its own; metadata that
+    is not a budget (a key stored before it was checked) fails the call rather than go unbudgeted."""
+    gateway = gateway_for({"smart": [f"mock/{uid('ok:tokens=5')}"]}, **DEAR)
+    capped = Principal("virtual", uid("key"), metadata={"budget_usd": "60", "budget_window": "hour"})
+    request = ChatRequest.model_validate({"model": "smart", "messages": user("hi"), "max_tokens": 10})
+    assert (await gateway.run(gateway.new_call(request, principal=capped))).text
+    with pytest.raises(BudgetExceededError, match=f"budget 'key {capped.key_id} hour' \\(\\$60\\)"):
+        await gateway.run(gateway.new_call(request, principal=capped))
+    broken = Principal("virtual", uid("key"), metadata={"budget_usd": "plenty"})
+    with pytest.raises(ConfigError, match=f"virtual key {broken.key_id}: metadata budget_usd must be"):
+        gateway.new_call(request, principal=broken)

@@ -223,6 +223,27 @@ async def test_no_prefill_refuses_a_trailing_assistant_message(
     assert server.attempts()[1]["last_role"] == "assistant"
 
 
+@pytest.mark.parametrize("prefill", ["token0 token1 token2", "token0 token1 token2 "], ids=["bare", "space"])
+async def test_a_prefill_of_the_answer_is_continued(claude: anthropic.AsyncAnthropic, prefill: str) -> None:
+    """A trailing assistant turn that begins the answer gets the rest of it, so prefill + reply is whole."""
+    turns: Any = [*USER, {"role": "assistant", "content": [{"type": "text", "text": prefill}]}]
+    reply = await claude.messages.create(model="ok:tokens=5", max_tokens=50, messages=turns)
+    assert prefill + reply.content[0].text == "token0 token1 token2 token3 token4"  # type: ignore[union-attr]
+    assert reply.usage.output_tokens == 2
+    async with claude.messages.stream(model="ok:tokens=5", max_tokens=50, messages=turns) as stream:
+        assert prefill + await stream.get_final_text() == "token0 token1 token2 token3 token4"
+
+
+async def test_a_prefill_that_is_not_the_answer_gets_the_whole_answer(
+    claude: anthropic.AsyncAnthropic,
+) -> None:
+    """A prefill the mock would not have said (or cut mid-word) is ignored: the whole answer comes back."""
+    for prefill in ("Sure, here", "token0 tok"):
+        turns: Any = [*USER, {"role": "assistant", "content": prefill}]
+        reply = await claude.messages.create(model="ok:tokens=3", max_tokens=50, messages=turns)
+        assert reply.content[0].text == "token0 token1 token2"  # type: ignore[union-attr]
+
+
 @pytest.mark.parametrize(
     ("body", "message"),
     [

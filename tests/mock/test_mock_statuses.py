@@ -151,6 +151,16 @@ async def test_no_prefill_refuses_only_a_trailing_assistant_message(server: Mock
     ]
 
 
+async def test_a_prefill_of_the_answer_is_continued(client: openai.AsyncOpenAI) -> None:
+    """A trailing assistant message that begins the answer gets the rest of it, streamed or not."""
+    prefill: Any = [*USER, {"role": "assistant", "content": "token0 token1"}]
+    reply = await client.chat.completions.create(model="ok:tokens=4", messages=prefill)
+    assert reply.choices[0].message.content == " token2 token3"
+    assert reply.usage is not None and reply.usage.completion_tokens == 2
+    stream = await client.chat.completions.create(model="ok:tokens=4", messages=prefill, stream=True)
+    assert "".join([c.choices[0].delta.content or "" async for c in stream if c.choices]) == " token2 token3"
+
+
 async def test_auth_error_and_not_found(client: openai.AsyncOpenAI) -> None:
     """``auth-error`` is a 401 ``invalid_api_key``; ``not-found`` a 404 ``model_not_found``."""
     with pytest.raises(openai.AuthenticationError) as auth:

@@ -9,7 +9,8 @@ import pytest
 
 from keel._build import build_providers, build_route
 from keel.config import load_config
-from keel.pricing import Pricer, PricingError, input_token_bound, usage_from_anthropic
+from keel.errors import RequestError
+from keel.pricing import Pricer, input_token_bound, usage_from_anthropic
 from keel.route import Route
 from keel.types import Attempt, ChatRequest, Usage
 
@@ -47,7 +48,7 @@ def test_route_worst_case_uses_the_request_output_limit() -> None:
 def test_route_worst_case_falls_back_to_the_route_limit() -> None:
     """Without max_tokens the route's max_output_tokens bounds the output; without either, refuse."""
     route = _route("vllm", "qwen")
-    with pytest.raises(PricingError, match="no bound; set max_output_tokens"):
+    with pytest.raises(RequestError, match="no bound and a budget cannot cover it; send max_tokens"):
         PRICER.route_worst_case(route, _request())
     limited = Route(
         route.name,

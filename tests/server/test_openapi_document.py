@@ -41,3 +41,18 @@ def test_request_schema_accepts_and_refuses_like_the_server() -> None:
     assert validator.is_valid({"model": "m", "messages": [{"role": "user", "content": "hi"}]})
     assert not validator.is_valid({"model": "m", "messages": []})
     assert not validator.is_valid({"model": "m", "messages": [{"role": "user"}], "keel": {"x": 1}})
+
+
+def test_the_messages_endpoint_is_described_in_anthropics_shapes() -> None:
+    """/v1/messages takes Anthropic's request, answers a Message or events, errs in Anthropic's shape."""
+    post = DOCUMENT["paths"]["/v1/messages"]["post"]
+    assert {"200", "400", "401", "404", "413", "429", "500", "504", "529"} <= set(post["responses"])
+    assert post["responses"]["529"]["content"]["application/json"]["schema"]["$ref"].endswith(
+        "AnthropicErrorResponse"
+    )
+    root = {**DOCUMENT, "$ref": "#/components/schemas/AnthropicMessagesRequest"}
+    validator = jsonschema.Draft202012Validator(root)
+    good = {"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]}
+    assert validator.is_valid(good)
+    assert not validator.is_valid({**good, "max_tokens": 0})
+    assert not validator.is_valid({**good, "messages": [{"role": "system", "content": "x"}]})

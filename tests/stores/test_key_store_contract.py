@@ -136,6 +136,11 @@ async def test_expiry_is_judged_against_the_stored_time(store: KeyStore) -> None
         ({"name": "x", "metadata": {"k": "a\x00b"}}, "without NUL"),
         ({"name": "x\x00"}, "printable"),
         ({"name": "x" * 201}, "at most 200"),
+        ({"name": "x", "metadata": {"budget_usd": "lots"}}, "budget_usd must be a positive USD amount"),
+        ({"name": "x", "metadata": {"budget_usd": "-5"}}, "budget_usd must be a positive USD amount"),
+        ({"name": "x", "metadata": {"budget_usd": "NaN"}}, "budget_usd must be a positive USD amount"),
+        ({"name": "x", "metadata": {"budget_usd": "5", "budget_window": "week"}}, "budget_window must be"),
+        ({"name": "x", "metadata": {"budget_window": "day"}}, "budget_window needs budget_usd"),
     ],
 )
 async def test_bad_fields_are_refused_before_anything_is_stored(

@@ -44,13 +44,17 @@ async def test_records_round_trip(ledger: LedgerStore) -> None:
 
 
 async def test_spend_groups_and_windows(ledger: LedgerStore) -> None:
-    """Spend sums tokens and cost per group, within a time window."""
+    """Spend sums every token class and the cost per group, within a time window."""
     await ledger.write(
-        [record("a", "0.5"), record("a", "0.25"), record("b", "1", started_at=1_795_500_000.0)]
+        [
+            record("a", "0.5", cache_write_tokens=4),
+            record("a", "0.25", cache_write_tokens=2),
+            record("b", "1", started_at=1_795_500_000.0),
+        ]
     )
     by_user = {row["user"]: row for row in await ledger.spend(["user"])}  # type: ignore[attr-defined]
     assert by_user["a"]["calls"] == 2 and by_user["a"]["cost_usd"] == Decimal("0.75")
-    assert by_user["a"]["output_tokens"] == 10
+    assert by_user["a"]["output_tokens"] == 10 and by_user["a"]["cache_write_tokens"] == 6
     early = await ledger.spend(["user"], until=1_795_450_000.0)  # type: ignore[attr-defined]
     assert [row["user"] for row in early] == ["a"]
     [day] = await ledger.spend(["day"], since=1_795_450_000.0)  # type: ignore[attr-defined]

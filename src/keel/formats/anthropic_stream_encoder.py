@@ -4,6 +4,13 @@ The events follow Anthropic's order: ``message_start``; per content block a ``co
 its deltas and a ``content_block_stop`` (thinking, text and each tool call get a block of their
 own, opened as their first delta arrives); then ``message_delta`` with the stop reason and usage,
 and ``message_stop``. OpenAI reports usage after the finish, so the last two wait for ``finish()``.
+
+An encoder can also take over a stream whose first part was an upstream's own events, passed
+through unchanged: ``follow`` each of those, and the chunks encoded after them continue the same
+message (the open text block goes on at its index) instead of starting a second one. Anthropic's
+stream names the model only in ``message_start``; when the chunks that finish the answer come from
+another model, the closing ``message_delta`` names it as ``delta.model`` (an addition the SDK keeps
+as an extra field).
 """
 
 from __future__ import annotations
@@ -12,7 +19,7 @@ from typing import Any
 
 import orjson
 
-from ..types import Chunk, ToolCall, Usage
+from ..types import Chunk, Native, ToolCall, Usage
 from .anthropic_response import new_message_id, new_tool_id, stop_reason, to_anthropic_usage
 
 __all__ = ["AnthropicStreamEncoder", "sse_frame"]
@@ -34,10 +41,12 @@ class AnthropicStreamEncoder:
         self._block: tuple[str, int] | None = None  # (kind, tool-call index) of the open block
         self._stop: str | None = None
         self._usage: Usage | None = None
+        self._announced: str | None = None  # the model message_start named
 
     def encode(self, chunk: Chunk) -> list[dict[str, Any]]:
         """The events this chunk adds (only its first choice: Anthropic gives one answer)."""
         events = self._start(chunk.model)
+        self.model = chunk.model or self.model
         if chunk.usage is not None:
             self._usage = chunk.usage
         for choice in chunk.choices:
@@ -57,18 +66,28 @@ class AnthropicStreamEncoder:
                 self._stop = stop_reason(choice.finish_reason)
         return events
 
+    def follow(self, native: Native) -> None:
+        """Note an upstream event sent as it came, so later chunks continue the same message."""
+        if native.event == "message_start":
+            self._started = True
+            message = orjson.loads(native.data).get("message") or {}
+            self._announced = self.model = str(message.get("model") or self.model)
+        elif native.event == "content_block_start":
+            event = orjson.loads(native.data)
+            kind = str((event.get("content_block") or {}).get("type") or "")
+            self._index = int(event.get("index", self._index + 1))
+            self._block = (kind, -1 if kind == "tool_use" else 0)  # no tool-call delta resumes a block
+        elif native.event == "content_block_stop":
+            self._block = None
+
     def finish(self) -> list[dict[str, Any]]:
         """The closing events: the open block's stop, ``message_delta`` and ``message_stop``."""
         events = self._start(self.model)
         events += self._close()
-        usage = to_anthropic_usage(self._usage)
-        events.append(
-            {
-                "type": "message_delta",
-                "delta": {"stop_reason": self._stop or "end_turn", "stop_sequence": None},
-                "usage": usage,
-            }
-        )
+        delta: dict[str, Any] = {"stop_reason": self._stop or "end_turn", "stop_sequence": None}
+        if self.model != self._announced:
+            delta["model"] = self.model  # a continuation: another model finished the answer
+        events.append({"type": "message_delta", "delta": delta, "usage": to_anthropic_usage(self._usage)})
         events.append({"type": "message_stop"})
         return events
 
@@ -76,7 +95,7 @@ class AnthropicStreamEncoder:
         if self._started:
             return []
         self._started = True
-        self.model = model or self.model
+        self._announced = self.model = model or self.model
         message: dict[str, Any] = {
             "id": self.message_id,
             "type": "message",

@@ -11,7 +11,7 @@ from .sample import sample
 from .spec import Spec
 from .wire import new_id, usage
 
-__all__ = ["Answer", "plan_answer", "prompt_tokens", "split_pieces"]
+__all__ = ["Answer", "after_prefill", "plan_answer", "prompt_tokens", "split_pieces"]
 
 DEFAULT_TOKENS = 12
 
@@ -69,13 +69,16 @@ def prompt_tokens(body: dict[str, Any]) -> int:
 
 
 def plan_answer(body: dict[str, Any], spec: Spec) -> Answer:
-    """The answer for ``body``: ``tokens`` words, JSON for ``response_format``, a tool call for ``tools``."""
+    """The answer for ``body``: ``tokens`` words (the rest of them after an assistant prefill that begins
+    them), JSON for ``response_format``, a tool call for ``tools``."""
     count = spec.integer("tokens", DEFAULT_TOKENS) or 0
     words = " ".join(f"token{i}" for i in range(count))
     tool = _chosen_tool(body)
     if tool is not None:
         arguments = json.dumps(sample(tool.get("parameters") or {}, words or "token0"))
         pieces = split_pieces(arguments)
+    elif body.get("response_format") is None:
+        pieces = split_pieces(after_prefill(words, _prefill(body)))
     else:
         pieces = split_pieces(_content(body.get("response_format"), words))
     finish = "tool_calls" if tool is not None else "stop"
@@ -93,6 +96,28 @@ def plan_answer(body: dict[str, Any], spec: Spec) -> Answer:
         tool_name=tool.get("name", "tool") if tool is not None else None,
         tool_call_id=new_id("call_") if tool is not None else None,
     )
+
+
+def after_prefill(words: str, prefill: str | None) -> str:
+    """What is left of ``words`` after an assistant prefill that begins them; all of them otherwise.
+
+    The prefill must end on a word boundary. Trailing whitespace on it is allowed (the rest then
+    starts with the next word), so prefill + rest is always the whole answer.
+    """
+    head = (prefill or "").rstrip()
+    if not head or not words.startswith(head):
+        return words
+    rest = words[len(head) :]
+    if rest and not rest[0].isspace():
+        return words
+    return rest.lstrip() if prefill != head else rest
+
+
+def _prefill(body: dict[str, Any]) -> str | None:
+    """The text of a trailing assistant message (a prefill to continue), if the request ends in one."""
+    messages = body.get("messages") or []
+    last = messages[-1] if messages and isinstance(messages[-1], dict) else {}
+    return "".join(_texts(last.get("content"))) if last.get("role") == "assistant" else None
 
 
 def _texts(content: Any) -> list[str]:

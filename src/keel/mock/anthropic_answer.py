@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from .answer import DEFAULT_TOKENS, split_pieces
+from .answer import DEFAULT_TOKENS, after_prefill, split_pieces
 from .anthropic_wire import usage
 from .sample import sample
 from .spec import Spec
@@ -81,16 +81,24 @@ def _texts(content: Any) -> list[str]:
     return texts
 
 
+def _prefill(body: dict[str, Any]) -> str | None:
+    """The text of a trailing assistant turn (a prefill to continue), if the conversation ends in one."""
+    messages = body.get("messages") or []
+    last = messages[-1] if messages and isinstance(messages[-1], dict) else {}
+    return "".join(_texts(last.get("content"))) if last.get("role") == "assistant" else None
+
+
 def plan_anthropic_answer(body: dict[str, Any], spec: Spec) -> AnthropicAnswer:
-    """The answer for ``body``: ``tokens`` words or a tool use when tools are given, after thinking
-    when ``thinking`` is enabled; usage split into uncached input, cache reads and cache writes."""
+    """The answer for ``body``: ``tokens`` words (the rest of them after a prefill that begins them) or
+    a tool use when tools are given, after thinking when ``thinking`` is enabled; usage split into
+    uncached input, cache reads and cache writes."""
     count = spec.integer("tokens", DEFAULT_TOKENS) or 0
     words = " ".join(f"token{i}" for i in range(count))
     tool = _chosen_tool(body)
     if tool is not None:
         pieces = split_pieces(json.dumps(sample(tool.get("input_schema") or {}, words or "token0")))
     else:
-        pieces = split_pieces(words)
+        pieces = split_pieces(after_prefill(words, _prefill(body)))
     stop = "tool_use" if tool is not None else "end_turn"
     limit = body.get("max_tokens")
     if tool is None and isinstance(limit, int) and 0 < limit < len(pieces):

@@ -9,7 +9,7 @@ from typing import Any
 
 __all__ = ["AttemptLog"]
 
-_KEPT_HEADERS = ("user-agent", "x-request-id")
+_KEPT_HEADERS = ("user-agent", "x-request-id", "anthropic-version", "anthropic-beta")
 
 
 class AttemptLog:

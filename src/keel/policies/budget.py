@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Protocol
 from ..config import BudgetConfig
 from ..errors import BudgetExceededError
 from ..stores.base import Counters, Hold, Limit, Refusal
-from ._windows import current_window
+from ._windows import Window, current_window
 
 if TYPE_CHECKING:
     from ..call import Call
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from ..types import Attempt, ChatRequest
     from .base import Handler
 
-__all__ = ["BudgetPolicy", "WorstCase", "to_nano"]
+__all__ = ["BudgetPolicy", "WorstCase", "budget_key", "spent", "to_nano"]
 
 NANO = Decimal(10) ** 9
 PREFIX = "{keel-budget}"  # one hash tag: a reservation over many budgets is one Redis Cluster slot
@@ -46,6 +46,23 @@ class Alerter(Protocol):
 def to_nano(usd: Decimal, rounding: str = ROUND_HALF_UP) -> int:
     """USD as integer nano-dollars, the unit counters add exactly."""
     return int((usd * NANO).to_integral_value(rounding=rounding))
+
+
+def budget_key(scope: str, subject: str, window: Window) -> str:
+    """The counter a budget over ``window`` keeps for one subject (a key id, a team, ...) right now;
+    ``global`` budgets have the subject ``all``. Not for ``request`` windows, one counter per call."""
+    label, _ = current_window(window)
+    return f"{PREFIX}:{scope}:{subject}:{window}:{label}"
+
+
+async def spent(counters: Counters, scope: str, subject: str, window: Window) -> Decimal:
+    """What the budget's current window holds, in USD: settled spend plus what calls in flight hold.
+
+    With no call in flight this is the settled spend, the figure the ledger's costs add up to. A
+    key's own budget (metadata ``budget_usd``) is ``spent(counters, "key", key_id, window)``.
+    """
+    [used] = await counters.read([budget_key(scope, subject, window)])
+    return Decimal(used) / NANO
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,12 +135,11 @@ class BudgetPolicy:
 
     @staticmethod
     def _applied(call: Call, budget: BudgetConfig, subject: str) -> _Applies:
-        ttl: float | None
         if budget.window == "request":
-            label, ttl = call.request_id, max(call.deadline.remaining(), 0) + 60
+            key = f"{PREFIX}:{budget.scope}:{subject}:request:{call.request_id}"
+            ttl: float | None = max(call.deadline.remaining(), 0) + 60
         else:
-            label, ttl = current_window(budget.window)
-        key = f"{PREFIX}:{budget.scope}:{subject}:{budget.window}:{label}"
+            key, ttl = budget_key(budget.scope, subject, budget.window), current_window(budget.window)[1]
         return _Applies(budget, subject, key, to_nano(budget.limit_usd, ROUND_HALF_UP), ttl)
 
 
@@ -142,28 +158,30 @@ class _Reservations:
         if isinstance(result, Refusal):
             raise _refused(result, self.applies, worst)
         self.holds[id(attempt)] = result
-        used = await self.policy.counters.read([applies.key for applies in self.applies])
-        call.options["budget_remaining_usd"] = min(
-            (
-                Decimal(applies.ceiling - value) / NANO
-                for applies, value in zip(self.applies, used, strict=True)
-            ),
-            default=None,
-        )
+        await self._remaining(call)
 
     async def attempt_ended(self, call: Call, route: Route, attempt: Attempt) -> None:
         hold = self.holds.pop(id(attempt), None)
         if hold is None:
             return
         await self.policy.counters.settle(hold, to_nano(attempt.cost or Decimal(0)))
+        used = await self._remaining(call)
         alerter = self.policy.alerter
         if alerter is None:
             return
-        used = await self.policy.counters.read([applies.key for applies in self.applies])
         for applies, value in zip(self.applies, used, strict=True):
             await alerter.spent(
                 applies.budget, applies.subject, applies.key, value, applies.ceiling, applies.ttl_s
             )
+
+    async def _remaining(self, call: Call) -> list[int]:
+        """Read every counter; note the tightest budget's room in ``budget_remaining_usd`` (what a
+        response's ``x-keel-budget-remaining`` header says: after settling, or net of a running
+        attempt's hold)."""
+        used = await self.policy.counters.read([applies.key for applies in self.applies])
+        room = min(applies.ceiling - value for applies, value in zip(self.applies, used, strict=True))
+        call.options["budget_remaining_usd"] = Decimal(max(room, 0)) / NANO
+        return used
 
 
 def _refused(refusal: Refusal, applies: list[_Applies], worst: Decimal) -> BudgetExceededError:

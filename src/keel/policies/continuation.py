@@ -1,9 +1,11 @@
 """Mid-stream continuation: a stream cut after its commit point is finished by a prefill-capable route.
 
 The answer so far is sent to the next route as an assistant prefill, and that route's chunks follow
-the ones already delivered, so the caller receives one answer. A route that does not accept prefill
-is never tried as a continuation; when no route can continue, the caller gets the original cut,
-never a prefill refusal (DESIGN §1). Off by default (``router.continue_streams``).
+the ones already delivered, so the caller receives one answer. They carry no native bytes (the
+upstream's own stream would open a second message), so a server re-encodes them after the
+passed-through ones. A route that does not accept prefill is never tried as a continuation; when no
+route can continue, the caller gets the original cut, never a prefill refusal (DESIGN §1). Off by
+default (``router.continue_streams``).
 """
 
 from __future__ import annotations
@@ -47,9 +49,12 @@ async def _stitched(
         while True:
             try:
                 async for chunk in current:
-                    if original is not None:  # a continuation: the caller already has the role delta
+                    if original is not None:
+                        # The caller already has the role delta, and the upstream's own bytes would
+                        # start a second message: a continuation's chunks are re-encoded instead.
                         for choice in chunk.choices:
                             choice.delta.role = None
+                        chunk.native = ()
                     delivered += chunk.text
                     yield chunk
                 return

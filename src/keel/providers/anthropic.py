@@ -2,8 +2,9 @@
 
 A request that came in Anthropic's own format (``native_format == "anthropic"``) is sent as the
 client wrote it — only ``model`` is the route's and Keel-only fields are stripped — so thinking
-blocks, ``cache_control`` and every Anthropic-only field pass through intact (DESIGN §3a). Any other
-request is translated (``keel.formats``). Every answer keeps the upstream's own bytes as
+blocks, ``cache_control`` and every Anthropic-only field pass through intact (DESIGN §3a); the
+client's ``anthropic-beta`` features (``ChatRequest.native_headers``) join the configured ones.
+Any other request is translated (``keel.formats``). Every answer keeps the upstream's own bytes as
 ``Native("anthropic", …)``: the whole body, or on each chunk the stream events it came from.
 """
 
@@ -100,11 +101,20 @@ class AnthropicProvider:
             body["stream"] = True
         return orjson.dumps(body), json_tool
 
+    def _headers_for(self, request: ChatRequest, *, stream: bool) -> dict[str, str]:
+        """The request headers; the client's own ``anthropic-beta`` features join the configured ones."""
+        headers = self._stream_headers if stream else self._headers
+        wanted = (request.native_headers or {}).get("anthropic-beta")
+        if not wanted:
+            return headers
+        names = [*headers.get("anthropic-beta", "").split(","), *wanted.split(",")]
+        beta = ",".join(dict.fromkeys(name.strip() for name in names if name.strip()))
+        return {**headers, "anthropic-beta": beta}
+
     async def _post(
-        self, body: bytes, route: Route, limits: AttemptLimits, *, stream: bool
+        self, body: bytes, route: Route, limits: AttemptLimits, headers: dict[str, str]
     ) -> aiohttp.ClientResponse:
         timeout = aiohttp.ClientTimeout(total=None, connect=limits.connect, sock_connect=limits.connect)
-        headers = self._stream_headers if stream else self._headers
         with transport_errors(route.name):
             response = await self.session.post(
                 f"{self.base_url}/v1/messages", data=body, headers=headers, timeout=timeout
@@ -120,7 +130,7 @@ class AnthropicProvider:
 
     async def chat(self, request: ChatRequest, route: Route, limits: AttemptLimits) -> ChatResponse:
         body, json_tool = self._body(request, route, stream=False)
-        response = await self._post(body, route, limits, stream=False)
+        response = await self._post(body, route, limits, self._headers_for(request, stream=False))
         try:
             with transport_errors(route.name, headers_received=True):
                 payload = await response.read()
@@ -144,7 +154,7 @@ class AnthropicProvider:
 
     async def stream(self, request: ChatRequest, route: Route, limits: AttemptLimits) -> AsyncIterator[Chunk]:
         body, json_tool = self._body(request, route, stream=True)
-        response = await self._post(body, route, limits, stream=True)
+        response = await self._post(body, route, limits, self._headers_for(request, stream=True))
         request_id = response.headers.get("request-id")
 
         def in_stream_error(payload: dict[str, Any]) -> UpstreamError:

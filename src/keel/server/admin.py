@@ -1,12 +1,13 @@
-"""The admin API for virtual keys: create, list, show and revoke, all behind the master key.
+"""The admin API, behind the master key: virtual keys (create, list, show, revoke) and spend reports.
 
 The server mounts these routes under ``/admin``::
 
-    Mount("/admin", routes=admin_routes(keys, master_key))
+    Mount("/admin", routes=admin_routes(keys, master_key, database=config.database))
 
 ``POST /admin/keys`` answers 201 with the new key's secret in ``key`` — the only time it is ever
 shown — beside the record; every other answer carries the record alone (``VirtualKey.public``).
 Pass the same store to ``authenticate`` so a revocation here takes effect at once in this process.
+``GET /admin/usage`` answers what ``keel usage`` prints, as JSON or CSV, from the ledger in ``database``.
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from ..keys import looks_like_key, parse_duration, parse_timestamp
+from ..reports import parse_since, render, spend
 from ..stores.base import KeyStore
+from ..stores.state import open_ledger
 from ..telemetry.logs import get_logger
 from .auth import is_master_key, presented_key
 from .errors import error_body
@@ -54,8 +57,11 @@ class _Refused(Exception):
         self.status, self.message, self.code, self.param = status, message, code, param
 
 
-def admin_routes(keys: KeyStore, master_key: SecretStr | None) -> list[BaseRoute]:
-    """The key-management routes, relative to where they are mounted (``/keys``, ``/keys/{key_id}``).
+def admin_routes(
+    keys: KeyStore | None, master_key: SecretStr | None, *, database: str | None = None
+) -> list[BaseRoute]:
+    """The admin routes, relative to where they are mounted: ``/keys`` and ``/keys/{key_id}`` when
+    there is a key store, ``/usage`` when there is a ledger ``database`` URL.
 
     Every route needs the master key (401 otherwise); with no master key configured, every route
     answers 403 saying how to set one. Bad input is a 400 that names the problem.
@@ -73,6 +79,18 @@ def admin_routes(keys: KeyStore, master_key: SecretStr | None) -> list[BaseRoute
 
         return endpoint
 
+    handlers = _key_handlers(keys) if keys is not None else []
+    if database is not None:
+        url = database
+
+        async def usage(request: Request) -> Response:
+            return await _usage(request, url)
+
+        handlers.append(("/usage", "GET", usage))
+    return [Route(path, guarded(handler), methods=[method]) for path, method, handler in handlers]
+
+
+def _key_handlers(keys: KeyStore) -> list[tuple[str, str, Handler]]:
     async def create(request: Request) -> Response:
         spec = await _new_key(request)
         try:
@@ -112,11 +130,40 @@ def admin_routes(keys: KeyStore, master_key: SecretStr | None) -> list[BaseRoute
         return _json(record.public() if record else {"id": key_id, "status": "revoked"})
 
     return [
-        Route("/keys", guarded(create), methods=["POST"]),
-        Route("/keys", guarded(list_keys), methods=["GET"]),
-        Route("/keys/{key_id}", guarded(show), methods=["GET"]),
-        Route("/keys/{key_id}", guarded(revoke), methods=["DELETE"]),
+        ("/keys", "POST", create),
+        ("/keys", "GET", list_keys),
+        ("/keys/{key_id}", "GET", show),
+        ("/keys/{key_id}", "DELETE", revoke),
     ]
+
+
+async def _usage(request: Request, database: str) -> Response:
+    """``GET /usage?by=key,model&since=7d&until=2026-12-01&format=json|csv``: ``keel usage``'s report."""
+    query = request.query_params
+    by = [name.strip() for name in query.get("by", "model").split(",") if name.strip()]
+    fmt = query.get("format", "json")
+    if fmt not in ("json", "csv"):
+        raise _Refused(400, f"format takes json or csv, not {fmt!r}", "invalid_parameter", "format")
+    bounds: dict[str, float | None] = {}
+    for name in ("since", "until"):
+        try:
+            bounds[name] = parse_since(query.get(name))
+        except ValueError:
+            raise _Refused(
+                400,
+                f"{name} takes 7d, 24h, 2w, 1m or a date like 2026-11-01, not {query.get(name)!r}",
+                "invalid_parameter",
+                name,
+            ) from None
+    ledger = open_ledger(database)
+    try:
+        rows = await spend(ledger, by, since=bounds["since"], until=bounds["until"])
+    except ValueError as error:  # a grouping the ledger does not know
+        raise _Refused(400, str(error), "invalid_parameter", "by") from None
+    finally:
+        await ledger.close()
+    media = "text/csv; charset=utf-8" if fmt == "csv" else "application/json"
+    return Response(render(rows, by, fmt), 200, media_type=media)  # type: ignore[arg-type]
 
 
 def _check_master(request: Request, master_key: SecretStr | None) -> None:

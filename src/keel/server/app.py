@@ -7,8 +7,8 @@ admin API, which another module builds from Starlette routes, is mounted under `
 Starlette app that also runs the lifespan: on shutdown the gateway is closed after uvicorn drained
 in-flight calls and streams.
 
-Adding an endpoint is one ``add_route`` call; a later ``/v1/messages`` passes its own error
-renderer so its errors come in Anthropic's shape.
+Adding an endpoint is one ``add_route`` call; ``/v1/messages`` passes its own error renderer so its
+errors come in Anthropic's shape.
 """
 
 from __future__ import annotations
@@ -28,6 +28,9 @@ from ..errors import KeelError
 from ..gateway import Gateway
 from ..telemetry.logs import get_logger
 from .access_log import log_access
+from .anthropic_api import messages, messages_elsewhere
+from .anthropic_wire import anthropic_error
+from .cache_admin import cache_routes
 from .caller import identify
 from .context import ApiContext
 from .errors import ApiError, ErrorRenderer, openai_error
@@ -71,6 +74,9 @@ class KeelApp:
         self._prefixes: list[tuple[str, ApiRoute]] = []
         self.add_route("/v1/chat/completions", ApiRoute("POST", chat_completions))
         self.add_route("/v1/embeddings", ApiRoute("POST", embeddings))
+        self.add_route("/v1/messages", ApiRoute("POST", messages, render_error=anthropic_error))
+        elsewhere = ApiRoute("*", messages_elsewhere, render_error=anthropic_error)
+        self.add_route("/v1/messages/", elsewhere, prefix=True)
         self.add_route("/v1/models", ApiRoute("GET", list_models))
         self.add_route("/v1/models/", ApiRoute("GET", retrieve_model), prefix=True)
         self.add_route("/healthz", ApiRoute("GET", healthz, auth=False))
@@ -131,15 +137,15 @@ class KeelApp:
             log_access(ex)
 
     def _admin_routes(self) -> list[BaseRoute]:
-        """The admin API (``keel.server.admin``), when there is a key store to administer."""
+        """The admin API (``keel.server.admin``): keys when there is a key store, spend reports always."""
         ctx = self.context
-        if ctx.keys is None:
-            return []
         try:
             admin = importlib.import_module("keel.server.admin")
         except ImportError:
             return []
-        return [Mount("/admin", routes=admin.admin_routes(ctx.keys, ctx.settings.master_key))]
+        routes = admin.admin_routes(ctx.keys, ctx.settings.master_key, database=ctx.gateway.config.database)
+        routes += cache_routes(ctx.gateway, ctx.settings.master_key)
+        return [Mount("/admin", routes=routes)]
 
     @contextlib.asynccontextmanager
     async def _lifespan(self, _app: Starlette) -> AsyncIterator[None]:

@@ -10,11 +10,13 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
 import orjson
 
 from ..call import Call
+from .cache_headers import cache_headers
 from .errors import ApiError, ErrorRenderer, Headers, openai_error
 
 __all__ = ["RECEIVED_AT", "Exchange"]
@@ -24,6 +26,7 @@ RECEIVED_AT = "keel.received_at"
 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 _JSON = (b"content-type", b"application/json")
+_MICRO = Decimal("0.000001")
 
 
 class Exchange:
@@ -103,13 +106,19 @@ class Exchange:
                 break
 
     def keel_headers(self) -> Headers:
-        """``x-request-id``, the overhead so far, and the route, attempts and upstream id when known."""
+        """``x-request-id``, the overhead so far, and the route, attempts, upstream id and remaining
+        budget (USD) when known."""
         headers: Headers = [
             (b"x-request-id", self.request_id.encode()),
             (b"x-keel-overhead-ms", f"{self._overhead_ms():.3f}".encode()),
         ]
         if self.call is not None:
             headers.append((b"x-keel-attempts", str(self.attempts).encode()))
+            remaining = self.call.options.get("budget_remaining_usd")
+            if remaining is not None:  # the tightest budget that applies, to the micro-dollar below
+                micros = Decimal(remaining).quantize(_MICRO, ROUND_FLOOR)
+                headers.append((b"x-keel-budget-remaining", str(micros).encode()))
+            headers += cache_headers(self.call.options)
         if self.route:
             headers.append((b"x-keel-route", _header_value(self.route)))
         if self.upstream_request_id:

@@ -1,7 +1,8 @@
 """The OpenAPI 3.1 document of ``keel serve``, served at ``GET /openapi.json``.
 
 It describes what the server accepts and answers, for clients and for schema-driven fuzzing; every
-error status carries OpenAI's error shape. The component schemas live in ``_openapi_schemas``.
+error status carries the error shape of its API (OpenAI's, or Anthropic's on ``/v1/messages``). The
+component schemas live in ``_openapi_schemas`` and ``_openapi_anthropic``.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from typing import Any
 
 import orjson
 
+from . import _openapi_anthropic as anthropic
 from ._openapi_schemas import SCHEMAS, ref
 from .context import ApiContext
 from .exchange import Exchange
@@ -105,7 +107,7 @@ DOCUMENT: dict[str, Any] = {
     "info": {
         "title": "Keel",
         "version": "0.1.0",
-        "description": "A reliable, OpenAI-compatible LLM gateway.",
+        "description": "A reliable, OpenAI- and Anthropic-compatible LLM gateway.",
     },
     "paths": {
         "/v1/chat/completions": {
@@ -116,6 +118,7 @@ DOCUMENT: dict[str, Any] = {
                 _ALL,
             )
         },
+        "/v1/messages": anthropic.MESSAGES_PATH,
         "/v1/embeddings": {
             "post": _api(
                 "Embeddings", "CreateEmbeddingRequest", _json("CreateEmbeddingResponse", "Vectors"), _ALL
@@ -140,8 +143,11 @@ DOCUMENT: dict[str, Any] = {
         },
     },
     "components": {
-        "schemas": SCHEMAS,
-        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        "schemas": {**SCHEMAS, **anthropic.SCHEMAS},
+        "securitySchemes": {
+            "bearer": {"type": "http", "scheme": "bearer"},
+            "apiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"},
+        },
     },
 }
 

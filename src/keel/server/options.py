@@ -1,9 +1,12 @@
 """Keel-only request options: ``x-keel-*`` headers or a ``keel`` body field, never sent upstream.
 
-Today there is one, the call's total deadline: ``x-keel-timeout: 20`` or ``"keel": {"timeout": 20}``
-(seconds; it may shorten the operator's ``timeouts.total``, never lengthen it). A header wins over
-the body field. Unknown keys in the ``keel`` field are a 400, so a typo is not silently ignored;
-unknown ``x-keel-*`` headers are ignored, as proxies add headers of their own.
+The call's total deadline: ``x-keel-timeout: 20`` or ``"keel": {"timeout": 20}`` (seconds; it may
+shorten the operator's ``timeouts.total``, never lengthen it). The response cache: ``"cache": true``
+or ``x-keel-cache: true`` caches a call that is not deterministic, ``false`` keeps one out;
+``Cache-Control: no-store`` is ``false``, ``Cache-Control: no-cache`` asks for a fresh answer (which
+is then stored); ``x-keel-cache-ttl`` or ``"cache_ttl"`` sets the entry's lifetime in seconds. A
+header wins over the body field. Unknown keys in the ``keel`` field are a 400, so a typo is not
+silently ignored; unknown ``x-keel-*`` headers are ignored, as proxies add headers of their own.
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ from .errors import ApiError
 
 __all__ = ["KNOWN", "keel_options"]
 
-KNOWN = ("timeout",)
+KNOWN = ("timeout", "cache", "cache_ttl")
+_FLAGS = {"true": True, "1": True, "on": True, "false": False, "0": False, "off": False}
 
 
 def keel_options(headers: Mapping[str, str], body: dict[str, Any], *, max_timeout: float) -> dict[str, Any]:
@@ -44,10 +48,31 @@ def keel_options(headers: Mapping[str, str], body: dict[str, Any], *, max_timeou
     options: dict[str, Any] = {}
     if "timeout" in given:
         options["timeout"] = min(_seconds(given["timeout"]), max_timeout)
+    options.update(_cache_options(headers, given))
     return options
 
 
-def _seconds(value: Any) -> float:
+def _cache_options(headers: Mapping[str, str], given: dict[str, Any]) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    flag = headers.get("x-keel-cache")
+    choice = given.get("cache") if flag is None else _FLAGS.get(flag.strip().lower(), flag)
+    if choice is not None:
+        if not isinstance(choice, bool):
+            message = f"Keel option 'cache' must be true or false, got {choice!r}"
+            raise ApiError(400, message, param="keel.cache")
+        options["cache"] = choice
+    directives = {part.strip().lower() for part in headers.get("cache-control", "").split(",")}
+    if "no-store" in directives:
+        options["cache"] = False
+    elif "no-cache" in directives:
+        options["cache_refresh"] = True
+    ttl = headers.get("x-keel-cache-ttl", given.get("cache_ttl"))
+    if ttl is not None:
+        options["cache_ttl"] = _seconds(ttl, "cache_ttl")
+    return options
+
+
+def _seconds(value: Any, name: str = "timeout") -> float:
     try:
         seconds = float(value)
     except (TypeError, ValueError):
@@ -55,7 +80,7 @@ def _seconds(value: Any) -> float:
     if isinstance(value, bool) or not (0 < seconds < math.inf):
         raise ApiError(
             400,
-            f"Keel option 'timeout' must be a positive number of seconds, got {value!r}",
-            param="keel.timeout",
+            f"Keel option {name!r} must be a positive number of seconds, got {value!r}",
+            param=f"keel.{name}",
         )
     return seconds

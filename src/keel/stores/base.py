@@ -27,6 +27,7 @@ __all__ = [
     "LedgerStore",
     "Limit",
     "LockNotify",
+    "MapStats",
     "Refusal",
     "TTLMap",
 ]
@@ -120,24 +121,53 @@ class Counters(Protocol):
         ...
 
 
-class TTLMap(Protocol):
-    """A key-value map whose entries expire; values are bytes."""
+@dataclass(frozen=True, slots=True)
+class MapStats:
+    """How much a ``TTLMap`` holds: live entries and the bytes of their values."""
 
-    async def get(self, key: str) -> bytes | None: ...
+    entries: int
+    bytes: int
+
+
+class TTLMap(Protocol):
+    """A key-value map of bytes whose entries expire (cache entries).
+
+    Keys are plain strings chosen by the caller; ``clear`` and ``stats`` take a glob pattern
+    (``*``, ``?``), which every engine matches natively (fnmatch, SQLite ``GLOB``, Redis ``SCAN
+    MATCH``). An engine may drop entries early to stay within its size bound.
+    """
+
+    async def get(self, key: str) -> bytes | None:
+        """The value, or ``None`` when absent or expired."""
+        ...
 
     async def set(self, key: str, value: bytes, ttl_s: float) -> None: ...
 
     async def delete(self, key: str) -> None: ...
 
+    async def clear(self, pattern: str = "*") -> int:
+        """Delete every entry whose key matches ``pattern``; how many were deleted."""
+        ...
+
+    async def stats(self, pattern: str = "*") -> MapStats: ...
+
 
 class LockNotify(Protocol):
-    """Short leases with a notification to the waiters when the holder finishes (coalescing)."""
+    """Short leases with a notification to the waiters when the holder finishes (coalescing across
+    processes): one holder runs the shared work, the others ``wait`` for it, then read its result
+    from where the holder put it (the cache)."""
 
-    async def try_lock(self, key: str, ttl_s: float) -> bool: ...
+    async def try_lock(self, key: str, ttl_s: float) -> str | None:
+        """A token when this caller now holds the lease for ``ttl_s`` seconds, else ``None``."""
+        ...
 
-    async def unlock(self, key: str, result: bytes | None = None) -> None: ...
+    async def unlock(self, key: str, token: str) -> None:
+        """Release the lease (only if ``token`` still holds it) and wake the waiters."""
+        ...
 
-    async def wait(self, key: str, timeout_s: float) -> bytes | None: ...
+    async def wait(self, key: str, timeout_s: float) -> bool:
+        """``True`` once the lease is free (released or expired), ``False`` after ``timeout_s``."""
+        ...
 
 
 class LedgerStore(Protocol):

@@ -15,6 +15,14 @@ from .sqlite_ledger import LEDGER_COLUMNS
 
 __all__ = ["PostgresLedger"]
 
+_TOKEN_COLUMNS = (
+    "input_tokens",
+    "cached_input_tokens",
+    "cache_write_tokens",
+    "output_tokens",
+    "reasoning_tokens",
+)
+
 _MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
         """
@@ -89,7 +97,8 @@ class PostgresLedger:
                 where.append(f"started_at {op} ${len(params)}")
         sql = (
             f"SELECT {', '.join([*groups, 'count(*) AS calls'])}, sum(input_tokens) AS input_tokens, "
-            "sum(cached_input_tokens) AS cached_input_tokens, sum(output_tokens) AS output_tokens, "
+            "sum(cached_input_tokens) AS cached_input_tokens, sum(cache_write_tokens) AS cache_write_tokens, "
+            "sum(output_tokens) AS output_tokens, "
             "sum(reasoning_tokens) AS reasoning_tokens, coalesce(sum(cost_usd), 0) AS cost_usd FROM ledger"
             + (f" WHERE {' AND '.join(where)}" if where else "")
             + (
@@ -104,7 +113,7 @@ class PostgresLedger:
         for row in rows:
             if "_user" in row:
                 row["user"] = row.pop("_user")
-            for column in ("input_tokens", "cached_input_tokens", "output_tokens", "reasoning_tokens"):
+            for column in _TOKEN_COLUMNS:
                 row[column] = int(row[column] or 0)
             row["cost_usd"] = Decimal(row["cost_usd"])
         return rows

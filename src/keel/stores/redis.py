@@ -17,10 +17,11 @@ from .base import BreakerSettings, BreakerState, Hold, Limit, Refusal
 __all__ = ["RedisBreakerStore", "RedisCounters", "connect"]
 
 
-def connect(url: str, *, max_connections: int = 64) -> Redis:
-    """A client whose pool makes callers wait for a connection rather than fail under load."""
+def connect(url: str, *, max_connections: int = 64, decode_responses: bool = True) -> Redis:
+    """A client whose pool makes callers wait for a connection rather than fail under load; values
+    come back as ``str``, or as ``bytes`` with ``decode_responses=False``."""
     pool = BlockingConnectionPool.from_url(
-        url, max_connections=max_connections, timeout=5, decode_responses=True
+        url, max_connections=max_connections, timeout=5, decode_responses=decode_responses
     )
     return Redis(connection_pool=pool)
 

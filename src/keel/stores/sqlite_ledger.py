@@ -103,7 +103,8 @@ class SQLiteLedger:
             params.append(until)
         sql = (
             f"SELECT {', '.join([*groups, 'count(*) AS calls'])}, sum(input_tokens) AS input_tokens, "
-            "sum(cached_input_tokens) AS cached_input_tokens, sum(output_tokens) AS output_tokens, "
+            "sum(cached_input_tokens) AS cached_input_tokens, sum(cache_write_tokens) AS cache_write_tokens, "
+            "sum(output_tokens) AS output_tokens, "
             "sum(reasoning_tokens) AS reasoning_tokens, sum(cost_nano) AS cost_nano FROM ledger"
             + (f" WHERE {' AND '.join(where)}" if where else "")
             + (f" GROUP BY {', '.join(by)} ORDER BY cost_nano DESC" if by else "")

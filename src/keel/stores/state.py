@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-from .base import BreakerSettings, BreakerStore, Counters, KeyStore, LedgerStore
+from .base import BreakerSettings, BreakerStore, Counters, KeyStore, LedgerStore, LockNotify, TTLMap
 from .memory import MemoryBreakerStore, MemoryCounters
 
-__all__ = ["open_breaker_store", "open_counters", "open_key_store", "open_ledger"]
+__all__ = [
+    "open_breaker_store",
+    "open_cache_map",
+    "open_counters",
+    "open_key_store",
+    "open_ledger",
+    "open_locks",
+]
 
 
 def open_breaker_store(url: str, settings: BreakerSettings) -> BreakerStore:
@@ -30,6 +37,37 @@ def open_counters(url: str) -> Counters:
     except ImportError:
         raise ImportError("state: redis:// needs the redis extra: pip install 'keel[redis]'") from None
     return RedisCounters.from_url(url)
+
+
+def open_cache_map(url: str, *, max_bytes: int) -> TTLMap:
+    """Cache entries: ``memory://`` (an LRU of ``max_bytes``), ``sqlite:///cache.db`` or ``redis://…``."""
+    if url.startswith("memory://"):
+        from .memory_cache import MemoryTTLMap
+
+        return MemoryTTLMap(max_bytes)
+    if url.startswith("sqlite:///"):
+        from .sqlite_cache import SQLiteTTLMap
+        from .sqlite_ledger import sqlite_path
+
+        return SQLiteTTLMap(sqlite_path(url))
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        try:
+            from .redis_cache import RedisTTLMap
+        except ImportError:
+            raise ImportError("cache: redis:// needs the redis extra: pip install 'keel[redis]'") from None
+        return RedisTTLMap.from_url(url)
+    raise ValueError(
+        f"cache: unknown backend {url.split('://')[0]}://; use memory://, sqlite:/// or redis://"
+    )
+
+
+def open_locks(url: str) -> LockNotify | None:
+    """Coalescing leases across processes: Redis only; ``None`` where one process is all there is."""
+    if not url.startswith(("redis://", "rediss://", "unix://")):
+        return None
+    from .redis_cache import RedisLockNotify
+
+    return RedisLockNotify.from_url(url)
 
 
 def open_ledger(url: str) -> LedgerStore:

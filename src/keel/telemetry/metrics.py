@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter
 
-__all__ = ["REGISTRY", "budget_alerts"]
+__all__ = ["REGISTRY", "budget_alerts", "cache_bytes", "cache_lookups", "coalesced_calls"]
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -12,5 +12,26 @@ budget_alerts = Counter(
     "keel_budget_alerts",
     "Budget thresholds crossed, once per budget, threshold and window.",
     ["budget", "threshold"],
+    registry=REGISTRY,
+)
+
+cache_lookups = Counter(
+    "keel_cache_lookups",
+    "Response cache lookups by result: hit, semantic_hit, miss, or error (a failed backend: a miss).",
+    ["result"],
+    registry=REGISTRY,
+)
+
+cache_bytes = Counter(
+    "keel_cache_bytes",
+    "Bytes of cache entries stored and served.",
+    ["direction"],
+    registry=REGISTRY,
+)
+
+coalesced_calls = Counter(
+    "keel_coalesced_calls",
+    "Calls that shared another's upstream call: in this process (local) or another replica's (remote).",
+    ["source"],
     registry=REGISTRY,
 )

@@ -1,0 +1,116 @@
+"""Mid-stream continuation through the library: a stream cut after 40 of 60 tokens is finished by a
+route that accepts an assistant prefill, never by one that does not, and the ledger keeps both attempts."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from keel import Gateway, StreamInterruptedError
+from keel.mock import MockServer
+from keel.stores.sqlite_ledger import SQLiteLedger
+
+from .conftest import GatewayFactory, user
+
+WHOLE = " ".join(f"token{i}" for i in range(60))
+CONTINUE = {"router": {"continue_streams": True}}
+
+
+def prefill(provider: str, model: str, accepts: bool | None = True) -> list[dict[str, Any]]:
+    """A one-deployment tier whose prefill capability is set in config (or left to its provider)."""
+    deployment: dict[str, Any] = {"provider": provider, "model": model}
+    if accepts is not None:
+        deployment["supports_prefill"] = accepts
+    return [deployment]
+
+
+async def read(gateway: Gateway) -> tuple[str, list[str], Any]:
+    """The streamed text, each chunk's model, and the assembled response."""
+    handle = gateway.stream("smart", user())
+    text, models = "", []
+    async for chunk in handle:
+        text += chunk.text
+        models.append(chunk.model)
+    return text, models, handle.response
+
+
+async def ledger_rows(tmp_path: Path) -> list[dict[str, Any]]:
+    ledger = SQLiteLedger(tmp_path / "keel.db")
+    try:
+        return await ledger.rows()
+    finally:
+        await ledger.close()
+
+
+@pytest.mark.parametrize(
+    ("first", "then"),
+    [("mock", "claude"), ("mock", "mock"), ("claude", "mock"), ("claude", "claude")],
+    ids=["openai-then-claude", "openai-then-openai", "claude-then-openai", "claude-then-claude"],
+)
+async def test_a_cut_stream_is_finished_where_prefill_is_accepted(
+    claude_for: GatewayFactory, mock_server: MockServer, tmp_path: Path, uid, first: str, then: str
+) -> None:
+    """The caller gets exactly token0…token59; the fallback saw the 40 delivered as a prefill and
+    finished the answer, naming its model; the ledger keeps each attempt's usage and cost."""
+    cut, finisher = uid("cut:after=40,tokens=60"), uid("ok:tokens=60")
+    gateway = claude_for({"smart": [[f"{first}/{cut}"], prefill(then, finisher)]}, **CONTINUE)
+    text, models, response = await read(gateway)
+    assert text == WHOLE
+    assert models[0] == cut and models[-1] == finisher and response.model == finisher
+    [seen] = mock_server.attempts(model=finisher)
+    assert seen["last_role"] == "assistant"
+    turns = seen["body"]["messages"]
+    last = turns[-1]["content"]
+    assert (last if isinstance(last, str) else last[0]["text"]) == " ".join(f"token{i}" for i in range(40))
+    await gateway.aclose()
+    [row] = await ledger_rows(tmp_path)
+    assert row["status"] == "ok" and row["model"] == finisher and row["route"] == f"{then}/{finisher}"
+    cut_attempt, finishing = row["attempts"]
+    assert cut_attempt["route"] == f"{first}/{cut}" and cut_attempt["delivered_bytes"] > 0
+    assert finishing["usage"]["output_tokens"] == 20 and row["output_tokens"] == 20
+    costs = [Decimal(attempt["cost"]) for attempt in row["attempts"]]
+    assert all(costs) and row["cost_usd"] == sum(costs)
+
+
+@pytest.mark.parametrize(
+    ("provider", "accepts"), [("mock", None), ("claude", False)], ids=["profile-says-no", "config-says-no"]
+)
+async def test_a_route_without_prefill_is_not_tried_and_the_cut_is_reported(
+    claude_for: GatewayFactory, mock_server: MockServer, uid, provider: str, accepts: bool | None
+) -> None:
+    """When the next route cannot take a prefill (by its provider's profile, or as configured), the
+    caller gets the original cut, and that route was never sent a conversation ending in an assistant
+    message."""
+    cut, refuser = uid("cut:after=40,tokens=60"), uid("no-prefill:tokens=60")
+    gateway = claude_for({"smart": [[f"mock/{cut}"], prefill(provider, refuser, accepts)]}, **CONTINUE)
+    with pytest.raises(StreamInterruptedError, match=r"interrupted after 41 chunks.*cut short") as info:
+        await read(gateway)
+    assert info.value.partial.text == " ".join(f"token{i}" for i in range(40))
+    assert [r for r in mock_server.attempts(model=refuser) if r["last_role"] == "assistant"] == []
+
+
+async def test_a_failing_continuation_reports_the_original_cut(
+    claude_for: GatewayFactory, mock_server: MockServer, uid
+) -> None:
+    """A prefill-capable route that fails too is not what the caller hears about: the cut is."""
+    cut, down = uid("cut:after=40,tokens=60"), uid("error-503")
+    gateway = claude_for(
+        {"smart": [[f"mock/{cut}"], prefill("mock", down)]}, retry={"max_attempts": 1}, **CONTINUE
+    )
+    with pytest.raises(StreamInterruptedError, match="cut short"):
+        await read(gateway)
+    assert [r["last_role"] for r in mock_server.attempts(model=down)] == ["assistant"]
+
+
+async def test_continuation_is_off_by_default(
+    claude_for: GatewayFactory, mock_server: MockServer, uid
+) -> None:
+    """Without router.continue_streams a cut stream is reported, and no other route is asked."""
+    cut, finisher = uid("cut:after=40,tokens=60"), uid("ok:tokens=60")
+    gateway = claude_for({"smart": [[f"mock/{cut}"], prefill("claude", finisher)]})
+    with pytest.raises(StreamInterruptedError):
+        await read(gateway)
+    assert mock_server.attempts(model=finisher) == []
