@@ -143,9 +143,9 @@ class LedgerWriter:
         stored = asyncio.get_running_loop().create_future() if self.durability == "strict" else None
         try:
             self._queue.put_nowait((record, stored))
-        except asyncio.QueueFull:  # the store is down or far behind: write inline rather than drop
-            await self.store.write([record.row()])
-            return
+        except asyncio.QueueFull:  # the store is down or far behind: wait for room, never drop
+            log.warning("ledger queue full: calls wait for the store", queued=self._queue.qsize())
+            await self._queue.put((record, stored))
         if stored is not None:
             await asyncio.shield(stored)  # a caller that goes away does not unqueue its record
 
