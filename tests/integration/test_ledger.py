@@ -99,12 +99,12 @@ async def test_close_flushes_every_record(
 async def test_ledger_never_holds_the_key_or_prompt(gateway_for: GatewayFactory, tmp_path: Path, uid) -> None:
     """Neither the provider's key nor the prompt text is written to the ledger."""
     gateway = gateway_for(
-        {"smart": [f"mock/{uid('ok')}"]}, providers={"mock": {"api_key": "sk-verysecretkey1234567890"}}
+        {"smart": [f"mock/{uid('ok')}"]}, providers={"mock": {"api_key": "sk-test-very-secret-key-0001"}}
     )
     await gateway.chat("smart", user("my secret prompt text"))
     await gateway.aclose()
     raw = db_bytes(tmp_path)
-    assert b"sk-verysecretkey" not in raw and b"my secret prompt text" not in raw
+    assert b"very-secret-key" not in raw and b"my secret prompt text" not in raw
 
 
 async def test_spend_report_groups(tmp_path: Path, gateway_for: GatewayFactory, uid) -> None:
