@@ -179,7 +179,7 @@ TEXT_EVENTS = [
 def test_native_events_pass_through_byte_for_byte() -> None:
     """Chunks from an Anthropic route go out as exactly the events they came from, ping included."""
     events = AnthropicEvents()
-    raw = b"".join(events.frame(chunk) for chunk in decode(TEXT_EVENTS)) + events.end()
+    raw = b"".join(events.chunk(chunk) for chunk in decode(TEXT_EVENTS)) + events.end()
     assert raw == b"".join(
         b"event: " + e["type"].encode() + b"\ndata: " + orjson.dumps(e) + b"\n\n" for e in TEXT_EVENTS
     )
@@ -198,7 +198,7 @@ def test_a_continuation_goes_on_inside_the_same_message() -> None:
     usage.usage = Usage(input_tokens=4, output_tokens=2)
     events = AnthropicEvents()
     raw = b"".join(
-        events.frame(chunk) for chunk in [*cut, text_chunk(" token2"), text_chunk(" token3"), finish, usage]
+        events.chunk(chunk) for chunk in [*cut, text_chunk(" token2"), text_chunk(" token3"), finish, usage]
     )
     raw += events.end()
     got = events_of(raw)
@@ -218,7 +218,7 @@ def test_chunks_of_another_format_are_encoded() -> None:
     role = Chunk(model="gpt", choices=[ChunkChoice(delta=Delta(role="assistant", content=""))])
     finish = Chunk(model="gpt", choices=[ChunkChoice(delta=Delta(), finish_reason="stop")])
     events = AnthropicEvents()
-    raw = b"".join(events.frame(chunk) for chunk in [role, text_chunk("a"), text_chunk(" b"), finish])
+    raw = b"".join(events.chunk(chunk) for chunk in [role, text_chunk("a"), text_chunk(" b"), finish])
     got = events_of(raw + events.end())
     assert [e["type"] for e in got] == [
         "message_start",

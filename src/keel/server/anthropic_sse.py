@@ -24,7 +24,8 @@ SSE_HEADERS = [
 
 
 class AnthropicEvents:
-    """Stateful: ``frame`` each chunk in order, then ``end`` once the stream has completed."""
+    """Stateful stream framing (``call_flow.StreamFrames``): each chunk in order, then ``end`` once
+    the stream has completed, or ``error`` when it failed."""
 
     __slots__ = ("_encoder", "_passing")
 
@@ -32,7 +33,7 @@ class AnthropicEvents:
         self._encoder = AnthropicStreamEncoder(model=model)
         self._passing: bool | None = None  # decided by the first chunk
 
-    def frame(self, chunk: Chunk) -> bytes:
+    def chunk(self, chunk: Chunk) -> bytes:
         """The bytes for one chunk: its upstream events when passing through, else encoded ones."""
         native = chunk.native
         anthropic = bool(native) and all(item.format == "anthropic" for item in native)
@@ -50,6 +51,9 @@ class AnthropicEvents:
         if self._passing:
             return b""
         return b"".join(sse_frame(event) for event in self._encoder.finish())
+
+    def error(self, error: BaseException) -> bytes:
+        return error_event(error)
 
 
 def error_event(error: BaseException) -> bytes:

@@ -8,26 +8,22 @@ content is still an ordinary JSON error with its status.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Any
 
 import orjson
 
-from .._replay import chunks_of
-from ..errors import KeelError
-from ..reply import ChunkStream
 from ..telemetry.logs import get_logger
-from ..types import ChatResponse, Chunk
+from .call_flow import answer_stream, answer_whole, start_call
 from .caller import may_use
 from .context import ApiContext
 from .disconnect import cancel_on_disconnect
 from .embeddings import embed
-from .errors import ApiError, error_parts
+from .errors import ApiError
 from .exchange import Exchange
 from .openai_wire import chat_request, encode_response, json_object
 from .options import keel_options
-from .sse import DONE, SSE_HEADERS, error_event, frame, keeps_chunk
+from .sse import SSE_HEADERS, OpenAIFrames
 
 __all__ = ["chat_completions", "embeddings", "list_models", "retrieve_model"]
 
@@ -40,86 +36,11 @@ async def chat_completions(ctx: ApiContext, ex: Exchange) -> None:
     options = keel_options(ex.headers, body, max_timeout=ctx.gateway.config.timeouts.total)
     request, stream, include_usage = chat_request(body)
     _check_model(ex, request.model)
-    if ex.principal is not None:
-        options["principal"] = ex.principal
-    call = ctx.gateway.new_call(request, stream=stream, **options)
-    call.request_id = ex.request_id
-    ex.call = call
+    start_call(ctx, ex, request, stream=stream, options=options)
     if stream:
-        await _stream(ctx, ex, include_usage)
+        await answer_stream(ctx, ex, SSE_HEADERS, lambda _first: OpenAIFrames(include_usage))
     else:
-        await _complete(ctx, ex)
-
-
-async def _complete(ctx: ApiContext, ex: Exchange) -> None:
-    assert ex.call is not None
-    async with cancel_on_disconnect(ex.receive) as watch:
-        try:
-            reply = await ctx.gateway.run(ex.call)
-        finally:
-            ex.upstream_done = time.perf_counter()
-            ex.note_call(ex.call)
-        response = await reply.collect() if isinstance(reply, ChunkStream) else reply
-    if watch.disconnected:
-        ex.status, ex.outcome = 499, "client_closed"
-        return
-    ex.note_call(ex.call)
-    ex.upstream_request_id = response.upstream_request_id or ex.upstream_request_id
-    ex.outcome = "completed"
-    await ex.respond(200, encode_response(response))
-
-
-async def _stream(ctx: ApiContext, ex: Exchange, include_usage: bool) -> None:
-    assert ex.call is not None
-    stream: ChunkStream | None = None
-    async with cancel_on_disconnect(ex.receive) as watch:
-        try:
-            try:
-                reply = await ctx.gateway.run(ex.call)
-            finally:
-                ex.upstream_done = time.perf_counter()
-                ex.note_call(ex.call)
-            stream = reply if isinstance(reply, ChunkStream) else _replayed(reply)
-            first = await anext(stream, None)  # held back until the commit point: already here
-            if first is not None and first.upstream_request_id:
-                ex.upstream_request_id = first.upstream_request_id
-            ex.status = 200
-            await ex.send(
-                {"type": "http.response.start", "status": 200, "headers": [*SSE_HEADERS, *ex.keel_headers()]}
-            )
-            await _pump(ex, stream, first, include_usage)
-        finally:
-            if stream is not None and stream.end is None:
-                await stream.aclose()  # cancelled between chunks: close the upstream now
-    if watch.disconnected:
-        ex.status, ex.outcome = ex.status or 499, "client_closed"
-    ex.note_call(ex.call)
-
-
-async def _pump(ex: Exchange, stream: ChunkStream, first: Chunk | None, include_usage: bool) -> None:
-    """Forward chunks one at a time: the next is read only when ``send`` took the last."""
-    send = ex.send
-    try:
-        if first is not None and keeps_chunk(first, include_usage):
-            await send({"type": "http.response.body", "body": frame(first), "more_body": True})
-        async for chunk in stream:
-            if keeps_chunk(chunk, include_usage):
-                await send({"type": "http.response.body", "body": frame(chunk), "more_body": True})
-    except asyncio.CancelledError:
-        raise
-    except Exception as error:
-        if not isinstance(error, KeelError):
-            log.error("internal error in a stream", request_id=ex.request_id, error=repr(error))
-        _, _, detail = error_parts(error)
-        ex.outcome = "failed"
-        await send({"type": "http.response.body", "body": error_event(detail), "more_body": False})
-        return
-    ex.outcome = "completed"
-    await send({"type": "http.response.body", "body": DONE, "more_body": False})
-
-
-def _replayed(response: ChatResponse) -> ChunkStream:
-    return ChunkStream(chunks_of(response), model=response.model)
+        await answer_whole(ctx, ex, encode_response)
 
 
 async def embeddings(ctx: ApiContext, ex: Exchange) -> None:

@@ -13,7 +13,7 @@ import orjson
 
 from ..types import Chunk
 
-__all__ = ["DONE", "SSE_HEADERS", "error_event", "frame", "keeps_chunk"]
+__all__ = ["DONE", "SSE_HEADERS", "OpenAIFrames", "error_event", "frame", "keeps_chunk"]
 
 DONE = b"data: [DONE]\n\n"
 SSE_HEADERS = [
@@ -60,3 +60,23 @@ def _chunk_wire(chunk: Chunk) -> dict[str, Any]:
         choice.setdefault("finish_reason", None)
         choice.setdefault("delta", {})
     return body
+
+
+class OpenAIFrames:
+    """OpenAI's stream framing (``call_flow.StreamFrames``): ``data:`` frames, ``[DONE]``, an error."""
+
+    __slots__ = ("include_usage",)
+
+    def __init__(self, include_usage: bool) -> None:
+        self.include_usage = include_usage
+
+    def chunk(self, chunk: Chunk) -> bytes:
+        return frame(chunk) if keeps_chunk(chunk, self.include_usage) else b""
+
+    def end(self) -> bytes:
+        return DONE
+
+    def error(self, error: BaseException) -> bytes:
+        from .errors import error_parts
+
+        return error_event(error_parts(error)[2])

@@ -1,0 +1,125 @@
+"""One gateway call for an endpoint: prepared, run while watching for a disconnect, answered whole or
+streamed chunk by chunk; the endpoints differ only in how they encode.
+
+A stream sends its headers only once the gateway returns it — after the commit point (DESIGN §1) —
+so a failure before the first content is an ordinary error response with its status; after it, a
+failure ends the stream with the endpoint's error event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from .._replay import chunks_of
+from ..errors import KeelError
+from ..reply import ChunkStream
+from ..telemetry.logs import get_logger
+from ..types import ChatRequest, ChatResponse, Chunk
+from .context import ApiContext
+from .disconnect import cancel_on_disconnect
+from .exchange import Exchange
+
+__all__ = ["StreamFrames", "answer_stream", "answer_whole", "start_call"]
+
+log = get_logger("keel.server")
+
+
+class StreamFrames(Protocol):
+    """How one API frames a stream: a chunk (``b""`` to send nothing), the end, a failure."""
+
+    def chunk(self, chunk: Chunk) -> bytes: ...
+
+    def end(self) -> bytes: ...
+
+    def error(self, error: BaseException) -> bytes: ...
+
+
+def start_call(
+    ctx: ApiContext, ex: Exchange, request: ChatRequest, *, stream: bool, options: dict[str, Any]
+) -> None:
+    """The exchange's call, carrying the caller's identity and the exchange's request id."""
+    if ex.principal is not None:
+        options["principal"] = ex.principal
+    call = ctx.gateway.new_call(request, stream=stream, **options)
+    call.request_id = ex.request_id
+    ex.call = call
+
+
+async def answer_whole(ctx: ApiContext, ex: Exchange, encode: Callable[[ChatResponse], bytes]) -> None:
+    """Run the call and send the complete answer, unless the client has gone."""
+    assert ex.call is not None
+    async with cancel_on_disconnect(ex.receive) as watch:
+        try:
+            reply = await ctx.gateway.run(ex.call)
+        finally:
+            ex.upstream_done = time.perf_counter()
+            ex.note_call(ex.call)
+        response = await reply.collect() if isinstance(reply, ChunkStream) else reply
+    if watch.disconnected:
+        ex.status, ex.outcome = 499, "client_closed"
+        return
+    ex.note_call(ex.call)
+    ex.upstream_request_id = response.upstream_request_id or ex.upstream_request_id
+    ex.outcome = "completed"
+    await ex.respond(200, encode(response))
+
+
+async def answer_stream(
+    ctx: ApiContext,
+    ex: Exchange,
+    headers: list[tuple[bytes, bytes]],
+    frames_for: Callable[[Chunk | None], StreamFrames],
+) -> None:
+    """Run the call and forward its chunks; ``frames_for(first_chunk)`` picks the framing."""
+    assert ex.call is not None
+    stream: ChunkStream | None = None
+    async with cancel_on_disconnect(ex.receive) as watch:
+        try:
+            try:
+                reply = await ctx.gateway.run(ex.call)
+            finally:
+                ex.upstream_done = time.perf_counter()
+                ex.note_call(ex.call)
+            stream = reply if isinstance(reply, ChunkStream) else _replayed(reply)
+            first = await anext(stream, None)  # held back until the commit point: already here
+            if first is not None and first.upstream_request_id:
+                ex.upstream_request_id = first.upstream_request_id
+            ex.status = 200
+            await ex.send(
+                {"type": "http.response.start", "status": 200, "headers": [*headers, *ex.keel_headers()]}
+            )
+            await _pump(ex, stream, first, frames_for(first))
+        finally:
+            if stream is not None and stream.end is None:
+                await stream.aclose()  # cancelled between chunks: close the upstream now
+    if watch.disconnected:
+        ex.status, ex.outcome = ex.status or 499, "client_closed"
+    ex.note_call(ex.call)
+
+
+async def _pump(ex: Exchange, stream: ChunkStream, first: Chunk | None, frames: StreamFrames) -> None:
+    """Forward chunks one at a time: the next is read only when ``send`` took the last."""
+    send = ex.send
+    try:
+        if first is not None and (body := frames.chunk(first)):
+            await send({"type": "http.response.body", "body": body, "more_body": True})
+        async for chunk in stream:
+            if body := frames.chunk(chunk):
+                await send({"type": "http.response.body", "body": body, "more_body": True})
+    except asyncio.CancelledError:
+        raise
+    except Exception as error:
+        if not isinstance(error, KeelError):
+            log.error("internal error in a stream", request_id=ex.request_id, error=repr(error))
+        ex.outcome = "failed"
+        await send({"type": "http.response.body", "body": frames.error(error), "more_body": False})
+        return
+    ex.outcome = "completed"
+    await send({"type": "http.response.body", "body": frames.end(), "more_body": False})
+
+
+def _replayed(response: ChatResponse) -> ChunkStream:
+    return ChunkStream(chunks_of(response), model=response.model)
