@@ -9,7 +9,6 @@ error response in Anthropic's shape; after it, a failure ends the stream with an
 
 from __future__ import annotations
 
-from ..telemetry.logs import get_logger
 from .anthropic_sse import SSE_HEADERS, AnthropicEvents
 from .anthropic_wire import encode_message, messages_request
 from .call_flow import answer_stream, answer_whole, start_call
@@ -21,8 +20,6 @@ from .openai_wire import json_object
 from .options import keel_options
 
 __all__ = ["messages", "messages_elsewhere"]
-
-log = get_logger("keel.server")
 
 
 async def messages(ctx: ApiContext, ex: Exchange) -> None:

@@ -13,7 +13,6 @@ from typing import Any
 
 import orjson
 
-from ..telemetry.logs import get_logger
 from .call_flow import answer_stream, answer_whole, start_call
 from .caller import may_use
 from .context import ApiContext
@@ -26,8 +25,6 @@ from .options import keel_options
 from .sse import SSE_HEADERS, OpenAIFrames
 
 __all__ = ["chat_completions", "embeddings", "list_models", "retrieve_model"]
-
-log = get_logger("keel.server")
 
 
 async def chat_completions(ctx: ApiContext, ex: Exchange) -> None:
