@@ -1,9 +1,9 @@
 """``Gateway``: builds the policy stack from config — the one place that knows its order — and runs calls.
 
-    outer (once per call):   [guard, prompt, budget, ratelimit, cache, coalesce, validate] → router
-    per route (router's):    retry → breaker → attempt → AttemptRunner → provider
+    outer (once per call):   ledger → budget → ratelimit → cache → coalesce → router
+    per route (router's):    retry → route ratelimit → breaker → attempt → AttemptRunner → provider
 
-The outer list is empty until those policies land; each is one file and one line in ``_outer``.
+Guard, prompt and structured-output validation will each be one file and one line in ``_outer``.
 """
 
 from __future__ import annotations
