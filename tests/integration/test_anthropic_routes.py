@@ -10,6 +10,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+import keel.providers._http
 import keel.providers.anthropic
 from keel import ChatRequest, RequestError
 from keel.mock import MockServer
@@ -164,7 +165,7 @@ def wire(monkeypatch: pytest.MonkeyPatch) -> bytearray:
     trace = aiohttp.TraceConfig()
     trace.on_response_chunk_received.append(on_chunk)
     monkeypatch.setattr(
-        keel.providers.anthropic, "new_session", lambda: aiohttp.ClientSession(trace_configs=[trace])
+        keel.providers._http, "new_session", lambda: aiohttp.ClientSession(trace_configs=[trace])
     )
     parse = keel.providers.anthropic.sse_events
 

@@ -12,7 +12,7 @@ import aiohttp
 
 from ..errors import ConnectError, MalformedResponseError, UpstreamError, UpstreamTimeoutError
 
-__all__ = ["new_session", "parse_retry_after", "scrub_url", "transport_errors"]
+__all__ = ["SessionPool", "new_session", "parse_retry_after", "scrub_url", "transport_errors"]
 
 
 def new_session(*, pool_size: int = 256) -> aiohttp.ClientSession:
@@ -25,6 +25,26 @@ def new_session(*, pool_size: int = 256) -> aiohttp.ClientSession:
         skip_auto_headers=("User-Agent",),
         json_serialize=None,  # type: ignore[arg-type]  # bodies are bytes we encoded with orjson
     )
+
+
+class SessionPool:
+    """A provider's one pooled session, opened on first use (inside the loop that uses it)."""
+
+    __slots__ = ("_session",)
+
+    def __init__(self) -> None:
+        self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = new_session()
+        return self._session
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
 
 
 def scrub_url(url: str) -> str:

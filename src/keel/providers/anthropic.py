@@ -24,7 +24,7 @@ from ..formats.anthropic_stream import AnthropicStreamDecoder
 from ..route import Capabilities
 from ..types import ChatRequest, ChatResponse, Chunk, Native
 from ._anthropic_errors import error_from_payload, error_from_response
-from ._http import new_session, transport_errors
+from ._http import SessionPool, transport_errors
 from ._sse import sse_events
 from .base import AttemptLimits
 
@@ -74,16 +74,14 @@ class AnthropicProvider:
             **({"x-api-key": key} if key else {}),
         }
         self._stream_headers = {**self._headers, "accept": "text/event-stream"}
-        self._session: aiohttp.ClientSession | None = None
+        self._pool = SessionPool()
 
     def __repr__(self) -> str:
         return f"AnthropicProvider({self.name!r})"
 
     @property
     def session(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            self._session = new_session()
-        return self._session
+        return self._pool.session
 
     def _body(self, request: ChatRequest, route: Route, *, stream: bool) -> tuple[bytes, str | None]:
         """The body to send, and the forced JSON tool whose input is the answer (if any)."""
@@ -182,6 +180,4 @@ class AnthropicProvider:
             response.close()  # an unfinished body must not go back to the pool
 
     async def aclose(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        await self._pool.aclose()

@@ -11,7 +11,7 @@ from pydantic import SecretStr, ValidationError
 
 from ..errors import MalformedResponseError
 from ..types import ChatRequest, ChatResponse, Chunk, Native, Usage
-from ._http import new_session, transport_errors
+from ._http import SessionPool, transport_errors
 from ._openai_errors import error_from_payload, error_from_response
 from ._sse import sse_events
 from .base import AttemptLimits
@@ -53,16 +53,14 @@ class OpenAIProvider:
         self._stream_headers = {**self._headers, "accept": "text/event-stream"}
         if self.profile.close_after_stream:
             self._stream_headers["connection"] = "close"
-        self._session: aiohttp.ClientSession | None = None
+        self._pool = SessionPool()
 
     def __repr__(self) -> str:
         return f"OpenAIProvider({self.name!r}, profile={self.profile.name!r})"
 
     @property
     def session(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            self._session = new_session()
-        return self._session
+        return self._pool.session
 
     def _body(self, request: ChatRequest, route: Route, *, stream: bool) -> bytes:
         body = (
@@ -175,9 +173,7 @@ class OpenAIProvider:
         return Native("openai", data), request_id
 
     async def aclose(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        await self._pool.aclose()
 
 
 def _parse_chunk(data: bytes, route: str, request_id: str | None) -> Chunk:
