@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import time
 from typing import Any
@@ -11,11 +10,11 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from .behaviours import respond
 from .embeddings import embeddings
 from .exchange import Exchange
+from .intake import answer, take_in, tracked
 from .messages import messages
-from .spec import BEHAVIOURS, ParamError, parse_model
+from .spec import BEHAVIOURS
 from .state import STATE, MockState
 from .statuses import auth_error, error_reply
 from .wire import new_id
@@ -38,69 +37,29 @@ def build_app(state: MockState) -> web.Application:
     return app
 
 
-async def chat_completions(request: web.Request) -> web.StreamResponse:
+@tracked
+async def chat_completions(request: web.Request, state: MockState) -> web.StreamResponse:
     """Record the request, then answer as the behaviour its model name picks."""
-    state = request.app[STATE]
-    task = asyncio.current_task()
-    if task is not None:
-        state.tasks.add(task)
-    try:
-        return await _chat_completions(request, state)
-    finally:
-        if task is not None:
-            state.tasks.discard(task)
-
-
-async def _chat_completions(request: web.Request, state: MockState) -> web.StreamResponse:
-    raw = await request.read()
-    body: Any
-    try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        body = None
-    model = body.get("model") if isinstance(body, dict) else None
-    spec = parse_model(model) if isinstance(model, str) and model else None
-    entry = state.log.record(
-        model=model if isinstance(model, str) else None,
-        behaviour=spec.behaviour if spec else None,
-        stream=isinstance(body, dict) and body.get("stream") is True,
-        body=body,
-        headers=request.headers,
-        request_id=new_id("req_mock_"),
-    )
-    headers = {"x-request-id": entry["request_id"]}
+    got = await take_in(request, state)
+    headers = {"x-request-id": got.entry["request_id"]}
 
     def refuse(outcome: str, reply: web.Response) -> web.Response:
-        state.log.update(entry, outcome=outcome, ended_at=time.monotonic())
+        state.log.update(got.entry, outcome=outcome, ended_at=time.monotonic())
         return reply
 
     if not _authorized(request, state.api_key):
         return refuse("401", auth_error(headers))
-    problem = _invalid(body)
+    problem = _invalid(got.body)
     if problem is not None:
         message, param, code = problem
         return refuse(
             "400_invalid_request", error_reply(400, message, "invalid_request_error", code, param, headers)
         )
-    assert spec is not None and isinstance(body, dict)
-    ex = Exchange(request, body, spec, entry, state)
-    try:
-        return await respond(ex)
-    except ParamError as error:
-        return refuse(
-            "400_invalid_request",
-            error_reply(400, str(error), "invalid_request_error", None, "model", headers),
-        )
-    except ConnectionResetError:
-        # A write found the client gone; aiohttp quietly drops a reply it cannot send.
-        ex.closed_by_client()
-        return web.Response()
-    except asyncio.CancelledError:
-        if state.closing:
-            ex.interrupted_by_shutdown()
-        else:
-            ex.closed_by_client()
-        raise
+    assert got.spec is not None and isinstance(got.body, dict)
+    return await answer(
+        Exchange(request, got.body, got.spec, got.entry, state),
+        lambda message: error_reply(400, message, "invalid_request_error", None, "model", headers),
+    )
 
 
 async def list_models(request: web.Request) -> web.Response:

@@ -2,87 +2,43 @@
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import time
-from typing import Any
 
-import orjson
 from aiohttp import web
 
 from . import anthropic_statuses
 from .anthropic_wire import invalid
-from .behaviours import respond
 from .exchange import Exchange
-from .spec import ParamError, parse_model
-from .state import STATE, MockState
-from .wire import new_id
+from .intake import answer, take_in, tracked
+from .state import MockState
 
 __all__ = ["messages"]
 
 
-async def messages(request: web.Request) -> web.StreamResponse:
+@tracked
+async def messages(request: web.Request, state: MockState) -> web.StreamResponse:
     """Record the request (``format: "anthropic"``), then answer as its model name's behaviour says."""
-    state = request.app[STATE]
-    task = asyncio.current_task()
-    if task is not None:
-        state.tasks.add(task)
-    try:
-        return await _messages(request, state)
-    finally:
-        if task is not None:
-            state.tasks.discard(task)
-
-
-async def _messages(request: web.Request, state: MockState) -> web.StreamResponse:
-    body: Any
-    try:
-        body = orjson.loads(await request.read())
-    except orjson.JSONDecodeError:
-        body = None
-    model = body.get("model") if isinstance(body, dict) else None
-    spec = parse_model(model) if isinstance(model, str) and model else None
-    entry = state.log.record(
-        model=model if isinstance(model, str) else None,
-        behaviour=spec.behaviour if spec else None,
-        stream=isinstance(body, dict) and body.get("stream") is True,
-        body=body,
-        headers=request.headers,
-        request_id=new_id("req_mock_"),
-        format="anthropic",
-    )
-    headers = {"request-id": entry["request_id"]}
+    got = await take_in(request, state, format="anthropic")
+    headers = {"request-id": got.entry["request_id"]}
 
     def refuse(outcome: str, reply: web.Response) -> web.Response:
-        state.log.update(entry, outcome=outcome, ended_at=time.monotonic())
+        state.log.update(got.entry, outcome=outcome, ended_at=time.monotonic())
         return reply
 
     if not _authorized(request, state.api_key):
         return refuse("401", anthropic_statuses.auth_error(headers))
-    problem = invalid(body)
+    problem = invalid(got.body)
     if problem is not None:
         return refuse(
             "400_invalid_request",
             anthropic_statuses.error_reply(400, "invalid_request_error", problem, headers),
         )
-    assert spec is not None and isinstance(body, dict)
-    ex = Exchange(request, body, spec, entry, state, format="anthropic")
-    try:
-        return await respond(ex)
-    except ParamError as error:
-        return refuse(
-            "400_invalid_request",
-            anthropic_statuses.error_reply(400, "invalid_request_error", str(error), headers),
-        )
-    except ConnectionResetError:
-        ex.closed_by_client()  # a write found the client gone
-        return web.Response()
-    except asyncio.CancelledError:
-        if state.closing:
-            ex.interrupted_by_shutdown()
-        else:
-            ex.closed_by_client()
-        raise
+    assert got.spec is not None and isinstance(got.body, dict)
+    return await answer(
+        Exchange(request, got.body, got.spec, got.entry, state, format="anthropic"),
+        lambda message: anthropic_statuses.error_reply(400, "invalid_request_error", message, headers),
+    )
 
 
 def _authorized(request: web.Request, api_key: str | None) -> bool:
