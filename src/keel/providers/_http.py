@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import email.utils
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from urllib.parse import urlsplit, urlunsplit
 
@@ -12,7 +12,17 @@ import aiohttp
 
 from ..errors import ConnectError, MalformedResponseError, UpstreamError, UpstreamTimeoutError
 
-__all__ = ["SessionPool", "new_session", "parse_retry_after", "scrub_url", "transport_errors"]
+__all__ = [
+    "SessionPool",
+    "new_session",
+    "parse_retry_after",
+    "post",
+    "read_body",
+    "scrub_url",
+    "transport_errors",
+]
+
+ErrorMapper = Callable[..., UpstreamError]
 
 
 def new_session(*, pool_size: int = 256) -> aiohttp.ClientSession:
@@ -99,3 +109,32 @@ def parse_retry_after(headers: Mapping[str, str], now: float | None = None) -> f
     except (TypeError, ValueError):
         return None
     return max(when.timestamp() - (time.time() if now is None else now), 0.0)
+
+
+async def post(
+    session: aiohttp.ClientSession,
+    url: str,
+    body: bytes,
+    headers: Mapping[str, str],
+    *,
+    connect_timeout: float,
+    route: str,
+    error_from_response: ErrorMapper,
+) -> aiohttp.ClientResponse:
+    """POST within the connect timeout; an HTTP error status is read and raised as the taxonomy's class."""
+    timeout = aiohttp.ClientTimeout(total=None, connect=connect_timeout, sock_connect=connect_timeout)
+    with transport_errors(route):
+        response = await session.post(url, data=body, headers=headers, timeout=timeout)
+    if response.status >= 400:
+        payload = await read_body(response, route)
+        raise error_from_response(response.status, response.headers, payload, route=route)
+    return response
+
+
+async def read_body(response: aiohttp.ClientResponse, route: str) -> bytes:
+    """The whole body, the connection given back; a cut body is ``MalformedResponseError``."""
+    try:
+        with transport_errors(route, headers_received=True):
+            return await response.read()
+    finally:
+        response.release()

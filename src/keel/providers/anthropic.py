@@ -24,7 +24,7 @@ from ..formats.anthropic_stream import AnthropicStreamDecoder
 from ..route import Capabilities
 from ..types import ChatRequest, ChatResponse, Chunk, Native
 from ._anthropic_errors import error_from_payload, error_from_response
-from ._http import SessionPool, transport_errors
+from ._http import SessionPool, post, read_body, transport_errors
 from ._sse import sse_events
 from .base import AttemptLimits
 
@@ -112,28 +112,20 @@ class AnthropicProvider:
     async def _post(
         self, body: bytes, route: Route, limits: AttemptLimits, headers: dict[str, str]
     ) -> aiohttp.ClientResponse:
-        timeout = aiohttp.ClientTimeout(total=None, connect=limits.connect, sock_connect=limits.connect)
-        with transport_errors(route.name):
-            response = await self.session.post(
-                f"{self.base_url}/v1/messages", data=body, headers=headers, timeout=timeout
-            )
-        if response.status >= 400:
-            try:
-                with transport_errors(route.name, headers_received=True):
-                    payload = await response.read()
-            finally:
-                response.release()
-            raise error_from_response(response.status, response.headers, payload, route=route.name)
-        return response
+        return await post(
+            self.session,
+            f"{self.base_url}/v1/messages",
+            body,
+            headers,
+            connect_timeout=limits.connect,
+            route=route.name,
+            error_from_response=error_from_response,
+        )
 
     async def chat(self, request: ChatRequest, route: Route, limits: AttemptLimits) -> ChatResponse:
         body, json_tool = self._body(request, route, stream=False)
         response = await self._post(body, route, limits, self._headers_for(request, stream=False))
-        try:
-            with transport_errors(route.name, headers_received=True):
-                payload = await response.read()
-        finally:
-            response.release()
+        payload = await read_body(response, route.name)
         request_id = response.headers.get("request-id")
         try:
             raw = orjson.loads(payload)

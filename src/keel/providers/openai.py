@@ -11,7 +11,7 @@ from pydantic import SecretStr, ValidationError
 
 from ..errors import MalformedResponseError
 from ..types import ChatRequest, ChatResponse, Chunk, Native, Usage
-from ._http import SessionPool, transport_errors
+from ._http import SessionPool, post, read_body, transport_errors
 from ._openai_errors import error_from_payload, error_from_response
 from ._sse import sse_events
 from .base import AttemptLimits
@@ -80,28 +80,19 @@ class OpenAIProvider:
         self, request: ChatRequest, route: Route, limits: AttemptLimits, *, stream: bool
     ) -> aiohttp.ClientResponse:
         url = self.profile.chat_url(self.base_url, route.upstream_model, self.api_version)
-        timeout = aiohttp.ClientTimeout(total=None, connect=limits.connect, sock_connect=limits.connect)
-        headers = self._stream_headers if stream else self._headers
-        with transport_errors(route.name):
-            response = await self.session.post(
-                url, data=self._body(request, route, stream=stream), headers=headers, timeout=timeout
-            )
-        if response.status >= 400:
-            try:
-                with transport_errors(route.name, headers_received=True):
-                    payload = await response.read()
-            finally:
-                response.release()
-            raise error_from_response(response.status, response.headers, payload, route=route.name)
-        return response
+        return await post(
+            self.session,
+            url,
+            self._body(request, route, stream=stream),
+            self._stream_headers if stream else self._headers,
+            connect_timeout=limits.connect,
+            route=route.name,
+            error_from_response=error_from_response,
+        )
 
     async def chat(self, request: ChatRequest, route: Route, limits: AttemptLimits) -> ChatResponse:
         response = await self._post(request, route, limits, stream=False)
-        try:
-            with transport_errors(route.name, headers_received=True):
-                payload = await response.read()
-        finally:
-            response.release()
+        payload = await read_body(response, route.name)
         request_id = response.headers.get("x-request-id")
         try:
             raw = orjson.loads(payload)
@@ -148,18 +139,16 @@ class OpenAIProvider:
         payload = {**body, "model": route.upstream_model}
         if self.profile.deployment_urls:
             payload.pop("model")
-        timeout = aiohttp.ClientTimeout(total=None, connect=limits.connect, sock_connect=limits.connect)
-        with transport_errors(route.name):
-            response = await self.session.post(
-                url, data=orjson.dumps(payload), headers=self._headers, timeout=timeout
-            )
-        try:
-            with transport_errors(route.name, headers_received=True):
-                data = await response.read()
-        finally:
-            response.release()
-        if response.status >= 400:
-            raise error_from_response(response.status, response.headers, data, route=route.name)
+        response = await post(
+            self.session,
+            url,
+            orjson.dumps(payload),
+            self._headers,
+            connect_timeout=limits.connect,
+            route=route.name,
+            error_from_response=error_from_response,
+        )
+        data = await read_body(response, route.name)
         request_id = response.headers.get("x-request-id")
         try:
             raw = orjson.loads(data)
