@@ -28,6 +28,7 @@ from ..config import ServerConfig
 from ..errors import KeelError
 from ..gateway import Gateway
 from ..telemetry.logs import get_logger
+from . import eager_tasks
 from .access_log import log_access
 from .anthropic_api import messages, messages_elsewhere
 from .anthropic_wire import anthropic_error
@@ -155,6 +156,7 @@ class KeelApp:
         # (they stalled the loop for ~110 ms each at concurrency 32; bench/README.md).
         gc.collect()
         gc.freeze()
+        eager_tasks.install()  # request bodies leave at once on Python 3.11 too (docs/decisions/0007)
         yield
         # uvicorn has stopped accepting and drained in-flight requests by now.
         self.context.draining = True

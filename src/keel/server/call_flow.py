@@ -51,7 +51,7 @@ def start_call(
 async def answer_whole(ctx: ApiContext, ex: Exchange, encode: Callable[[ChatResponse], bytes]) -> None:
     """Run the call and send the complete answer, unless the client has gone."""
     assert ex.call is not None
-    async with cancel_on_disconnect(ex.receive) as watch:
+    async with cancel_on_disconnect(ex.receive, ex.scope) as watch:
         try:
             reply = await ctx.gateway.run(ex.call)
         finally:
@@ -76,7 +76,7 @@ async def answer_stream(
     """Run the call and forward its chunks; ``frames_for(first_chunk)`` picks the framing."""
     assert ex.call is not None
     stream: ChunkStream | None = None
-    async with cancel_on_disconnect(ex.receive) as watch:
+    async with cancel_on_disconnect(ex.receive, ex.scope) as watch:
         try:
             try:
                 reply = await ctx.gateway.run(ex.call)

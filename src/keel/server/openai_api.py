@@ -52,7 +52,7 @@ async def embeddings(ctx: ApiContext, ex: Exchange) -> None:
         raise ApiError(400, "'input' is required: a string or an array of strings or tokens", param="input")
     _check_model(ex, model)
     timeout = options.get("timeout", ctx.gateway.config.timeouts.total)
-    async with cancel_on_disconnect(ex.receive) as watch:
+    async with cancel_on_disconnect(ex.receive, ex.scope) as watch:
         try:
             answer = await embed(ctx.gateway, model, body, timeout)
         finally:
