@@ -41,6 +41,11 @@ class LibraryPrice:
     prices: ModelPrice
     effective_from: date | None
 
+    @property
+    def tiered(self) -> bool:
+        """Whether any price depends on the prompt's size."""
+        return any(isinstance(value, TieredPrices) for value in vars(self.prices).values())
+
     def per_mtok(self, key: str, input_tokens: int, *, ceiling: bool = False) -> Decimal | None:
         """USD per million for one price key (``input_mtok``, ...) at a prompt of ``input_tokens``.
 

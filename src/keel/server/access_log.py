@@ -2,6 +2,11 @@
 
 A streamed response is logged when its stream ends, with how it ended (``completed``, ``failed``,
 ``cancelled``), so the line's duration is the whole exchange's.
+
+The line has the shape of every other Keel log line (``event='request' key=value …``, keys sorted,
+values as ``repr``) but is written straight into a ``LogRecord``: it is the one line per request, and
+structlog's processor chain plus the stdlib's caller lookup cost more than the rest of the request's
+bookkeeping. Key-shaped strings are masked in it as everywhere else.
 """
 
 from __future__ import annotations
@@ -9,12 +14,11 @@ from __future__ import annotations
 import logging
 import time
 
-from ..telemetry.logs import get_logger
+from ..telemetry.logs import mask_secret_values
 from .exchange import Exchange
 
 __all__ = ["log_access"]
 
-log = get_logger("keel.access")
 _std = logging.getLogger("keel.access")
 
 
@@ -23,25 +27,23 @@ def log_access(ex: Exchange) -> None:
     level = logging.WARNING if ex.status >= 500 else logging.INFO
     if not _std.isEnabledFor(level):
         return  # the cheap exit on the hot path when access logs are off
-    fields = {
-        "method": ex.method,
-        "path": ex.path,
-        "status": ex.status,
-        "duration_ms": round((time.perf_counter() - ex.received_at) * 1000, 3),
-        "request_id": ex.request_id,
-    }
-    if ex.overhead_ms is not None:
-        fields["overhead_ms"] = round(ex.overhead_ms, 3)
+    parts = ["event='request'"]
     if ex.call is not None:
-        fields["model"] = ex.call.request.model
-        fields["attempts"] = ex.attempts
-    if ex.route:
-        fields["route"] = ex.route
-    if ex.upstream_request_id:
-        fields["upstream_request_id"] = ex.upstream_request_id
+        parts.append(f"attempts={ex.attempts}")
+    parts.append(f"duration_ms={round((time.perf_counter() - ex.received_at) * 1000, 3)!r}")
+    parts.append(f"method={ex.method!r}")
+    if ex.call is not None:
+        parts.append(f"model={ex.call.request.model!r}")
     if ex.outcome:
-        fields["outcome"] = ex.outcome
-    if level == logging.WARNING:
-        log.warning("request", **fields)
-    else:
-        log.info("request", **fields)
+        parts.append(f"outcome={ex.outcome!r}")
+    if ex.overhead_ms is not None:
+        parts.append(f"overhead_ms={round(ex.overhead_ms, 3)!r}")
+    parts.append(f"path={ex.path!r}")
+    parts.append(f"request_id={ex.request_id!r}")
+    if ex.route:
+        parts.append(f"route={ex.route!r}")
+    parts.append(f"status={ex.status!r}")
+    if ex.upstream_request_id:
+        parts.append(f"upstream_request_id={ex.upstream_request_id!r}")
+    record = _std.makeRecord(_std.name, level, __file__, 0, mask_secret_values(" ".join(parts)), (), None)
+    _std.handle(record)

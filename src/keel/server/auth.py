@@ -9,6 +9,7 @@ or a log. Refusals carry messages safe to show the client: they never echo the k
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 from collections.abc import Mapping
@@ -115,8 +116,13 @@ def presented_key(headers: Mapping[str, str]) -> str | None:
 
 def is_master_key(given: str, master_key: SecretStr) -> bool:
     """Constant-time comparison; digests first, so not even the master key's length leaks."""
-    expected = hashlib.sha256(master_key.get_secret_value().encode()).digest()
+    expected = _digest(master_key.get_secret_value())
     return hmac.compare_digest(hashlib.sha256(given.encode()).digest(), expected)
+
+
+@functools.lru_cache(maxsize=4)
+def _digest(secret: str) -> bytes:
+    return hashlib.sha256(secret.encode()).digest()
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:

@@ -7,6 +7,7 @@ whole), and writes responses straight to ASGI ``send`` with Keel's headers on ev
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 import uuid
@@ -120,7 +121,7 @@ class Exchange:
                 headers.append((b"x-keel-budget-remaining", str(micros).encode()))
             headers += cache_headers(self.call.options)
         if self.route:
-            headers.append((b"x-keel-route", _header_value(self.route)))
+            headers.append((b"x-keel-route", _route_header(self.route)))
         if self.upstream_request_id:
             headers.append((b"x-keel-upstream-request-id", _header_value(self.upstream_request_id)))
         return headers
@@ -183,6 +184,12 @@ def _too_large(limit: int) -> ApiError:
         f"request body is larger than the server's limit of {limit} bytes",
         code="request_too_large",
     )
+
+
+@functools.lru_cache(maxsize=1024)
+def _route_header(route: str) -> bytes:
+    """``_header_value`` of a route name (there are few; each is encoded once)."""
+    return _header_value(route)
 
 
 def _header_value(value: str) -> bytes:

@@ -41,6 +41,7 @@ def uvicorn_config(app: Any, config: Config, *, log_level: str = "info") -> uvic
         lifespan="on",
         timeout_graceful_shutdown=max(1, round(server.drain_timeout)),
         access_log=False,  # Keel writes its own, structured and without secrets
+        proxy_headers=False,  # Keel never reads the client's address: no X-Forwarded-* middleware
         server_header=False,
         date_header=False,
         log_level=log_level,

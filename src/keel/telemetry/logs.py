@@ -13,7 +13,7 @@ from typing import Any
 
 import structlog
 
-__all__ = ["get_logger", "redact_secrets"]
+__all__ = ["get_logger", "mask_secret_values", "redact_secrets"]
 
 _SECRET_KEYS = re.compile(r"(api[_-]?key|authorization|token|secret|password|cookie)", re.IGNORECASE)
 _SECRET_VALUES = re.compile(r"(sk-[A-Za-z0-9_\-]{8,}|sk-ant-[A-Za-z0-9_\-]{8,}|Bearer\s+\S+)")
@@ -28,6 +28,11 @@ def redact_secrets(_logger: Any, _method: str, event: MutableMapping[str, Any]) 
         elif isinstance(value, str):
             event[key] = _SECRET_VALUES.sub(_MASK, value)
     return event
+
+
+def mask_secret_values(text: str) -> str:
+    """``text`` with key-shaped strings masked (a cheap search first: most lines have none)."""
+    return _SECRET_VALUES.sub(_MASK, text) if _SECRET_VALUES.search(text) else text
 
 
 def get_logger(name: str) -> Any:
