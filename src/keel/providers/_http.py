@@ -111,6 +111,10 @@ def parse_retry_after(headers: Mapping[str, str], now: float | None = None) -> f
     return max(when.timestamp() - (time.time() if now is None else now), 0.0)
 
 
+_connect_timeouts: dict[float, aiohttp.ClientTimeout] = {}
+"""``ClientTimeout`` per connect timeout (it is immutable, and built per request it showed in profiles)."""
+
+
 async def post(
     session: aiohttp.ClientSession,
     url: str,
@@ -122,7 +126,11 @@ async def post(
     error_from_response: ErrorMapper,
 ) -> aiohttp.ClientResponse:
     """POST within the connect timeout; an HTTP error status is read and raised as the taxonomy's class."""
-    timeout = aiohttp.ClientTimeout(total=None, connect=connect_timeout, sock_connect=connect_timeout)
+    timeout = _connect_timeouts.get(connect_timeout)
+    if timeout is None:
+        timeout = aiohttp.ClientTimeout(total=None, connect=connect_timeout, sock_connect=connect_timeout)
+        if len(_connect_timeouts) < 256:  # the config's few values; a deadline's leftovers are not kept
+            _connect_timeouts[connect_timeout] = timeout
     with transport_errors(route):
         response = await session.post(url, data=body, headers=headers, timeout=timeout)
     if response.status >= 400:

@@ -10,13 +10,12 @@ from __future__ import annotations
 import functools
 import re
 import time
-import uuid
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
 import orjson
 
-from ..call import Call
+from ..call import Call, new_request_id
 from .cache_headers import cache_headers
 from .errors import ApiError, ErrorRenderer, Headers, openai_error
 
@@ -63,7 +62,7 @@ class Exchange:
         self.path: str = scope["path"]
         self.headers: dict[str, str] = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         given = self.headers.get("x-request-id", "")
-        self.request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+        self.request_id = given if _REQUEST_ID.fullmatch(given) else new_request_id()
         self.status = 0
         self.call: Call | None = None
         self.principal: Any = None
