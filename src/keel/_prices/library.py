@@ -9,13 +9,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from functools import cache
 
 import genai_prices
 from genai_prices.data_snapshot import DataSnapshot
-from genai_prices.types import ModelInfo, ModelPrice, StartDateConstraint, TieredPrices, calc_unit_price
+from genai_prices.types import (
+    ModelInfo,
+    ModelPrice,
+    StartDateConstraint,
+    TieredPrices,
+    TimeOfDateConstraint,
+    calc_unit_price,
+)
 
 __all__ = ["VERSION", "LibraryPrice", "knows_provider", "lookup"]
 
@@ -78,11 +85,33 @@ def lookup(
     Raises:
         LookupError: the library knows no such provider, or no such model there.
     """
+    day = (at.astimezone(UTC) if at.tzinfo is not None else at).date()  # the library's UTC day
+    key = (model, provider, api_url, service_tier, day)
+    kept = _by_day.get(key)
+    if kept is not None:
+        return kept
     found, info = _snapshot().find_provider_model(model, None, provider, api_url)
     context: Mapping[str, str] | None = {"service_tier": service_tier} if service_tier else None
     if not any(info is own for own in found.models):
         context = None  # a model borrowed from another provider's list has no variants here (as the library)
-    return LibraryPrice(found.id, info.id, info.get_prices(at, context), _effective_from(info, at))
+    price = LibraryPrice(found.id, info.id, info.get_prices(at, context), _effective_from(info, at))
+    if not _by_time_of_day(info):  # then the price is the same all day: keep it for the day
+        if len(_by_day) >= _BY_DAY_MAX:
+            _by_day.clear()
+        _by_day[key] = price
+    return price
+
+
+_by_day: dict[tuple[str, str | None, str | None, str | None, date], LibraryPrice] = {}
+"""Prices found, per model and UTC day, for models whose price does not change within a day."""
+_BY_DAY_MAX = 4096
+
+
+def _by_time_of_day(info: ModelInfo) -> bool:
+    """Whether any price or variant of ``info`` applies only at some hours (e.g. off-peak rates)."""
+    conditions = [] if isinstance(info.prices, ModelPrice) else [c.constraint for c in info.prices]
+    conditions += [variant.constraint for variant in info.price_variants or ()]
+    return any(isinstance(condition, TimeOfDateConstraint) for condition in conditions)
 
 
 def knows_provider(provider: str) -> bool:
