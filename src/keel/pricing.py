@@ -15,7 +15,7 @@ Nothing is ever priced at zero by accident. Money is ``Decimal`` in USD, unround
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -89,6 +89,7 @@ class Pricer:
         self.settings = settings or PricingConfig()
         self.providers = dict(providers or {})
         self.deployments = list(deployments)
+        self._daily: dict[tuple[str, str, str | None, bool, date], Rates] = {}
 
     @classmethod
     def from_config(cls, config: Config) -> Pricer:
@@ -223,10 +224,15 @@ class Pricer:
         if (settings is not None and settings.kind == "local") or (settings is None and provider == "local"):
             return Rates.free(provider, model)
         overrides = self.settings.models
-        for key in (f"{provider}/{model}", f"{provider}/*"):
-            if key in overrides:
-                return Rates.from_config(overrides[key], PriceSource("config", provider, key, "keel.yaml"))
+        for name in (f"{provider}/{model}", f"{provider}/*"):
+            if name in overrides:
+                return Rates.from_config(overrides[name], PriceSource("config", provider, name, "keel.yaml"))
         when = at or datetime.now(UTC)
+        day = (when.astimezone(UTC) if when.tzinfo is not None else when).date()
+        key = (provider, model, service_tier, ceiling, day)
+        kept = self._daily.get(key)
+        if kept is not None:
+            return kept
         price_id, api_url = self._price_provider(provider, settings)
         why = f"provider {provider!r} is self-hosted or not known to genai-prices"
         if price_id is not None or api_url is not None:
@@ -234,9 +240,15 @@ class Pricer:
                 found = library.lookup(
                     model, when, provider=price_id, api_url=api_url, service_tier=service_tier
                 )
-                return Rates.from_library(found, input_tokens, ceiling=ceiling)
             except LookupError as exc:
                 why = f"genai-prices {library.VERSION}: {exc}"
+            else:
+                rates = Rates.from_library(found, input_tokens, ceiling=ceiling)
+                if found.same_all_day and not found.tiered:  # the same rates all day, any prompt
+                    if len(self._daily) >= _DAILY_MAX:
+                        self._daily.clear()
+                    self._daily[key] = rates
+                return rates
         return self._unknown(provider, model, why)
 
     def check(self, routes: Iterable[tuple[str, str]] | None = None) -> None:
@@ -292,6 +304,9 @@ class Pricer:
             "or set pricing.unknown to default prices"
         )
 
+
+_DAILY_MAX = 4096
+"""Rates kept per (provider, model, tier, ceiling, UTC day) by one pricer before it starts over."""
 
 _DEFAULT = Pricer()
 

@@ -47,6 +47,8 @@ class LibraryPrice:
     model: str
     prices: ModelPrice
     effective_from: date | None
+    same_all_day: bool = False
+    """No price or variant of the model applies only at some hours (as off-peak rates do)."""
 
     @property
     def tiered(self) -> bool:
@@ -94,8 +96,10 @@ def lookup(
     context: Mapping[str, str] | None = {"service_tier": service_tier} if service_tier else None
     if not any(info is own for own in found.models):
         context = None  # a model borrowed from another provider's list has no variants here (as the library)
-    price = LibraryPrice(found.id, info.id, info.get_prices(at, context), _effective_from(info, at))
-    if not _by_time_of_day(info):  # then the price is the same all day: keep it for the day
+    same_all_day = not _by_time_of_day(info)
+    prices = info.get_prices(at, context)
+    price = LibraryPrice(found.id, info.id, prices, _effective_from(info, at), same_all_day)
+    if same_all_day:  # keep it for the day
         if len(_by_day) >= _BY_DAY_MAX:
             _by_day.clear()
         _by_day[key] = price
