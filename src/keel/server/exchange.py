@@ -193,4 +193,6 @@ def _route_header(route: str) -> bytes:
 
 def _header_value(value: str) -> bytes:
     """A header-safe encoding of a value that came from elsewhere (no control characters)."""
+    if value.isascii() and value.isprintable():  # the usual case: nothing to drop
+        return value.encode()
     return "".join(ch for ch in value if 32 <= ord(ch) < 127).encode()
