@@ -117,13 +117,13 @@ def presented_key(headers: Mapping[str, str]) -> str | None:
 def is_master_key(given: str, master_key: SecretStr) -> bool:
     """Constant-time comparison; digests first, so not even the master key's length leaks."""
     expected = _digest(master_key.get_secret_value())
-    return hmac.compare_digest(hashlib.blake2b(given.encode()).digest(), expected)
+    return hmac.compare_digest(hashlib.blake2b(given.encode(), digest_size=32).digest(), expected)
 
 
 @functools.lru_cache(maxsize=4)
 def _digest(secret: str) -> bytes:
     # BLAKE2b: built into Python, without OpenSSL's per-call setup; only compared, never stored.
-    return hashlib.blake2b(secret.encode()).digest()
+    return hashlib.blake2b(secret.encode(), digest_size=32).digest()
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:
