@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal
@@ -103,7 +104,7 @@ def record_of(
     return record
 
 
-_Entry = tuple[LedgerRecord, "asyncio.Future[None] | None"]
+_Entry = tuple[Any, "asyncio.Future[None] | None"]  # the record as the store takes it, its ack
 
 
 class LedgerWriter:
@@ -129,6 +130,9 @@ class LedgerWriter:
         self.batch_size = batch_size
         self.flush_interval = flush_interval
         self._queue: asyncio.Queue[_Entry | None] = asyncio.Queue(max_queue)
+        # Each record becomes the store's row as it is queued, in its own call's time: a batch's
+        # write then holds the event loop only for the batch's encoding, not every row's.
+        self._prepare: Callable[[dict[str, Any]], Any] | None = getattr(store, "prepare", None)
         self._task: asyncio.Task[None] | None = None
         self.dropped = 0
 
@@ -141,11 +145,13 @@ class LedgerWriter:
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._drain(), name="keel-ledger")
         stored = asyncio.get_running_loop().create_future() if self.durability == "strict" else None
+        row = record.row()
+        item = row if self._prepare is None else self._prepare(row)
         try:
-            self._queue.put_nowait((record, stored))
+            self._queue.put_nowait((item, stored))
         except asyncio.QueueFull:  # the store is down or far behind: wait for room, never drop
             log.warning("ledger queue full: calls wait for the store", queued=self._queue.qsize())
-            await self._queue.put((record, stored))
+            await self._queue.put((item, stored))
         if stored is not None:
             await asyncio.shield(stored)  # a caller that goes away does not unqueue its record
 
@@ -175,7 +181,7 @@ class LedgerWriter:
         failure: Exception | None = None
         for attempt in range(5):
             try:
-                await self.store.write([record.row() for record, _ in batch])
+                await self.store.write([item for item, _ in batch])
                 failure = None
                 break
             except Exception as error:  # the store is unavailable: keep the batch and try again

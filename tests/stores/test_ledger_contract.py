@@ -65,3 +65,26 @@ async def test_unknown_grouping_is_refused(ledger: LedgerStore) -> None:
     """Grouping by something the ledger does not have says what it can group by."""
     with pytest.raises(ValueError, match="cannot group by colour"):
         await ledger.spend(["colour"])  # type: ignore[attr-defined]
+
+
+async def test_records_queued_through_the_writer_arrive_whole(ledger: LedgerStore) -> None:
+    """The writer hands the engine its own prepared rows (made as each record is queued); they are
+    stored exactly as records written directly."""
+    from keel.ledger import LedgerRecord, LedgerWriter
+
+    assert getattr(ledger, "prepare", None) is not None  # both engines prepare their rows
+    writer = LedgerWriter(ledger, durability="strict")  # add returns once the row is stored
+    for user, cost in (("a", "0.000000123"), ("b", "2.5")):
+        await writer.add(
+            LedgerRecord(
+                request_id=f"w-{user}", started_at=1_795_400_000.0, status="ok", requested_model="smart",
+                stream=True, user=user, route="mock/ok", input_tokens=7, cost_usd=Decimal(cost),
+                cache_hit=True, attempts=[{"route": "mock/ok", "outcome": "ok", "cost": cost}],
+            )
+        )  # fmt: skip
+    rows = {row["user"]: row for row in await ledger.rows()}  # type: ignore[attr-defined]
+    assert Decimal(rows["a"]["cost_usd"]) == Decimal("0.000000123") and Decimal(
+        rows["b"]["cost_usd"]
+    ) == Decimal("2.5")
+    assert rows["a"]["attempts"] == [{"route": "mock/ok", "outcome": "ok", "cost": "0.000000123"}]
+    assert bool(rows["b"]["stream"]) and bool(rows["b"]["cache_hit"]) and rows["b"]["input_tokens"] == 7

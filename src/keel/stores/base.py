@@ -171,9 +171,14 @@ class LockNotify(Protocol):
 
 
 class LedgerStore(Protocol):
-    """Durable usage records: one per call, attempts inside it."""
+    """Durable usage records: one per call, attempts inside it.
 
-    async def write(self, records: Sequence[dict[str, Any]]) -> None: ...
+    ``write`` takes records as ``LedgerRecord.row()`` dicts, or as what the store's own optional
+    ``prepare(row)`` made of them: ``LedgerWriter`` prepares each record when it is queued, so that
+    a batch write does only the batch's own work on the event loop.
+    """
+
+    async def write(self, records: Sequence[Any]) -> None: ...
 
     async def close(self) -> None: ...
 

@@ -74,11 +74,16 @@ class PostgresLedger:
                     self._pool = await connect(self._dsn, "ledger", _MIGRATIONS)
         return self._pool
 
-    async def write(self, records: Sequence[dict[str, Any]]) -> None:
+    @staticmethod
+    def prepare(record: dict[str, Any]) -> tuple[Any, ...]:
+        """A record as the row ``write`` inserts (done as each record is queued)."""
+        return _row(record)
+
+    async def write(self, records: Sequence[dict[str, Any] | tuple[Any, ...]]) -> None:
         pool = await self._conn()
         columns = ", ".join(f'"{c}"' for c in LEDGER_COLUMNS)
         marks = ", ".join(f"${i}" for i in range(1, len(LEDGER_COLUMNS) + 1))
-        rows = [_row(record) for record in records]
+        rows = [record if isinstance(record, tuple) else _row(record) for record in records]
         async with pool.acquire() as connection, connection.transaction():
             await connection.executemany(f"INSERT INTO ledger ({columns}) VALUES ({marks})", rows)
 

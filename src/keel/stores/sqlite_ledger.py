@@ -74,7 +74,12 @@ class SQLiteLedger:
                     self._db = await connect(self.path, "ledger", _MIGRATIONS)
         return self._db
 
-    async def write(self, records: Sequence[dict[str, Any]]) -> None:
+    @staticmethod
+    def prepare(record: dict[str, Any]) -> list[Any]:
+        """A record as the row ``write`` inserts (done as each record is queued)."""
+        return _row(record)
+
+    async def write(self, records: Sequence[dict[str, Any] | list[Any]]) -> None:
         """One statement for the whole batch: the rows travel as one JSON array that SQLite unpacks.
 
         ``executemany`` would take the GIL back for every row's parameters, and under a busy event
@@ -82,7 +87,8 @@ class SQLiteLedger:
         per second. One bound parameter keeps the whole insert inside SQLite.
         """
         db = await self._conn()
-        batch = orjson.dumps([_row(record) for record in records], default=str).decode()
+        rows = [record if isinstance(record, list) else _row(record) for record in records]
+        batch = orjson.dumps(rows, default=str).decode()
         async with self._write_lock:  # one connection: one transaction at a time
             await db.execute("BEGIN IMMEDIATE")  # the write lock now: waits (busy_timeout), never deadlocks
             try:
