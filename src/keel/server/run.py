@@ -18,6 +18,7 @@ import uvicorn
 from uvicorn.supervisors import Multiprocess
 
 from ..config import Config
+from ..telemetry.turn_handler import use_loop_turn_handlers
 from .app import KeelApp, create_app
 from .protocol import KeelHttpProtocol
 
@@ -84,8 +85,10 @@ def app_factory() -> KeelApp:
 
 def lean_log_records() -> None:
     """Keel's server log format names no process, thread or process name: stop the standard library
-    looking them up for every record (a system call and two lookups per access line)."""
+    looking them up for every record (a system call and two lookups per access line); and write the
+    lines of each event-loop turn together (``LoopTurnHandler``)."""
     logging.logProcesses = logging.logThreads = logging.logMultiprocessing = False
+    use_loop_turn_handlers()
 
 
 def open_keys(config: Config) -> Any:
