@@ -155,15 +155,19 @@ _INSERT = (
 
 
 def _row(record: dict[str, Any]) -> list[Any]:
-    values = []
-    for column in LEDGER_COLUMNS:
-        value = record.get(column)
-        if column == "attempts":
-            value = orjson.dumps(value or [], default=str).decode()
-        elif column == "cost_usd":
-            value = str(value or 0)
-        elif column in ("stream", "cache_hit", "coalesced"):
-            value = int(bool(value))
-        values.append(value)
-    values.append(int((Decimal(str(record.get("cost_usd") or 0)) * 10**9).to_integral_value()))
+    """The insert's values for one record, in ``_COLUMNS`` order (made once per call, on its way in)."""
+    values = [record.get(column) for column in LEDGER_COLUMNS]
+    values[_ATTEMPTS] = orjson.dumps(values[_ATTEMPTS] or [], default=str).decode()
+    cost = values[_COST] or 0
+    values[_COST] = str(cost)
+    for index in _FLAGS:
+        values[index] = int(bool(values[index]))
+    exact = cost if isinstance(cost, Decimal) else Decimal(str(cost))
+    values.append(int((exact * _NANO).to_integral_value()))
     return values
+
+
+_ATTEMPTS = LEDGER_COLUMNS.index("attempts")
+_COST = LEDGER_COLUMNS.index("cost_usd")
+_FLAGS = tuple(LEDGER_COLUMNS.index(name) for name in ("stream", "cache_hit", "coalesced"))
+_NANO = Decimal(10**9)
