@@ -285,3 +285,43 @@ async def test_no_secret_reaches_a_log_line(
     assert "virtual key created" in caplog.text and created["id"] in caplog.text
     for secret in (created["key"], created["key"][len(KEY_PREFIX) :], MASTER):
         assert secret not in caplog.text
+
+
+async def test_keel_serve_without_a_master_key_refuses_admin_key_routes_with_403(tmp_path: Path) -> None:
+    """``keel serve`` opens no key store when auth is off; its key routes still say how to turn the
+    admin API on (403 ``admin_disabled``) instead of a bare 404."""
+    import json
+
+    from keel import Gateway
+    from keel.server import create_app
+    from keel.server.run import open_keys
+
+    gateway = Gateway.from_config({"database": f"sqlite:///{tmp_path}/k.db"})
+    assert gateway.config.server.master_key is None and open_keys(gateway.config) is None
+    app = create_app(gateway, keys=None)
+
+    async def asgi(method: str, path: str) -> tuple[int, dict[str, Any]]:
+        sent: list[dict[str, Any]] = []
+        body = json.dumps({"name": "x"}).encode()
+        scope = {
+            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method,
+            "scheme": "http", "path": path, "raw_path": path.encode(), "root_path": "", "query_string": b"",
+            "headers": [(b"content-type", b"application/json"), (b"host", b"keel")],
+            "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 4000),
+        }  # fmt: skip
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        await app(scope, receive, send)
+        payload = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+        return sent[0]["status"], json.loads(payload)
+
+    for method, path in (("POST", "/admin/keys"), ("GET", "/admin/keys"), ("DELETE", "/admin/keys/k")):
+        status, answer = await asgi(method, path)
+        assert status == 403, (method, path, answer)
+        assert "KEEL_MASTER_KEY" in assert_error(answer, "admin_disabled")
+    await gateway.aclose()

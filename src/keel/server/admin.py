@@ -79,7 +79,9 @@ def admin_routes(
 
         return endpoint
 
-    handlers = _key_handlers(keys) if keys is not None else []
+    # Without a key store (``keel serve`` opens none when auth is off) the key routes still exist,
+    # so they answer the guard's 403 that says how to turn the admin API on, not a bare 404.
+    handlers = _key_handlers(keys) if keys is not None else _no_key_store_handlers()
     if database is not None:
         url = database
 
@@ -88,6 +90,20 @@ def admin_routes(
 
         handlers.append(("/usage", "GET", usage))
     return [Route(path, guarded(handler), methods=[method]) for path, method, handler in handlers]
+
+
+def _no_key_store_handlers() -> list[tuple[str, str, Handler]]:
+    async def refuse(request: Request) -> Response:
+        raise _Refused(
+            403, "virtual keys need a key store: this server was started without one", "admin_disabled"
+        )
+
+    return [
+        ("/keys", "POST", refuse),
+        ("/keys", "GET", refuse),
+        ("/keys/{key_id}", "GET", refuse),
+        ("/keys/{key_id}", "DELETE", refuse),
+    ]
 
 
 def _key_handlers(keys: KeyStore) -> list[tuple[str, str, Handler]]:
