@@ -325,3 +325,33 @@ async def test_keel_serve_without_a_master_key_refuses_admin_key_routes_with_403
         assert status == 403, (method, path, answer)
         assert "KEEL_MASTER_KEY" in assert_error(answer, "admin_disabled")
     await gateway.aclose()
+
+
+async def test_admin_answers_match_the_openapi_document(http: aiohttp.ClientSession, base_url: str) -> None:
+    """Create, list, show and revoke answer what /openapi.json says, with the statuses it lists."""
+    import jsonschema
+
+    from keel.server.openapi import DOCUMENT
+
+    def check(path: str, method: str, status: int, body: Any) -> None:
+        operation = DOCUMENT["paths"][path][method]
+        assert str(status) in operation["responses"], (path, method, status)
+        schema = operation["responses"][str(status)]["content"]["application/json"]["schema"]
+        jsonschema.Draft202012Validator({**DOCUMENT, **schema}).validate(body)
+
+    request = {"name": "documented", "team": "docs", "models": ["m"], "metadata": {"budget_usd": "5"}}
+    jsonschema.Draft202012Validator({**DOCUMENT, "$ref": "#/components/schemas/NewVirtualKey"}).validate(
+        request
+    )
+    status, created = await call(http, "POST", f"{base_url}/admin/keys", json=request)
+    check("/admin/keys", "post", status, created)
+    status, listed = await call(http, "GET", f"{base_url}/admin/keys?team=docs")
+    check("/admin/keys", "get", status, listed)
+    status, shown = await call(http, "GET", f"{base_url}/admin/keys/{created['id']}")
+    check("/admin/keys/{key_id}", "get", status, shown)
+    status, revoked = await call(http, "DELETE", f"{base_url}/admin/keys/{created['id']}")
+    check("/admin/keys/{key_id}", "delete", status, revoked)
+    assert revoked["status"] == "revoked"
+    status, refused = await call(http, "GET", f"{base_url}/admin/keys", headers={})
+    check("/admin/keys", "get", status, refused)
+    assert status == 401

@@ -56,3 +56,19 @@ def test_the_messages_endpoint_is_described_in_anthropics_shapes() -> None:
     assert validator.is_valid(good)
     assert not validator.is_valid({**good, "max_tokens": 0})
     assert not validator.is_valid({**good, "messages": [{"role": "system", "content": "x"}]})
+
+
+def test_the_admin_api_and_the_cache_headers_are_described() -> None:
+    """Every admin operation needs the master key (401) and is off without one (403); the cache's
+    request and response headers are documented on chat completions."""
+    paths = DOCUMENT["paths"]
+    admin = {path: methods for path, methods in paths.items() if path.startswith("/admin/")}
+    assert set(admin) == {"/admin/keys", "/admin/keys/{key_id}", "/admin/usage", "/admin/cache"}
+    for methods in admin.values():
+        for operation in methods.values():
+            assert {"200", "401", "403"} <= set(operation["responses"]) or "201" in operation["responses"]
+            assert {"401", "403"} <= set(operation["responses"])
+    chat = paths["/v1/chat/completions"]["post"]
+    assert {"x-keel-cache", "x-keel-cache-ttl", "cache-control"} <= {p["name"] for p in chat["parameters"]}
+    headers = chat["responses"]["200"]["headers"]
+    assert {"x-keel-cache", "x-keel-cache-age", "x-keel-coalesced", "x-keel-budget-remaining"} <= set(headers)

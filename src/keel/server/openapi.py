@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 
 from . import _openapi_anthropic as anthropic
+from ._openapi_admin import ADMIN_PATHS, ADMIN_SCHEMAS
 from ._openapi_schemas import SCHEMAS, ref
 from .context import ApiContext
 from .exchange import Exchange
@@ -37,6 +38,30 @@ _KEEL_HEADERS = {
     "x-keel-upstream-request-id": {
         "description": "The upstream's own request id",
         "schema": {"type": "string"},
+    },
+    "x-keel-budget-remaining": {
+        "description": "USD left in the tightest budget that applies, when one does",
+        "schema": {"type": "string"},
+    },
+    "x-keel-cache": {
+        "description": "hit, miss or refresh when the call was cacheable; absent otherwise",
+        "schema": {"type": "string", "enum": ["hit", "miss", "refresh"]},
+    },
+    "x-keel-cache-age": {
+        "description": "On a hit: the entry's age in whole seconds",
+        "schema": {"type": "string"},
+    },
+    "x-keel-cache-kind": {
+        "description": "On a hit for a near-duplicate prompt: semantic",
+        "schema": {"type": "string", "enum": ["semantic"]},
+    },
+    "x-keel-cache-similarity": {
+        "description": "On a semantic hit: the prompts' cosine similarity",
+        "schema": {"type": "string"},
+    },
+    "x-keel-coalesced": {
+        "description": "true when the call shared another caller's identical in-flight upstream call",
+        "schema": {"type": "string", "enum": ["true"]},
     },
 }
 
@@ -72,6 +97,31 @@ _REQUEST_HEADERS = [
 ]
 
 
+_CACHE_HEADERS = [
+    {
+        "name": "x-keel-cache",
+        "in": "header",
+        "required": False,
+        "description": "true caches a call that is not deterministic; false keeps one out of the cache",
+        "schema": {"type": "string", "enum": ["true", "false"]},
+    },
+    {
+        "name": "x-keel-cache-ttl",
+        "in": "header",
+        "required": False,
+        "description": "Seconds the answer may be kept in the cache",
+        "schema": {"type": "integer", "minimum": 1},
+    },
+    {
+        "name": "cache-control",
+        "in": "header",
+        "required": False,
+        "description": "no-cache: a fresh answer (then stored); no-store: the call stays out of the cache",
+        "schema": {"type": "string"},
+    },
+]
+
+
 def _json(schema: str, description: str, **extra: Any) -> dict[str, Any]:
     return {
         "description": description,
@@ -93,6 +143,10 @@ def _api(summary: str, body: str | None, ok: dict[str, Any], errors: tuple[str, 
     return operation
 
 
+def _with_parameters(operation: dict[str, Any], extra: list[dict[str, Any]]) -> dict[str, Any]:
+    return {**operation, "parameters": [*operation["parameters"], *extra]}
+
+
 _ALL = tuple(_ERRORS)
 _READ = ("401", "404", "405")
 _SSE = {
@@ -111,11 +165,14 @@ DOCUMENT: dict[str, Any] = {
     },
     "paths": {
         "/v1/chat/completions": {
-            "post": _api(
-                "Chat completion, streamed (SSE) when stream is true",
-                "CreateChatCompletionRequest",
-                _json("CreateChatCompletionResponse", "The completion, or its stream", **_SSE),
-                _ALL,
+            "post": _with_parameters(
+                _api(
+                    "Chat completion, streamed (SSE) when stream is true",
+                    "CreateChatCompletionRequest",
+                    _json("CreateChatCompletionResponse", "The completion, or its stream", **_SSE),
+                    _ALL,
+                ),
+                _CACHE_HEADERS,
             )
         },
         "/v1/messages": anthropic.MESSAGES_PATH,
@@ -141,9 +198,10 @@ DOCUMENT: dict[str, Any] = {
                 "responses": {"200": _STATUS, "405": _ERRORS["405"], "503": _STATUS},
             }
         },
+        **ADMIN_PATHS,
     },
     "components": {
-        "schemas": {**SCHEMAS, **anthropic.SCHEMAS},
+        "schemas": {**SCHEMAS, **anthropic.SCHEMAS, **ADMIN_SCHEMAS},
         "securitySchemes": {
             "bearer": {"type": "http", "scheme": "bearer"},
             "apiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"},
