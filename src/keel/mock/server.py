@@ -18,6 +18,7 @@ from .timings import FAST, REALISTIC
 __all__ = ["MockServer", "run"]
 
 _SHUTDOWN_S = 0.5
+_BACKLOG = 1024
 
 
 class MockServer:
@@ -68,7 +69,10 @@ class MockServer:
         )
         await runner.setup()
         try:
-            site = web.TCPSite(runner, self.host, self.port)
+            # A deep accept queue: a burst of new connections (200 concurrent calls in a test) must
+            # not overflow aiohttp's default of 128, or dropped handshakes come back after the
+            # kernel's 1 s retry — a connect timeout the mock never meant to inject.
+            site = web.TCPSite(runner, self.host, self.port, backlog=_BACKLOG)
             await site.start()
         except BaseException:
             await runner.cleanup()
