@@ -145,25 +145,8 @@ class Rates:
 
     @classmethod
     def from_library(cls, found: library.LibraryPrice, input_tokens: int, *, ceiling: bool = False) -> Rates:
-        """The rates of a library price for a prompt of ``input_tokens`` (which picks a price tier).
+        """The rates of a library price for a prompt of ``input_tokens`` (which picks a price tier)."""
 
-        A price without tiers gives the same rates whatever the prompt, so those are kept per price
-        object (the library hands out the same object for a model until its price changes).
-        """
-        if found.tiered:
-            return cls._from_library(found, input_tokens, ceiling)
-        key = (id(found.prices), found.provider, found.model, found.effective_from, ceiling)
-        kept = _UNTIERED.get(key)
-        if kept is not None and kept[0] is found.prices:
-            return kept[1]
-        rates = cls._from_library(found, input_tokens, ceiling)
-        if len(_UNTIERED) >= _UNTIERED_MAX:
-            _UNTIERED.clear()
-        _UNTIERED[key] = (found.prices, rates)
-        return rates
-
-    @classmethod
-    def _from_library(cls, found: library.LibraryPrice, input_tokens: int, ceiling: bool) -> Rates:
         def rate(*keys: str) -> Decimal | None:
             """The first of ``keys`` the model has a price for: a class falls back to its parent's."""
             for key in keys:
@@ -191,10 +174,6 @@ class Rates:
                 found.effective_from,
             ),
         )
-
-
-_UNTIERED: dict[tuple[Any, ...], tuple[Any, Rates]] = {}
-_UNTIERED_MAX = 4096
 
 
 def _plain(amount: Decimal) -> str:

@@ -30,7 +30,7 @@ from ..telemetry.logs import get_logger
 from .auth import is_master_key, presented_key
 from .errors import error_body
 
-__all__ = ["admin_routes"]
+__all__ = ["Refused", "admin_routes", "master_only"]
 
 log = get_logger("keel.admin")
 
@@ -51,7 +51,9 @@ class _NewKey(BaseModel):
     metadata: dict[str, StrictStr] | None = None
 
 
-class _Refused(Exception):
+class Refused(Exception):
+    """An admin request refused with ``status``; ``master_only`` answers it in OpenAI's error shape."""
+
     def __init__(self, status: int, message: str, code: str | None = None, param: str | None = None) -> None:
         super().__init__(message)
         self.status, self.message, self.code, self.param = status, message, code, param
@@ -67,18 +69,6 @@ def admin_routes(
     answers 403 saying how to set one. Bad input is a 400 that names the problem.
     """
 
-    def guarded(handler: Handler) -> Handler:
-        async def endpoint(request: Request) -> Response:
-            try:
-                _check_master(request, master_key)
-                return await handler(request)
-            except _Refused as refused:
-                headers = {"www-authenticate": "Bearer"} if refused.status == 401 else None
-                body = error_body(refused.message, "invalid_request_error", refused.code, refused.param)
-                return Response(body, refused.status, headers, media_type="application/json")
-
-        return endpoint
-
     # Without a key store (``keel serve`` opens none when auth is off) the key routes still exist,
     # so they answer the guard's 403 that says how to turn the admin API on, not a bare 404.
     handlers = _key_handlers(keys) if keys is not None else _no_key_store_handlers()
@@ -89,12 +79,30 @@ def admin_routes(
             return await _usage(request, url)
 
         handlers.append(("/usage", "GET", usage))
-    return [Route(path, guarded(handler), methods=[method]) for path, method, handler in handlers]
+    return [
+        Route(path, master_only(handler, master_key), methods=[method]) for path, method, handler in handlers
+    ]
+
+
+def master_only(handler: Handler, master_key: SecretStr | None) -> Handler:
+    """``handler`` behind the master key: 401 without it, 403 (``admin_disabled``) when none is
+    configured; a ``Refused`` raised inside becomes its status in OpenAI's error shape."""
+
+    async def endpoint(request: Request) -> Response:
+        try:
+            _check_master(request, master_key)
+            return await handler(request)
+        except Refused as refused:
+            headers = {"www-authenticate": "Bearer"} if refused.status == 401 else None
+            body = error_body(refused.message, "invalid_request_error", refused.code, refused.param)
+            return Response(body, refused.status, headers, media_type="application/json")
+
+    return endpoint
 
 
 def _no_key_store_handlers() -> list[tuple[str, str, Handler]]:
     async def refuse(request: Request) -> Response:
-        raise _Refused(
+        raise Refused(
             403, "virtual keys need a key store: this server was started without one", "admin_disabled"
         )
 
@@ -118,7 +126,7 @@ def _key_handlers(keys: KeyStore) -> list[tuple[str, str, Handler]]:
                 metadata=spec.metadata,
             )
         except ValueError as error:
-            raise _Refused(400, str(error), "invalid_key_field") from None
+            raise Refused(400, str(error), "invalid_key_field") from None
         log.info("virtual key created", key_id=record.id, name=record.name, team=record.team)
         return _json({**record.public(), "key": secret}, 201)
 
@@ -126,7 +134,7 @@ def _key_handlers(keys: KeyStore) -> list[tuple[str, str, Handler]]:
         team = request.query_params.get("team") or None
         flag = request.query_params.get("include_revoked", "false").lower()
         if flag not in _BOOLEANS:
-            raise _Refused(400, "include_revoked must be true or false", param="include_revoked")
+            raise Refused(400, "include_revoked must be true or false", param="include_revoked")
         records = await keys.list(team=team, include_revoked=_BOOLEANS[flag])
         return _json({"object": "list", "data": [record.public() for record in records]})
 
@@ -159,13 +167,13 @@ async def _usage(request: Request, database: str) -> Response:
     by = [name.strip() for name in query.get("by", "model").split(",") if name.strip()]
     fmt = query.get("format", "json")
     if fmt not in ("json", "csv"):
-        raise _Refused(400, f"format takes json or csv, not {fmt!r}", "invalid_parameter", "format")
+        raise Refused(400, f"format takes json or csv, not {fmt!r}", "invalid_parameter", "format")
     bounds: dict[str, float | None] = {}
     for name in ("since", "until"):
         try:
             bounds[name] = parse_since(query.get(name))
         except ValueError:
-            raise _Refused(
+            raise Refused(
                 400,
                 f"{name} takes 7d, 24h, 2w, 1m or a date like 2026-11-01, not {query.get(name)!r}",
                 "invalid_parameter",
@@ -175,7 +183,7 @@ async def _usage(request: Request, database: str) -> Response:
     try:
         rows = await spend(ledger, by, since=bounds["since"], until=bounds["until"])
     except ValueError as error:  # a grouping the ledger does not know
-        raise _Refused(400, str(error), "invalid_parameter", "by") from None
+        raise Refused(400, str(error), "invalid_parameter", "by") from None
     finally:
         await ledger.close()
     media = "text/csv; charset=utf-8" if fmt == "csv" else "application/json"
@@ -184,7 +192,7 @@ async def _usage(request: Request, database: str) -> Response:
 
 def _check_master(request: Request, master_key: SecretStr | None) -> None:
     if master_key is None:
-        raise _Refused(
+        raise Refused(
             403,
             "the admin API is off because no master key is set: set KEEL_MASTER_KEY "
             "(or server.master_key in keel.yaml) and restart",
@@ -192,7 +200,7 @@ def _check_master(request: Request, master_key: SecretStr | None) -> None:
         )
     given = presented_key(request.headers)
     if not given or not is_master_key(given, master_key):
-        raise _Refused(
+        raise Refused(
             401, "admin endpoints need the master key as 'Authorization: Bearer <key>'", "invalid_api_key"
         )
 
@@ -200,30 +208,30 @@ def _check_master(request: Request, master_key: SecretStr | None) -> None:
 async def _new_key(request: Request) -> _NewKey:
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > _MAX_BODY:
-        raise _Refused(413, f"the request body is over {_MAX_BODY} bytes", "body_too_large")
+        raise Refused(413, f"the request body is over {_MAX_BODY} bytes", "body_too_large")
     body = bytearray()
     async for part in request.stream():
         body += part
         if len(body) > _MAX_BODY:
-            raise _Refused(413, f"the request body is over {_MAX_BODY} bytes", "body_too_large")
+            raise Refused(413, f"the request body is over {_MAX_BODY} bytes", "body_too_large")
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError:
-        raise _Refused(400, 'the body is not valid JSON; send an object like {"name": "ci"}') from None
+        raise Refused(400, 'the body is not valid JSON; send an object like {"name": "ci"}') from None
     if not isinstance(data, dict):
-        raise _Refused(400, 'the body must be a JSON object like {"name": "ci"}')
+        raise Refused(400, 'the body must be a JSON object like {"name": "ci"}')
     try:
         return _NewKey.model_validate(data)
     except ValidationError as error:
         first = error.errors(include_url=False)[0]
         where = ".".join(str(part) for part in first["loc"]) or "body"
         message = "unknown field" if first["type"] == "extra_forbidden" else first["msg"]
-        raise _Refused(400, f"{where}: {message}", "invalid_key_field", where.split(".")[0]) from None
+        raise Refused(400, f"{where}: {message}", "invalid_key_field", where.split(".")[0]) from None
 
 
 def _expires_at(spec: _NewKey) -> datetime | None:
     if spec.expires_at is not None and spec.expires_in is not None:
-        raise _Refused(400, "give expires_at or expires_in, not both", "invalid_key_field", "expires_in")
+        raise Refused(400, "give expires_at or expires_in, not both", "invalid_key_field", "expires_in")
     try:
         if spec.expires_at is not None:
             return parse_timestamp(spec.expires_at)
@@ -234,10 +242,10 @@ def _expires_at(spec: _NewKey) -> datetime | None:
         if spec.expires_in is not None:
             return datetime.now(UTC) + parse_duration(spec.expires_in)
     except ValueError as error:
-        raise _Refused(400, str(error), "invalid_key_field", _expiry_field(spec)) from None
+        raise Refused(400, str(error), "invalid_key_field", _expiry_field(spec)) from None
     except OverflowError:
         field = _expiry_field(spec)
-        raise _Refused(400, f"{field} is too far in the future", "invalid_key_field", field) from None
+        raise Refused(400, f"{field} is too far in the future", "invalid_key_field", field) from None
     return None
 
 
@@ -245,12 +253,12 @@ def _expiry_field(spec: _NewKey) -> str:
     return "expires_at" if spec.expires_at is not None else "expires_in"
 
 
-def _not_found(key_id: str) -> _Refused:
+def _not_found(key_id: str) -> Refused:
     if looks_like_key(key_id):  # a secret pasted where its id belongs: do not echo it
-        return _Refused(
+        return Refused(
             404, "that is a key, not a key id; ids look like key_0123456789abcdef", "key_not_found"
         )
-    return _Refused(404, f"no virtual key with id {key_id!r}", "key_not_found")
+    return Refused(404, f"no virtual key with id {key_id!r}", "key_not_found")
 
 
 def _json(data: Any, status: int = 200) -> Response:

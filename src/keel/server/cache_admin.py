@@ -18,8 +18,7 @@ from starlette.routing import BaseRoute, Route
 
 from .._cache import clear_cache, process_counts
 from ..telemetry.logs import get_logger
-from .auth import is_master_key, presented_key
-from .errors import error_body
+from .admin import Refused, master_only
 
 if TYPE_CHECKING:
     from ..gateway import Gateway
@@ -33,8 +32,6 @@ def cache_routes(gateway: Gateway, master_key: SecretStr | None) -> list[BaseRou
     """``/cache`` (GET, DELETE), relative to where ``/admin`` is mounted."""
 
     async def stats(request: Request) -> Response:
-        if (refused := _refusal(request, master_key)) is not None:
-            return refused
         cache = gateway.cache
         body: dict[str, Any] = {"enabled": cache is not None, "process": process_counts()}
         if cache is not None:
@@ -43,8 +40,6 @@ def cache_routes(gateway: Gateway, master_key: SecretStr | None) -> list[BaseRou
         return _json(body)
 
     async def clear(request: Request) -> Response:
-        if (refused := _refusal(request, master_key)) is not None:
-            return refused
         if gateway.cache is None:
             return _json({"deleted": 0})
         query = request.query_params
@@ -53,32 +48,14 @@ def cache_routes(gateway: Gateway, master_key: SecretStr | None) -> list[BaseRou
                 gateway.cache.entries, model=query.get("model"), key=query.get("key"), team=query.get("team")
             )
         except ValueError as error:
-            return _error(400, str(error), "invalid_request")
+            raise Refused(400, str(error), "invalid_request") from None
         log.info("cache cleared", model=query.get("model"), key_id=query.get("key"), deleted=deleted)
         return _json({"deleted": deleted})
 
-    return [Route("/cache", stats, methods=["GET"]), Route("/cache", clear, methods=["DELETE"])]
-
-
-def _refusal(request: Request, master_key: SecretStr | None) -> Response | None:
-    if master_key is None:
-        return _error(
-            403,
-            "the admin API is off because no master key is set: set KEEL_MASTER_KEY "
-            "(or server.master_key in keel.yaml) and restart",
-            "admin_disabled",
-        )
-    given = presented_key(request.headers)
-    if not given or not is_master_key(given, master_key):
-        response = _error(401, "admin endpoints need the master key as 'Authorization: Bearer <key>'")
-        response.headers["www-authenticate"] = "Bearer"
-        return response
-    return None
-
-
-def _error(status: int, message: str, code: str = "invalid_api_key") -> Response:
-    body = error_body(message, "invalid_request_error", code, None)
-    return Response(body, status, media_type="application/json")
+    return [
+        Route("/cache", master_only(stats, master_key), methods=["GET"]),
+        Route("/cache", master_only(clear, master_key), methods=["DELETE"]),
+    ]
 
 
 def _json(data: Any) -> Response:
