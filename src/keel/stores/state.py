@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
+from types import ModuleType
+
 from .base import BreakerSettings, BreakerStore, Counters, KeyStore, LedgerStore, LockNotify, TTLMap
 from .memory import MemoryBreakerStore, MemoryCounters
 
@@ -77,15 +80,8 @@ def open_ledger(url: str) -> LedgerStore:
 
         return SQLiteLedger(sqlite_path(url))
     if url.startswith(("postgresql://", "postgres://")):
-        try:
-            from .postgres_ledger import PostgresLedger
-        except ModuleNotFoundError as exc:
-            if exc.name != "asyncpg":
-                raise
-            raise ImportError(
-                "database: postgresql:// needs the postgres extra: pip install 'keel[postgres]'"
-            ) from None
-        return PostgresLedger(url)
+        ledger: LedgerStore = _postgres("postgres_ledger").PostgresLedger(url)
+        return ledger
     raise ValueError(
         f"database: {url.split('://')[0]}:// has no ledger; use sqlite:///keel.db or postgresql://…"
     )
@@ -111,15 +107,7 @@ def open_key_store(database_url: str, *, cache_ttl: float = 5.0) -> KeyStore:
 
         store = SQLiteKeyStore(sqlite_path(database_url))
     elif database_url.startswith(("postgresql://", "postgres://")):
-        try:
-            from .postgres import PostgresKeyStore
-        except ModuleNotFoundError as exc:
-            if exc.name != "asyncpg":
-                raise
-            raise ImportError(
-                "database: postgresql:// needs the postgres extra: pip install 'keel[postgres]'"
-            ) from None
-        store = PostgresKeyStore(database_url)
+        store = _postgres("postgres").PostgresKeyStore(database_url)
     else:
         scheme = database_url.split("://")[0] + "://" if "://" in database_url else "a URL without a scheme"
         raise ValueError(f"database: {scheme} has no key store; use sqlite:///keel.db or postgresql://…")
@@ -128,3 +116,16 @@ def open_key_store(database_url: str, *, cache_ttl: float = 5.0) -> KeyStore:
 
         store = CachedKeyStore(store, cache_ttl)
     return store
+
+
+def _postgres(module: str) -> ModuleType:
+    """``keel.stores.<module>`` (a PostgreSQL engine); without asyncpg, an ImportError that says
+    which extra to install."""
+    try:
+        return importlib.import_module(f"{__package__}.{module}")
+    except ModuleNotFoundError as exc:
+        if exc.name != "asyncpg":
+            raise
+        raise ImportError(
+            "database: postgresql:// needs the postgres extra: pip install 'keel[postgres]'"
+        ) from None
