@@ -106,7 +106,30 @@ def test_no_input_makes_a_5xx(keel: RunningKeel, body: object) -> None:
     assert "Traceback" not in response.text
 
 
-def test_token_counting_is_a_clear_404(keel: RunningKeel) -> None:
-    """Other Messages API paths (token counting, batches) are a not_found_error, not OpenAI's shape."""
-    response = httpx.post(f"{keel.base_url}{MESSAGES}/count_tokens", json={}, timeout=5)
+def test_other_messages_paths_are_a_clear_404(keel: RunningKeel) -> None:
+    """Messages API paths Keel does not serve (batches) are a not_found_error, not OpenAI's shape."""
+    response = httpx.post(f"{keel.base_url}{MESSAGES}/batches", json={}, timeout=5)
     assert response.status_code == 404 and error_of(response)["type"] == "not_found_error"
+
+
+COUNT_FIELDS = st.fixed_dictionaries(
+    {"model": st.sampled_from(["fast", "nope", "claude/ok"]) | JSON},
+    optional={
+        "messages": st.lists(TURN, max_size=3) | JSON,
+        "system": st.lists(BLOCK, max_size=2) | JSON,
+        "tools": st.lists(JSON) | JSON,
+        "keel": JSON,
+    },
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=COUNT_FIELDS | JSON)
+def test_no_input_to_token_counting_makes_a_5xx(keel: RunningKeel, body: object) -> None:
+    """Property: whatever JSON a client posts to /v1/messages/count_tokens (Claude route, OpenAI route
+    or unknown model), the answer is below 500 and has no traceback."""
+    response = httpx.post(
+        f"{keel.base_url}{MESSAGES}/count_tokens", content=json.dumps(body).encode(), timeout=10
+    )
+    assert response.status_code < 500, response.text
+    assert "Traceback" not in response.text

@@ -97,11 +97,11 @@ def test_models(keel: RunningKeel) -> None:
 
 
 def test_embeddings(keel: RunningKeel, uid) -> None:
-    """An embeddings answer is a CreateEmbeddingResponse."""
-    validate(
-        post(keel, "/embeddings", {"model": f"mock/{uid('ok')}", "input": "hi"}).json(),
-        "CreateEmbeddingResponse",
-    )
+    """An embeddings answer is a CreateEmbeddingResponse, with Keel's route and attempt headers."""
+    model = f"mock/{uid('ok')}"
+    response = post(keel, "/embeddings", {"model": model, "input": "hi"})
+    validate(response.json(), "CreateEmbeddingResponse")
+    assert response.headers["x-keel-route"] == model and response.headers["x-keel-attempts"] == "1"
 
 
 @pytest.mark.parametrize(

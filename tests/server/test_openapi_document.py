@@ -58,6 +58,19 @@ def test_the_messages_endpoint_is_described_in_anthropics_shapes() -> None:
     assert not validator.is_valid({**good, "messages": [{"role": "system", "content": "x"}]})
 
 
+def test_token_counting_is_described_in_anthropics_shapes() -> None:
+    """/v1/messages/count_tokens takes a Messages body without max_tokens and answers a count."""
+    post = DOCUMENT["paths"]["/v1/messages/count_tokens"]["post"]
+    assert {"200", "400", "404", "429", "529"} <= set(post["responses"])
+    request = jsonschema.Draft202012Validator(
+        {**DOCUMENT, "$ref": "#/components/schemas/AnthropicCountTokensRequest"}
+    )
+    assert request.is_valid({"model": "m", "messages": [{"role": "user", "content": "hi"}]})
+    assert not request.is_valid({"model": "m", "messages": []})
+    answer = jsonschema.Draft202012Validator({**DOCUMENT, "$ref": "#/components/schemas/AnthropicTokenCount"})
+    assert answer.is_valid({"input_tokens": 12}) and not answer.is_valid({"input_tokens": -1})
+
+
 def test_the_admin_api_and_the_cache_headers_are_described() -> None:
     """Every admin operation needs the master key (401) and is off without one (403); the cache's
     request and response headers are documented on chat completions."""

@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from .count_tokens import count_tokens
 from .embeddings import embeddings
 from .exchange import Exchange
 from .intake import answer, take_in, tracked
@@ -30,6 +31,7 @@ def build_app(state: MockState) -> web.Application:
     app[STATE] = state
     app.router.add_post("/v1/chat/completions", chat_completions)
     app.router.add_post("/v1/messages", messages)
+    app.router.add_post("/v1/messages/count_tokens", count_tokens)
     app.router.add_get("/v1/models", list_models)
     app.router.add_post("/v1/embeddings", embeddings)
     app.router.add_get("/_mock/attempts", get_attempts)

@@ -12,6 +12,7 @@ from aiohttp import web
 
 from . import statuses
 from .exchange import Exchange
+from .one_shot_faults import ONE_SHOT_FAULTS, fault_reply
 from .spec import ParamError, parse_model
 from .state import STATE
 from .wire import new_id
@@ -19,14 +20,14 @@ from .wire import new_id
 __all__ = ["embeddings"]
 
 _DIMENSIONS = 8
-_FAULTS = {"rate-limit", "error-500", "error-503", "auth-error", "not-found"}
 
 
 async def embeddings(request: web.Request) -> web.Response:
     """One vector per input (``dimensions`` long, default 8), derived from the input's text.
 
-    The model name picks a behaviour as for chat: ``rate-limit``, ``error-500``, ``error-503``,
-    ``auth-error`` and ``not-found`` answer with that error (honouring ``times``); others answer.
+    The model name picks a behaviour as for chat: ``rate-limit``, ``error-500``, ``error-503`` or
+    ``overloaded``, ``auth-error`` and ``not-found`` answer with that error (honouring ``times``);
+    others answer.
     """
     state = request.app[STATE]
     try:
@@ -56,8 +57,8 @@ async def embeddings(request: web.Request) -> web.Response:
         ex.finish("400_invalid_request")
         return statuses.error_reply(400, str(error), "invalid_request_error", None, "model", headers)
     times = spec.integer("times")
-    if spec.behaviour in _FAULTS and (times is None or state.log.count(spec.model) <= times):
-        return _fault(ex)
+    if spec.behaviour in ONE_SHOT_FAULTS and (times is None or state.log.count(spec.model) <= times):
+        return fault_reply(ex)
     texts = inputs if isinstance(inputs, list) else [inputs]
     dimensions = body.get("dimensions")
     size = dimensions if isinstance(dimensions, int) else _DIMENSIONS
@@ -74,22 +75,6 @@ async def embeddings(request: web.Request) -> web.Response:
     }
     ex.finish("ok")
     return web.Response(body=orjson.dumps(payload), content_type="application/json", headers=headers)
-
-
-def _fault(ex: Exchange) -> web.Response:
-    name = ex.spec.behaviour
-    if name == "rate-limit":
-        reply, outcome = statuses.rate_limited(ex), "429"
-    elif name == "error-500":
-        reply, outcome = statuses.server_error(ex), "500"
-    elif name == "error-503":
-        reply, outcome = statuses.unavailable(ex), "503"
-    elif name == "auth-error":
-        reply, outcome = statuses.auth_error(ex.headers()), "401"
-    else:
-        reply, outcome = statuses.not_found(ex), "404"
-    ex.finish(outcome)
-    return reply
 
 
 def _vector(seed: bytes, size: int) -> list[float]:

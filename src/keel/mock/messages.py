@@ -13,7 +13,7 @@ from .exchange import Exchange
 from .intake import answer, take_in, tracked
 from .state import MockState
 
-__all__ = ["messages"]
+__all__ = ["authorized", "messages"]
 
 
 @tracked
@@ -26,7 +26,7 @@ async def messages(request: web.Request, state: MockState) -> web.StreamResponse
         state.log.update(got.entry, outcome=outcome, ended_at=time.monotonic())
         return reply
 
-    if not _authorized(request, state.api_key):
+    if not authorized(request, state.api_key):
         return refuse("401", anthropic_statuses.auth_error(headers))
     problem = invalid(got.body)
     if problem is not None:
@@ -41,7 +41,7 @@ async def messages(request: web.Request, state: MockState) -> web.StreamResponse
     )
 
 
-def _authorized(request: web.Request, api_key: str | None) -> bool:
+def authorized(request: web.Request, api_key: str | None) -> bool:
     """The key as ``x-api-key`` (what the API documents) or a bearer token (what SDK 2.x sends)."""
     if api_key is None:
         return True

@@ -102,19 +102,19 @@ class AnthropicProvider:
     def _headers_for(self, request: ChatRequest, *, stream: bool) -> dict[str, str]:
         """The request headers; the client's own ``anthropic-beta`` features join the configured ones."""
         headers = self._stream_headers if stream else self._headers
-        wanted = (request.native_headers or {}).get("anthropic-beta")
-        if not wanted:
-            return headers
-        names = [*headers.get("anthropic-beta", "").split(","), *wanted.split(",")]
-        beta = ",".join(dict.fromkeys(name.strip() for name in names if name.strip()))
-        return {**headers, "anthropic-beta": beta}
+        return _with_beta(headers, (request.native_headers or {}).get("anthropic-beta"))
 
     async def _post(
-        self, body: bytes, route: Route, limits: AttemptLimits, headers: dict[str, str]
+        self,
+        body: bytes,
+        route: Route,
+        limits: AttemptLimits,
+        headers: dict[str, str],
+        endpoint: str = "/v1/messages",
     ) -> aiohttp.ClientResponse:
         return await post(
             self.session,
-            f"{self.base_url}/v1/messages",
+            f"{self.base_url}{endpoint}",
             body,
             headers,
             connect_timeout=limits.connect,
@@ -141,6 +141,30 @@ class AnthropicProvider:
         result.upstream_request_id = request_id
         result.native = Native("anthropic", payload)
         return result
+
+    async def count_tokens(
+        self, body: dict[str, Any], route: Route, limits: AttemptLimits, beta: str | None = None
+    ) -> tuple[Native, str | None]:
+        """``POST /v1/messages/count_tokens`` with ``body`` (its ``model`` the route's; ``beta`` the
+        client's ``anthropic-beta`` features): the raw answer and the upstream's request id.
+
+        Raises ``MalformedResponseError`` unless the answer carries an integer ``input_tokens``.
+        """
+        payload = orjson.dumps({**body, "model": route.upstream_model})
+        headers = _with_beta(self._headers, beta)
+        response = await self._post(payload, route, limits, headers, "/v1/messages/count_tokens")
+        data = await read_body(response, route.name)
+        request_id = response.headers.get("request-id")
+        try:
+            raw = orjson.loads(data)
+            valid = isinstance(raw, dict) and type(raw.get("input_tokens")) is int
+        except orjson.JSONDecodeError:
+            valid = False
+        if not valid:
+            raise MalformedResponseError(
+                "response body is not a token count", route=route.name, upstream_request_id=request_id
+            )
+        return Native("anthropic", data), request_id
 
     async def stream(self, request: ChatRequest, route: Route, limits: AttemptLimits) -> AsyncIterator[Chunk]:
         body, json_tool = self._body(request, route, stream=True)
@@ -173,3 +197,12 @@ class AnthropicProvider:
 
     async def aclose(self) -> None:
         await self._pool.aclose()
+
+
+def _with_beta(headers: dict[str, str], wanted: str | None) -> dict[str, str]:
+    """``headers`` with the ``anthropic-beta`` features ``wanted`` joined to the configured ones."""
+    if not wanted:
+        return headers
+    names = [*headers.get("anthropic-beta", "").split(","), *wanted.split(",")]
+    beta = ",".join(dict.fromkeys(name.strip() for name in names if name.strip()))
+    return {**headers, "anthropic-beta": beta}

@@ -1,4 +1,5 @@
-"""``POST /v1/messages`` in Keel's OpenAPI document: Anthropic's request, answer and error shapes.
+"""``POST /v1/messages`` and ``/v1/messages/count_tokens`` in Keel's OpenAPI document: Anthropic's
+request, answer and error shapes.
 
 The request schema mirrors what the server checks (unknown fields allowed: they reach an Anthropic
 route unchanged); the answer is the part of Anthropic's ``Message`` Keel guarantees.
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["MESSAGES_PATH", "SCHEMAS"]
+__all__ = ["COUNT_TOKENS_PATH", "MESSAGES_PATH", "SCHEMAS"]
 
 _S = "#/components/schemas/"
 _OBJECTS = {"type": "array", "items": {"type": "object"}}
@@ -45,6 +46,24 @@ SCHEMAS: dict[str, Any] = {
             "stream": {"type": "boolean"},
             "keel": _KEEL,
         },
+    },
+    "AnthropicCountTokensRequest": {
+        "type": "object",
+        "required": ["model", "messages"],
+        "properties": {
+            "model": {"type": "string", "minLength": 1},
+            "messages": {"type": "array", "minItems": 1, "items": {"type": "object"}},
+            "system": _TEXT_OR_BLOCKS,
+            "tools": _OBJECTS,
+            "tool_choice": {"type": "object"},
+            "thinking": {"type": "object"},
+            "keel": _KEEL,
+        },
+    },
+    "AnthropicTokenCount": {
+        "type": "object",
+        "required": ["input_tokens"],
+        "properties": {"input_tokens": _COUNT},
     },
     "AnthropicMessage": {
         "type": "object",
@@ -144,6 +163,36 @@ MESSAGES_PATH: dict[str, Any] = {
             "500": _error("api_error: every route failed, or an internal error in Keel"),
             "504": _error("timeout_error: the call's deadline ran out"),
             "529": _error("overloaded_error: upstreams overloaded, or no route available"),
+        },
+    }
+}
+
+COUNT_TOKENS_PATH: dict[str, Any] = {
+    "post": {
+        "summary": "Anthropic's token count for a Messages body, from the first Claude route of the model",
+        "security": [{"apiKey": []}, {"bearer": []}, {}],
+        "parameters": MESSAGES_PATH["post"]["parameters"],
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": _S + "AnthropicCountTokensRequest"}}},
+        },
+        "responses": {
+            "200": {
+                "description": "The Claude route's own count, as it sent it",
+                "content": {"application/json": {"schema": {"$ref": _S + "AnthropicTokenCount"}}},
+            },
+            "400": _error(
+                "invalid_request_error: a malformed body, an upstream 400, or a model without a Claude route"
+            ),
+            "401": _error("authentication_error: no valid key (when the server has a master key)"),
+            "403": _error("permission_error: the key may not use this model"),
+            "404": _error("not_found_error: unknown model"),
+            "405": _error("invalid_request_error: wrong method"),
+            "413": _error("request_too_large: the body is larger than the server's limit"),
+            "429": _error("rate_limit_error: every Claude route was rate limited; see retry-after"),
+            "500": _error("api_error: every Claude route failed"),
+            "504": _error("timeout_error: the deadline ran out"),
+            "529": _error("overloaded_error: every Claude route was overloaded"),
         },
     }
 }

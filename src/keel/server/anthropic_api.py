@@ -11,15 +11,16 @@ from __future__ import annotations
 
 from .anthropic_sse import SSE_HEADERS, AnthropicEvents
 from .anthropic_wire import encode_message, messages_request
-from .call_flow import answer_stream, answer_whole, start_call
+from .call_flow import answer_one_shot, answer_stream, answer_whole, start_call
 from .caller import may_use
 from .context import ApiContext
 from .errors import ApiError
 from .exchange import Exchange
 from .openai_wire import json_object
 from .options import keel_options
+from .token_count import count_tokens
 
-__all__ = ["messages", "messages_elsewhere"]
+__all__ = ["count_message_tokens", "messages", "messages_elsewhere"]
 
 
 async def messages(ctx: ApiContext, ex: Exchange) -> None:
@@ -39,6 +40,26 @@ async def messages(ctx: ApiContext, ex: Exchange) -> None:
         await answer_whole(ctx, ex, encode_message)
 
 
+async def count_message_tokens(ctx: ApiContext, ex: Exchange) -> None:
+    """``POST /v1/messages/count_tokens``: counted by the first Claude route of the model's cascade."""
+    body = json_object(await ex.read_body(ctx.settings.max_body_bytes))
+    options = keel_options(ex.headers, body, max_timeout=ctx.gateway.config.timeouts.total)
+    model = body.get("model")
+    if not isinstance(model, str) or not model:
+        raise ApiError(400, "model: Field required (a non-empty string)", param="model")
+    given = body.get("messages")
+    if not isinstance(given, list) or not given or not all(isinstance(m, dict) for m in given):
+        raise ApiError(400, "messages: Field required (a non-empty array of messages)", param="messages")
+    if not may_use(ex.principal, model):
+        raise ApiError(403, f"this key may not use model {model!r}", param="model")
+    timeout = options.get("timeout", ctx.gateway.config.timeouts.total)
+    beta = ex.headers.get("anthropic-beta")
+    await answer_one_shot(ex, count_tokens(ctx.gateway, model, body, timeout, beta))
+
+
 async def messages_elsewhere(ctx: ApiContext, ex: Exchange) -> None:
-    """``/v1/messages/...`` (token counting, batches): not served, said in Anthropic's shape."""
-    raise ApiError(404, f"Keel does not serve {ex.method} {ex.path}; only POST /v1/messages")
+    """``/v1/messages/...`` (batches): not served, said in Anthropic's shape."""
+    raise ApiError(
+        404,
+        f"Keel does not serve {ex.method} {ex.path}; only POST /v1/messages and /v1/messages/count_tokens",
+    )

@@ -30,7 +30,7 @@ from ..gateway import Gateway
 from ..telemetry.logs import get_logger
 from . import eager_tasks
 from .access_log import log_access
-from .anthropic_api import messages, messages_elsewhere
+from .anthropic_api import count_message_tokens, messages, messages_elsewhere
 from .anthropic_wire import anthropic_error
 from .cache_admin import cache_routes
 from .caller import identify
@@ -80,6 +80,8 @@ class KeelApp:
         self.add_route("/v1/chat/completions", ApiRoute("POST", chat_completions))
         self.add_route("/v1/embeddings", ApiRoute("POST", embeddings))
         self.add_route("/v1/messages", ApiRoute("POST", messages, render_error=anthropic_error))
+        counting = ApiRoute("POST", count_message_tokens, render_error=anthropic_error)
+        self.add_route("/v1/messages/count_tokens", counting)
         elsewhere = ApiRoute("*", messages_elsewhere, render_error=anthropic_error)
         self.add_route("/v1/messages/", elsewhere, prefix=True)
         self.add_route("/v1/models", ApiRoute("GET", list_models))

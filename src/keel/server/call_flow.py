@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from .._replay import chunks_of
@@ -21,8 +21,9 @@ from ..types import ChatRequest, ChatResponse, Chunk
 from .context import ApiContext
 from .disconnect import cancel_on_disconnect
 from .exchange import Exchange
+from .one_shot import RouteAnswer
 
-__all__ = ["StreamFrames", "answer_stream", "answer_whole", "start_call"]
+__all__ = ["StreamFrames", "answer_one_shot", "answer_stream", "answer_whole", "start_call"]
 
 log = get_logger("keel.server")
 
@@ -65,6 +66,21 @@ async def answer_whole(ctx: ApiContext, ex: Exchange, encode: Callable[[ChatResp
     ex.upstream_request_id = response.upstream_request_id or ex.upstream_request_id
     ex.outcome = "completed"
     await ex.respond(200, encode(response))
+
+
+async def answer_one_shot(ex: Exchange, asking: Awaitable[RouteAnswer]) -> None:
+    """Await a one-shot answer (embeddings, a token count) and send its bytes, unless the client has gone."""
+    async with cancel_on_disconnect(ex.receive, ex.scope) as watch:
+        try:
+            answer = await asking
+        finally:
+            ex.upstream_done = time.perf_counter()
+    if watch.disconnected:
+        ex.status, ex.outcome = 499, "client_closed"
+        return
+    ex.route, ex.attempts, ex.upstream_request_id = answer.route, answer.attempts, answer.upstream_request_id
+    ex.outcome = "completed"
+    await ex.respond(200, answer.body)
 
 
 async def answer_stream(

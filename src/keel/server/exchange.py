@@ -112,8 +112,9 @@ class Exchange:
             (b"x-request-id", self.request_id.encode()),
             (b"x-keel-overhead-ms", f"{self._overhead_ms():.3f}".encode()),
         ]
-        if self.call is not None:
+        if self.call is not None or self.attempts:  # a chat call, or a one-shot request (embeddings)
             headers.append((b"x-keel-attempts", str(self.attempts).encode()))
+        if self.call is not None:
             remaining = self.call.options.get("budget_remaining_usd")
             if remaining is not None:  # the tightest budget that applies, to the micro-dollar below
                 micros = Decimal(remaining).quantize(_MICRO, ROUND_FLOOR)

@@ -8,15 +8,13 @@ content is still an ordinary JSON error with its status.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import orjson
 
-from .call_flow import answer_stream, answer_whole, start_call
+from .call_flow import answer_one_shot, answer_stream, answer_whole, start_call
 from .caller import may_use
 from .context import ApiContext
-from .disconnect import cancel_on_disconnect
 from .embeddings import embed
 from .errors import ApiError
 from .exchange import Exchange
@@ -52,17 +50,7 @@ async def embeddings(ctx: ApiContext, ex: Exchange) -> None:
         raise ApiError(400, "'input' is required: a string or an array of strings or tokens", param="input")
     _check_model(ex, model)
     timeout = options.get("timeout", ctx.gateway.config.timeouts.total)
-    async with cancel_on_disconnect(ex.receive, ex.scope) as watch:
-        try:
-            answer = await embed(ctx.gateway, model, body, timeout)
-        finally:
-            ex.upstream_done = time.perf_counter()
-    if watch.disconnected:
-        ex.status, ex.outcome = 499, "client_closed"
-        return
-    ex.route, ex.attempts, ex.upstream_request_id = answer.route, answer.attempts, answer.upstream_request_id
-    ex.outcome = "completed"
-    await ex.respond(200, answer.body)
+    await answer_one_shot(ex, embed(ctx.gateway, model, body, timeout))
 
 
 async def list_models(ctx: ApiContext, ex: Exchange) -> None:

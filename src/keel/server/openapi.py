@@ -176,6 +176,7 @@ DOCUMENT: dict[str, Any] = {
             )
         },
         "/v1/messages": anthropic.MESSAGES_PATH,
+        "/v1/messages/count_tokens": anthropic.COUNT_TOKENS_PATH,
         "/v1/embeddings": {
             "post": _api(
                 "Embeddings", "CreateEmbeddingRequest", _json("CreateEmbeddingResponse", "Vectors"), _ALL

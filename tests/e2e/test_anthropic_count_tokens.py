@@ -1,0 +1,126 @@
+"""``POST /v1/messages/count_tokens`` through ``keel serve``: the official ``anthropic`` SDK's
+``messages.count_tokens`` gets the Claude route's own count, with the SDK's error classes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anthropic
+import httpx2 as httpx
+import jsonschema
+import pytest
+
+from keel.mock import MockServer
+from keel.server.openapi import DOCUMENT
+
+from .conftest import KeelFactory, RunningKeel
+
+SYSTEM = "You answer in one short sentence."
+TURNS: Any = [
+    {"role": "user", "content": "What is the weather in Paris today?"},
+    {"role": "assistant", "content": "Let me look."},
+    {"role": "user", "content": [{"type": "text", "text": "Thanks, and in Rome?"}]},
+]
+WEATHER = {
+    "name": "get_weather",
+    "description": "Weather for a city",
+    "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+}
+
+
+def counted(upstream: MockServer, model: str) -> list[dict[str, Any]]:
+    return [a for a in upstream.attempts(model=model) if a.get("endpoint") == "count_tokens"]
+
+
+def test_the_claude_routes_count_reaches_the_sdk(
+    claude: anthropic.Anthropic, upstream: MockServer, uid: Any
+) -> None:
+    """The count is the upstream's, for the body the client sent (system and tools included), and
+    equals the input the same body then uses in a real call."""
+    model = uid("ok:tokens=3")
+    counts = claude.messages.count_tokens(
+        model=f"claude/{model}", system=SYSTEM, messages=TURNS, tools=[WEATHER]
+    )
+    assert counts.input_tokens == 6 + 7 + 3 + 4  # the mock counts words of system and messages
+    [seen] = counted(upstream, model)
+    assert seen["body"] == {"model": model, "system": SYSTEM, "messages": TURNS, "tools": [WEATHER]}
+    assert seen["headers"]["anthropic-version"]
+    message = claude.messages.create(model=f"claude/{model}", max_tokens=50, system=SYSTEM, messages=TURNS)
+    assert message.usage.input_tokens == counts.input_tokens
+
+
+def test_keel_headers_and_the_beta_header(keel: RunningKeel, upstream: MockServer, uid: Any) -> None:
+    """The answer names its route and carries the upstream's request id; ``anthropic-beta`` (the
+    SDK's ``betas=``) reaches the upstream."""
+    model = uid("ok")
+    with anthropic.Anthropic(base_url=keel.base_url, api_key="any", timeout=10) as sdk:
+        raw = sdk.beta.messages.with_raw_response.count_tokens(
+            model=f"claude/{model}", messages=TURNS[:1], betas=["token-efficient-tools-2025-02-19"]
+        )
+    assert raw.parse().input_tokens == 7
+    schema = {**DOCUMENT, "$ref": "#/components/schemas/AnthropicTokenCount"}
+    jsonschema.validate(raw.http_response.json(), schema)
+    [seen] = counted(upstream, model)
+    assert raw.headers["x-keel-route"] == f"claude/{model}"
+    assert raw.headers["x-keel-attempts"] == "1"
+    assert raw.headers["x-keel-upstream-request-id"] == seen["request_id"]
+    assert "token-efficient-tools-2025-02-19" in seen["headers"]["anthropic-beta"]
+
+
+def test_a_failing_claude_route_falls_back_to_the_next(
+    keel_for: KeelFactory, upstream: MockServer, uid: Any
+) -> None:
+    """Routes in tier order, skipping OpenAI-compatible ones (they cannot count): an overloaded
+    Claude route is passed over for the next Claude route."""
+    first, second = uid("overloaded"), uid("ok")
+    running = keel_for({"smart": [f"mock/{uid('ok')}", f"claude/{first}", f"claude/{second}"]})
+    with anthropic.Anthropic(base_url=running.base_url, api_key="any", timeout=10) as sdk:
+        raw = sdk.messages.with_raw_response.count_tokens(model="smart", messages=TURNS[:1])
+    assert raw.parse().input_tokens == 7
+    assert raw.headers["x-keel-route"] == f"claude/{second}"
+    assert raw.headers["x-keel-attempts"] == "2"
+    assert [a["outcome"] for a in counted(upstream, first)] == ["529"]
+    assert len(counted(upstream, second)) == 1
+
+
+def test_a_model_without_a_claude_route_is_a_clear_400(claude: anthropic.Anthropic, uid: Any) -> None:
+    """An OpenAI-compatible route cannot count Claude's tokens: a BadRequestError saying so, not a guess."""
+    with pytest.raises(anthropic.BadRequestError) as info:
+        claude.messages.count_tokens(model=f"mock/{uid('ok')}", messages=TURNS)
+    assert "no Claude route" in info.value.message
+    assert info.value.body["error"]["type"] == "invalid_request_error"  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "error", "outcome"),
+    [
+        ("rate-limit:retry_after=0", anthropic.RateLimitError, "429"),
+        ("overloaded", anthropic.InternalServerError, "529"),
+        ("error-500", anthropic.InternalServerError, "500"),
+    ],
+)
+def test_upstream_errors_reach_the_sdk_once(
+    claude: anthropic.Anthropic, upstream: MockServer, uid: Any, behaviour: str, error: type, outcome: str
+) -> None:
+    """The SDK (default retries) raises its own class, and ``x-should-retry: false`` keeps it from
+    repeating: the upstream sees one request."""
+    model = uid(behaviour)
+    with pytest.raises(error):
+        claude.messages.count_tokens(model=f"claude/{model}", messages=TURNS)
+    assert [a["outcome"] for a in counted(upstream, model)] == [outcome]
+
+
+def test_bad_bodies_and_unknown_models(keel: RunningKeel, claude: anthropic.Anthropic) -> None:
+    with pytest.raises(anthropic.NotFoundError):
+        claude.messages.count_tokens(model="no-such-model", messages=TURNS)
+    for body, field in [
+        ({"messages": TURNS}, "model"),
+        ({"model": "fast"}, "messages"),
+        ({"model": "fast", "messages": []}, "messages"),
+    ]:
+        response = httpx.post(f"{keel.base_url}/v1/messages/count_tokens", json=body, timeout=5)
+        assert response.status_code == 400, response.text
+        assert response.json()["type"] == "error"
+        assert response.json()["error"]["message"].startswith(field)
+    response = httpx.get(f"{keel.base_url}/v1/messages/count_tokens", timeout=5)
+    assert response.status_code == 405 and response.json()["error"]["type"] == "invalid_request_error"
