@@ -124,3 +124,23 @@ def test_bad_bodies_and_unknown_models(keel: RunningKeel, claude: anthropic.Anth
         assert response.json()["error"]["message"].startswith(field)
     response = httpx.get(f"{keel.base_url}/v1/messages/count_tokens", timeout=5)
     assert response.status_code == 405 and response.json()["error"]["type"] == "invalid_request_error"
+
+
+def test_a_route_whose_circuit_is_open_is_not_asked(
+    keel_for: KeelFactory, upstream: MockServer, uid: Any
+) -> None:
+    """A Claude route whose circuit the chat calls opened is passed over: its count is not asked for,
+    and the next Claude route counts."""
+    broken, good = uid("error-500"), uid("ok")
+    running = keel_for(
+        {"smart": [f"claude/{broken}", f"claude/{good}"]},
+        breaker={"failure_threshold": 1, "open_for": 30},
+        retry={"max_attempts": 1},
+    )
+    with anthropic.Anthropic(base_url=running.base_url, api_key="any", timeout=10) as sdk:
+        sdk.messages.create(model="smart", max_tokens=20, messages=TURNS[:1])  # opens the first circuit
+        raw = sdk.messages.with_raw_response.count_tokens(model="smart", messages=TURNS[:1])
+    assert raw.parse().input_tokens == 7
+    assert raw.headers["x-keel-route"] == f"claude/{good}" and raw.headers["x-keel-attempts"] == "1"
+    assert counted(upstream, broken) == []
+    assert [a["outcome"] for a in upstream.attempts(model=broken)] == ["500"]

@@ -33,4 +33,5 @@ async def embed(gateway: Gateway, model: str, body: dict[str, Any], seconds: flo
         routes,
         seconds,
         lambda route, limits: route.provider.embeddings(body, route, limits),  # type: ignore[attr-defined]
+        gateway.breakers,
     )

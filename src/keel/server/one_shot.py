@@ -2,7 +2,9 @@
 
 Embeddings and token counts are not chat calls: no ledger, budget or cache applies, and nothing
 streams. The loop is plain: routes in tier order, each tried once within one deadline, moving on
-when the error's class says so (DESIGN's taxonomy); the upstream's bytes go back unchanged.
+when the error's class says so (DESIGN's taxonomy); the upstream's bytes go back unchanged. A route
+whose circuit the chat calls have opened is passed over; a one-shot request's own failures do not
+count towards it (an endpoint of a route can fail while its chat works).
 """
 
 from __future__ import annotations
@@ -13,11 +15,18 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..call import Deadline
-from ..errors import DeadlineExceededError, NoRouteAvailableError, UpstreamError, UpstreamTimeoutError
+from ..errors import (
+    CircuitOpenError,
+    DeadlineExceededError,
+    NoRouteAvailableError,
+    UpstreamError,
+    UpstreamTimeoutError,
+)
 from ..providers.base import AttemptLimits
 
 if TYPE_CHECKING:
     from ..route import Route
+    from ..stores.base import BreakerStore
     from ..types import Native
 
 __all__ = ["Ask", "RouteAnswer", "first_answer"]
@@ -28,7 +37,7 @@ Ask = Callable[["Route", AttemptLimits], Awaitable[tuple["Native", "str | None"]
 
 @dataclass(frozen=True, slots=True)
 class RouteAnswer:
-    """The upstream's response body, the route that gave it and how many routes were tried."""
+    """The upstream's response body, the route that gave it and how many routes were asked."""
 
     body: bytes
     route: str
@@ -36,17 +45,28 @@ class RouteAnswer:
     upstream_request_id: str | None
 
 
-async def first_answer(model: str, routes: Sequence[Route], seconds: float, ask: Ask) -> RouteAnswer:
-    """The first answer ``ask`` gets from ``routes`` within ``seconds``.
+async def first_answer(
+    model: str, routes: Sequence[Route], seconds: float, ask: Ask, breakers: BreakerStore | None = None
+) -> RouteAnswer:
+    """The first answer ``ask`` gets from ``routes`` within ``seconds``, passing over the routes whose
+    circuit is open in ``breakers``.
 
     Raises:
         UpstreamError: the last route's failure, when none answered, or the first that says another
-            route would fail the same way (a bad request).
+            route would fail the same way (a bad request); ``CircuitOpenError`` when every circuit
+            was open.
         DeadlineExceededError: the time ran out.
     """
     deadline = Deadline.after(seconds)
     last: UpstreamError | None = None
-    for tried, route in enumerate(routes, start=1):
+    tried = 0
+    for route in routes:
+        if breakers is not None:
+            circuit = await breakers.snapshot(route.name)
+            if circuit.state == "open":
+                last = CircuitOpenError(f"{route.name}: circuit open", route=route.name)
+                continue
+        tried += 1
         left = deadline.remaining()
         if left <= 0:
             raise DeadlineExceededError(f"the call's deadline ran out before {route.name} answered")

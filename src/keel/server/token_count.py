@@ -41,4 +41,5 @@ async def count_tokens(
         routes,
         seconds,
         lambda route, limits: route.provider.count_tokens(body, route, limits, beta),  # type: ignore[attr-defined]
+        gateway.breakers,
     )
