@@ -114,3 +114,22 @@ async def test_continuation_is_off_by_default(
     with pytest.raises(StreamInterruptedError):
         await read(gateway)
     assert mock_server.attempts(model=finisher) == []
+
+
+@pytest.mark.parametrize("then", ["claude", "mock"], ids=["then-claude", "then-openai"])
+async def test_a_cut_after_whitespace_is_continued_without_it(
+    claude_for: GatewayFactory, mock_server: MockServer, uid, then: str
+) -> None:
+    """A cut whose last piece ends in a space ("token39 "): Anthropic refuses a prefill ending in
+    whitespace, so the prefill is "…token39", and the space the caller already has is not repeated
+    when the continuation starts " token40": the caller gets each word once, singly spaced."""
+    cut = uid("cut:after=40,tokens=60,trailing_space=1")
+    finisher = uid("ok:tokens=60,trailing_space=1")
+    gateway = claude_for({"smart": [[f"mock/{cut}"], prefill(then, finisher)]}, **CONTINUE)
+    text, _, response = await read(gateway)
+    assert text == WHOLE and response.model == finisher
+    [seen] = mock_server.attempts(model=finisher)
+    assert seen["outcome"] == "ok"
+    last = seen["body"]["messages"][-1]["content"]
+    assert (last if isinstance(last, str) else last[0]["text"]) == " ".join(f"token{i}" for i in range(40))
+    await gateway.aclose()

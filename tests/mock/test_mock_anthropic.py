@@ -223,9 +223,23 @@ async def test_no_prefill_refuses_a_trailing_assistant_message(
     assert server.attempts()[1]["last_role"] == "assistant"
 
 
-@pytest.mark.parametrize("prefill", ["token0 token1 token2", "token0 token1 token2 "], ids=["bare", "space"])
-async def test_a_prefill_of_the_answer_is_continued(claude: anthropic.AsyncAnthropic, prefill: str) -> None:
+@pytest.mark.parametrize(
+    "content", ["It is ", [{"type": "text", "text": "It is\n"}]], ids=["string", "blocks"]
+)
+async def test_a_prefill_ending_in_whitespace_is_refused(
+    claude: anthropic.AsyncAnthropic, server: MockServer, content: Any
+) -> None:
+    """As the Messages API does: 400 when the final assistant content ends in whitespace."""
+    with pytest.raises(anthropic.BadRequestError, match="cannot end with trailing whitespace"):
+        await claude.messages.create(
+            model="ok", max_tokens=50, messages=[*USER, {"role": "assistant", "content": content}]
+        )
+    assert [a["outcome"] for a in server.attempts()] == ["400_invalid_request"]
+
+
+async def test_a_prefill_of_the_answer_is_continued(claude: anthropic.AsyncAnthropic) -> None:
     """A trailing assistant turn that begins the answer gets the rest of it, so prefill + reply is whole."""
+    prefill = "token0 token1 token2"
     turns: Any = [*USER, {"role": "assistant", "content": [{"type": "text", "text": prefill}]}]
     reply = await claude.messages.create(model="ok:tokens=5", max_tokens=50, messages=turns)
     assert prefill + reply.content[0].text == "token0 token1 token2 token3 token4"  # type: ignore[union-attr]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from keel.mock import BEHAVIOURS, PARAMS, model_name, parse_model
+from keel.mock.answer import split_pieces
 from keel.mock.spec import ParamError
 
 
@@ -56,3 +57,12 @@ def test_catalogue_names_are_the_contract() -> None:
         "flap", "auth-error", "not-found", "overloaded",
     }  # fmt: skip
     assert set(PARAMS.values()) <= {"integer", "number", "flag"}
+
+
+def test_pieces_carry_the_space_before_or_after_a_word() -> None:
+    """Pieces always rebuild the text; ``trailing_space`` moves the space between words to a piece's end."""
+    text = "token0 token1\ntoken2"
+    assert split_pieces(text) == ["token0", " token1", "\ntoken2"]
+    assert split_pieces(text, trailing_space=True) == ["token0 ", "token1\n", "token2"]
+    assert split_pieces(" token40 token41", trailing_space=True) == [" token40 ", "token41"]
+    assert "".join(split_pieces(" a  b ", trailing_space=True)) == " a  b "

@@ -78,7 +78,9 @@ def plan_answer(body: dict[str, Any], spec: Spec) -> Answer:
         arguments = json.dumps(sample(tool.get("parameters") or {}, words or "token0"))
         pieces = split_pieces(arguments)
     elif body.get("response_format") is None:
-        pieces = split_pieces(after_prefill(words, _prefill(body)))
+        pieces = split_pieces(
+            after_prefill(words, _prefill(body)), trailing_space=spec.flag("trailing_space")
+        )
     else:
         pieces = split_pieces(_content(body.get("response_format"), words))
     finish = "tool_calls" if tool is not None else "stop"
@@ -130,9 +132,12 @@ def _texts(content: Any) -> list[str]:
     return []
 
 
-def split_pieces(text: str) -> list[str]:
-    """Split into word-sized pieces whose concatenation is ``text`` (leading space kept on a word)."""
-    return re.findall(r"\s*\S+", text) if text.strip() else ([text] if text else [])
+def split_pieces(text: str, *, trailing_space: bool = False) -> list[str]:
+    """Split into word-sized pieces whose concatenation is ``text``: the space between two words
+    leads the second piece, or with ``trailing_space`` ends the first."""
+    if not text.strip():
+        return [text] if text else []
+    return re.findall(r"\s*\S+\s*" if trailing_space else r"\s*\S+", text)
 
 
 def _content(response_format: Any, words: str) -> str:

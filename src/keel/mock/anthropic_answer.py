@@ -98,7 +98,9 @@ def plan_anthropic_answer(body: dict[str, Any], spec: Spec) -> AnthropicAnswer:
     if tool is not None:
         pieces = split_pieces(json.dumps(sample(tool.get("input_schema") or {}, words or "token0")))
     else:
-        pieces = split_pieces(after_prefill(words, _prefill(body)))
+        pieces = split_pieces(
+            after_prefill(words, _prefill(body)), trailing_space=spec.flag("trailing_space")
+        )
     stop = "tool_use" if tool is not None else "end_turn"
     limit = body.get("max_tokens")
     if tool is None and isinstance(limit, int) and 0 < limit < len(pieces):

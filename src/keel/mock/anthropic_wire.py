@@ -94,6 +94,8 @@ def invalid(body: Any) -> str | None:
             if "messages" not in body
             else "messages: at least one message is required"
         )
+    if _prefill_ends_in_whitespace(body["messages"][-1]):
+        return "messages: final assistant content cannot end with trailing whitespace"
     limit = body.get("max_tokens")
     if not isinstance(limit, int) or isinstance(limit, bool) or limit < 0:
         return (
@@ -103,3 +105,15 @@ def invalid(body: Any) -> str | None:
     if extra:
         return f"{extra[0]}: Extra inputs are not permitted"
     return None
+
+
+def _prefill_ends_in_whitespace(last: Any) -> bool:
+    """True when the conversation ends in an assistant turn whose text ends in whitespace, which the
+    Messages API refuses."""
+    if not isinstance(last, dict) or last.get("role") != "assistant":
+        return False
+    content = last.get("content")
+    if isinstance(content, list):
+        final = content[-1] if content else None
+        content = final.get("text") if isinstance(final, dict) and final.get("type") == "text" else None
+    return isinstance(content, str) and content != content.rstrip()

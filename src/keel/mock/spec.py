@@ -46,6 +46,7 @@ PARAMS: dict[str, str] = {
     "retry_after": "number",
     "retry_after_date": "flag",
     "ms_header": "flag",
+    "trailing_space": "flag",
 }
 
 _TRUE = {"1", "true", "yes", "on"}

@@ -6,6 +6,10 @@ upstream's own stream would open a second message), so a server re-encodes them 
 passed-through ones. A route that does not accept prefill is never tried as a continuation; when no
 route can continue, the caller gets the original cut, never a prefill refusal (DESIGN §1). Off by
 default (``router.continue_streams``).
+
+Anthropic refuses a prefill that ends in whitespace, so the prefill is the answer so far without its
+trailing whitespace; the caller already has that whitespace, so as much of it is taken off the start
+of the continuation (a model continuing "…word" usually begins " next").
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ async def _stitched(
     messages = list(call.request.messages)
     prefix = messages.pop().text() if messages and messages[-1].role == "assistant" else ""
     current, delivered = first, prefix
+    owed = 0  # whitespace the caller already has and the continuation may repeat at its start
     original: StreamInterruptedError | None = None
     try:
         while True:
@@ -55,6 +60,8 @@ async def _stitched(
                         for choice in chunk.choices:
                             choice.delta.role = None
                         chunk.native = ()
+                        if owed:
+                            owed = _drop_leading_space(chunk, owed)
                     delivered += chunk.text
                     yield chunk
                 return
@@ -62,7 +69,9 @@ async def _stitched(
                 original = original or cut
                 if cut.partial.choices and cut.partial.choices[0].message.tool_calls:
                     raise original from None  # a half-written tool call cannot be prefilled
-                prefill = Message(role="assistant", content=delivered)
+                kept = delivered.rstrip()
+                owed = len(delivered) - len(kept)
+                prefill = Message(role="assistant", content=kept)
                 call.request = call.request.model_copy(
                     update={"messages": [*messages, prefill], "native": None, "native_format": None}
                 )
@@ -88,3 +97,17 @@ async def _next_stream(
             log.info("continuing stream", route=route.name, request_id=call.request_id)
             return reply
     raise original from None
+
+
+def _drop_leading_space(chunk: Chunk, owed: int) -> int:
+    """Take up to ``owed`` whitespace characters off the start of ``chunk``'s text; what is still owed
+    (0 once any text has come: only the very start of a continuation can repeat what was sent)."""
+    for choice in chunk.choices:
+        text = choice.delta.content
+        if not text:
+            continue
+        stripped = text.lstrip()
+        drop = min(owed, len(text) - len(stripped))
+        choice.delta.content = text[drop:]
+        return owed - drop if not stripped else 0
+    return owed
