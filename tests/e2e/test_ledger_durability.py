@@ -59,16 +59,21 @@ class Load:
     failed: int = 0
 
 
-async def drive(base: str, load: Load, stop: asyncio.Event) -> None:
-    """WORKERS clients calling back to back until ``stop``; a call counts only with its whole body."""
-    body = {"model": "m", "messages": user(), "max_tokens": 8}
+async def drive(base: str, load: Load, stop: asyncio.Event, *, stream: bool = False) -> None:
+    """WORKERS clients calling back to back until ``stop``; a call counts only with its whole body
+    (a stream only once its ``data: [DONE]`` has arrived)."""
+    body = {"model": "m", "messages": user(), "max_tokens": 8, "stream": stream}
+
+    def whole(data: bytes) -> bool:
+        if stream:
+            return data.rstrip().endswith(b"data: [DONE]")
+        return bool(orjson.loads(data)["choices"][0]["message"]["content"])
 
     async def worker(session: aiohttp.ClientSession) -> None:
         while not stop.is_set():
             try:
                 async with session.post(f"{base}/v1/chat/completions", json=body) as response:
-                    data = orjson.loads(await response.read())
-                    if response.status == 200 and data["choices"][0]["message"]["content"]:
+                    if response.status == 200 and whole(await response.read()):
                         load.received[response.headers["x-request-id"]] = time.time()
             except (TimeoutError, aiohttp.ClientError, orjson.JSONDecodeError, KeyError):
                 load.failed += 1
@@ -79,10 +84,12 @@ async def drive(base: str, load: Load, stop: asyncio.Event) -> None:
         await asyncio.gather(*(worker(session) for _ in range(WORKERS)))
 
 
-async def kill_mid_load(process: subprocess.Popen[bytes], base: str, after: float) -> tuple[Load, float]:
+async def kill_mid_load(
+    process: subprocess.Popen[bytes], base: str, after: float, *, stream: bool = False
+) -> tuple[Load, float]:
     """Drive load, SIGKILL the server ``after`` seconds in, and let the clients see it die."""
     load, stop = Load(), asyncio.Event()
-    clients = asyncio.create_task(drive(base, load, stop))
+    clients = asyncio.create_task(drive(base, load, stop, stream=stream))
     await asyncio.sleep(after)
     killed_at = time.time()
     os.kill(process.pid, signal.SIGKILL)
@@ -105,7 +112,7 @@ def killed(upstream: MockServer, tmp_path: Path, uid) -> Any:
     """``killed("strict")``: run a load against a ``keel serve`` with that durability, SIGKILL it
     mid-load; returns what the clients received, when it was killed, and the ledger's request ids."""
 
-    def run(durability: str) -> tuple[Load, float, set[str]]:
+    def run(durability: str, *, stream: bool = False) -> tuple[Load, float, set[str]]:
         config = mock_config(
             upstream,
             {"m": [f"mock/{uid('ok:tokens=3,ttft_ms=10')}"]},
@@ -116,7 +123,7 @@ def killed(upstream: MockServer, tmp_path: Path, uid) -> Any:
         process = serve(config, tmp_path)
         try:
             base = f"http://127.0.0.1:{config['server']['port']}"
-            load, killed_at = asyncio.run(kill_mid_load(process, base, after=1.5))
+            load, killed_at = asyncio.run(kill_mid_load(process, base, after=1.5, stream=stream))
         finally:
             process.kill()
             process.wait(10)
@@ -126,10 +133,12 @@ def killed(upstream: MockServer, tmp_path: Path, uid) -> Any:
     return run
 
 
-def test_strict_ledger_survives_sigkill(killed: Any) -> None:
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+def test_strict_ledger_survives_sigkill(killed: Any, stream: bool) -> None:
     """With ``durability: strict``, every call whose whole response a client received is in the
-    ledger after the server is SIGKILLed mid-load."""
-    load, _, ledger = killed("strict")
+    ledger after the server is SIGKILLed mid-load; for a stream, the ``[DONE]`` leaves only once its
+    record is stored."""
+    load, _, ledger = killed("strict", stream=stream)
     assert len(load.received) >= 50 and load.failed > 0  # a real load, cut by the kill
     missing = set(load.received) - ledger
     assert not missing, f"{len(missing)} of {len(load.received)} received calls not in the ledger"
