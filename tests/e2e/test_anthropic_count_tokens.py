@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import anthropic
@@ -12,8 +13,9 @@ import pytest
 
 from keel.mock import MockServer
 from keel.server.openapi import DOCUMENT
+from keel.server.run import open_keys
 
-from .conftest import KeelFactory, RunningKeel
+from .conftest import KeelFactory, RunningKeel, mock_config, start_keel
 
 SYSTEM = "You answer in one short sentence."
 TURNS: Any = [
@@ -144,3 +146,87 @@ def test_a_route_whose_circuit_is_open_is_not_asked(
     assert raw.headers["x-keel-route"] == f"claude/{good}" and raw.headers["x-keel-attempts"] == "1"
     assert counted(upstream, broken) == []
     assert [a["outcome"] for a in upstream.attempts(model=broken)] == ["500"]
+
+
+def count(server: RunningKeel, model: str, key: str = "any", **body: Any) -> httpx.Response:
+    payload = {"model": model, "messages": TURNS[:1], **body}
+    headers = {"x-api-key": key}
+    return httpx.post(
+        f"{server.base_url}/v1/messages/count_tokens", json=payload, headers=headers, timeout=10
+    )
+
+
+def test_the_same_count_again_comes_from_the_cache(keel: RunningKeel, upstream: MockServer, uid: Any) -> None:
+    """Counting the same body twice asks the upstream once: the second answer is the same bytes,
+    marked as a hit, naming the route that counted it and no attempt; another body is counted anew."""
+    model = f"claude/{uid('ok')}"
+    first, again = count(keel, model), count(keel, model)
+    assert first.headers["x-keel-cache"] == "miss" and again.headers["x-keel-cache"] == "hit"
+    assert again.content == first.content and again.json() == {"input_tokens": 7}
+    assert again.headers["x-keel-route"] == model and again.headers["x-keel-attempts"] == "0"
+    other = count(keel, model, system="Be brief.")
+    assert other.headers["x-keel-cache"] == "miss" and other.json() == {"input_tokens": 9}
+    assert len(counted(upstream, model.removeprefix("claude/"))) == 2
+
+
+def test_failures_are_not_cached_and_the_cache_can_be_off(
+    keel_for: KeelFactory, upstream: MockServer, uid: Any
+) -> None:
+    """A refused count is asked for again next time; with ``cache.enabled: false`` every count goes
+    upstream and carries no cache header."""
+    flaky = uid("rate-limit:times=1,retry_after=0")
+    plain = keel_for()
+    assert count(plain, f"claude/{flaky}").status_code == 429
+    assert count(plain, f"claude/{flaky}").headers["x-keel-cache"] == "miss"
+    assert count(plain, f"claude/{flaky}").headers["x-keel-cache"] == "hit"
+    assert [a["outcome"] for a in counted(upstream, flaky)] == ["429", "ok"]
+    model = uid("ok")
+    off = keel_for(cache={"enabled": False})
+    answers = [count(off, f"claude/{model}") for _ in range(2)]
+    assert all(a.status_code == 200 and "x-keel-cache" not in a.headers for a in answers)
+    assert len(counted(upstream, model)) == 2
+
+
+def test_two_tenants_never_share_a_count(upstream: MockServer, tmp_path: Any, uid: Any) -> None:
+    """As chat entries: the same body counted with two teams' keys is two upstream requests."""
+    model = uid("ok")
+    running = start_keel(
+        mock_config(
+            upstream, {}, server={"master_key": "mk-count-master"}, database=f"sqlite:///{tmp_path / 'k.db'}"
+        )
+    )
+    try:
+
+        async def issue() -> list[str]:
+            store = open_keys(running.app.gateway.config)
+            try:
+                return [(await store.create(name, team=name))[1] for name in ("red", "blue")]
+            finally:
+                await store.close()
+
+        red, blue = asyncio.run(issue())
+        assert count(running, f"claude/{model}", key=red).headers["x-keel-cache"] == "miss"
+        assert count(running, f"claude/{model}", key=blue).headers["x-keel-cache"] == "miss"
+        assert count(running, f"claude/{model}", key=red).headers["x-keel-cache"] == "hit"
+        assert count(running, f"claude/{model}").status_code == 401
+    finally:
+        running.stop()
+    assert len(counted(upstream, model)) == 2
+
+
+def test_the_callers_cache_choices_apply_to_counts(keel: RunningKeel, upstream: MockServer, uid: Any) -> None:
+    """``Cache-Control: no-store`` neither reads nor keeps; ``no-cache`` counts anew and keeps it."""
+    model = f"claude/{uid('ok')}"
+
+    def with_header(value: str) -> httpx.Response:
+        payload = {"model": model, "messages": TURNS[:1]}
+        headers = {"cache-control": value}
+        return httpx.post(
+            f"{keel.base_url}/v1/messages/count_tokens", json=payload, headers=headers, timeout=10
+        )
+
+    assert "x-keel-cache" not in with_header("no-store").headers
+    assert count(keel, model).headers["x-keel-cache"] == "miss"  # no-store kept nothing
+    assert with_header("no-cache").headers["x-keel-cache"] == "refresh"
+    assert count(keel, model).headers["x-keel-cache"] == "hit"
+    assert len(counted(upstream, model.removeprefix("claude/"))) == 3

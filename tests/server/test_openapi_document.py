@@ -62,6 +62,8 @@ def test_token_counting_is_described_in_anthropics_shapes() -> None:
     """/v1/messages/count_tokens takes a Messages body without max_tokens and answers a count."""
     post = DOCUMENT["paths"]["/v1/messages/count_tokens"]["post"]
     assert {"200", "400", "404", "429", "529"} <= set(post["responses"])
+    assert {"x-keel-cache", "x-keel-route"} <= set(post["responses"]["200"]["headers"])
+    assert {"anthropic-beta", "cache-control"} <= {p["name"] for p in post["parameters"]}
     request = jsonschema.Draft202012Validator(
         {**DOCUMENT, "$ref": "#/components/schemas/AnthropicCountTokensRequest"}
     )

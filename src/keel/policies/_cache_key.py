@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from ..call import Call
     from ..types import ChatRequest
 
-__all__ = ["clear_pattern", "eligible", "entry_key", "request_material", "tenant_of"]
+__all__ = ["clear_pattern", "count_key", "eligible", "entry_key", "request_material", "tenant", "tenant_of"]
 
 _VERSION = 1
 _NO_EFFECT = frozenset({"model", "stream", "stream_options", "user", "metadata", "store"})
@@ -35,11 +35,15 @@ def eligible(call: Call) -> bool:
 
 def tenant_of(call: Call, scope: Literal["key", "team"]) -> str:
     """Who may share an entry: the caller's key (or team); a key without a team is its own tenant."""
-    options = call.options
-    if scope == "team" and options.get("team"):
-        return f"team:{options['team']}"
-    if options.get("key_id"):
-        return f"key:{options['key_id']}"
+    return tenant(call.options.get("key_id"), call.options.get("team"), scope)
+
+
+def tenant(key_id: str | None, team: str | None, scope: Literal["key", "team"]) -> str:
+    """``tenant_of`` for a key id and team."""
+    if scope == "team" and team:
+        return f"team:{team}"
+    if key_id:
+        return f"key:{key_id}"
     return "anonymous"
 
 
@@ -62,6 +66,13 @@ def entry_key(request: ChatRequest, tenant: str) -> str:
     """``cache:<model>:<tenant>:{<digest>}``: the digest is the hash tag an entry and its lease share."""
     digest = _digest([_VERSION, tenant, request.model, request_material(request)])
     return f"cache:{_tag(request.model)}:{_tag(tenant)}:{{{digest}}}"
+
+
+def count_key(model: str, tenant: str, body: dict[str, Any], beta: str | None) -> str:
+    """The entry of a token count: the same shape as a chat entry's (so ``clear_pattern`` finds it),
+    over the whole body and the beta features, which can change the count."""
+    digest = _digest([_VERSION, "count_tokens", tenant, model, body, beta or ""])
+    return f"cache:{_tag(model)}:{_tag(tenant)}:{{{digest}}}"
 
 
 def clear_pattern(model: str | None = None, tenant: str | None = None) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from .anthropic_sse import SSE_HEADERS, AnthropicEvents
 from .anthropic_wire import encode_message, messages_request
 from .call_flow import answer_one_shot, answer_stream, answer_whole, start_call
-from .caller import may_use
+from .caller import may_use, tenant_of
 from .context import ApiContext
 from .errors import ApiError
 from .exchange import Exchange
@@ -54,7 +54,8 @@ async def count_message_tokens(ctx: ApiContext, ex: Exchange) -> None:
         raise ApiError(403, f"this key may not use model {model!r}", param="model")
     timeout = options.get("timeout", ctx.gateway.config.timeouts.total)
     beta = ex.headers.get("anthropic-beta")
-    await answer_one_shot(ex, count_tokens(ctx.gateway, model, body, timeout, beta))
+    tenant = tenant_of(ex.principal, ctx.gateway.config.cache.tenant)
+    await answer_one_shot(ex, count_tokens(ctx.gateway, model, body, timeout, beta, tenant, options))
 
 
 async def messages_elsewhere(ctx: ApiContext, ex: Exchange) -> None:

@@ -80,7 +80,8 @@ async def answer_one_shot(ex: Exchange, asking: Awaitable[RouteAnswer]) -> None:
         return
     ex.route, ex.attempts, ex.upstream_request_id = answer.route, answer.attempts, answer.upstream_request_id
     ex.outcome = "completed"
-    await ex.respond(200, answer.body)
+    headers = [(b"x-keel-cache", answer.cache.encode())] if answer.cache else None
+    await ex.respond(200, answer.body, headers)
 
 
 async def answer_stream(

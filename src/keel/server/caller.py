@@ -7,14 +7,15 @@ model; with one, the ``Principal`` says which models the caller may use.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import SecretStr
 
+from ..policies._cache_key import tenant
 from .auth import AuthFailed, Principal, authenticate
 from .errors import ApiError
 
-__all__ = ["identify", "may_use"]
+__all__ = ["identify", "may_use", "tenant_of"]
 
 
 async def identify(headers: Mapping[str, str], keys: Any, master_key: SecretStr | None) -> Principal | None:
@@ -38,3 +39,8 @@ async def identify(headers: Mapping[str, str], keys: Any, master_key: SecretStr 
 
 def may_use(caller: Principal | None, model: str) -> bool:
     return caller is None or caller.allows_model(model)
+
+
+def tenant_of(caller: Principal | None, scope: Literal["key", "team"]) -> str:
+    """Whose cache entries the caller shares: its key's (or team's), as for chat calls."""
+    return tenant(caller.key_id, caller.team, scope) if caller is not None else "anonymous"

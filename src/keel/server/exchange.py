@@ -112,7 +112,7 @@ class Exchange:
             (b"x-request-id", self.request_id.encode()),
             (b"x-keel-overhead-ms", f"{self._overhead_ms():.3f}".encode()),
         ]
-        if self.call is not None or self.attempts:  # a chat call, or a one-shot request (embeddings)
+        if self.call is not None or self.route:  # a chat call, or a one-shot answer (embeddings, a count)
             headers.append((b"x-keel-attempts", str(self.attempts).encode()))
         if self.call is not None:
             remaining = self.call.options.get("budget_remaining_usd")

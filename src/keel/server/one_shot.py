@@ -37,12 +37,14 @@ Ask = Callable[["Route", AttemptLimits], Awaitable[tuple["Native", "str | None"]
 
 @dataclass(frozen=True, slots=True)
 class RouteAnswer:
-    """The upstream's response body, the route that gave it and how many routes were asked."""
+    """The upstream's response body, the route that gave it, how many routes were asked (none when
+    it came from the cache)."""
 
     body: bytes
     route: str
     attempts: int
     upstream_request_id: str | None
+    cache: str | None = None  # "hit" or "miss" when the answer could come from the response cache
 
 
 async def first_answer(

@@ -147,6 +147,15 @@ def _with_parameters(operation: dict[str, Any], extra: list[dict[str, Any]]) -> 
     return {**operation, "parameters": [*operation["parameters"], *extra]}
 
 
+def _counting(operation: dict[str, Any]) -> dict[str, Any]:
+    """Token counting: the cache's request headers in, Keel's headers on the count."""
+    responses = operation["responses"]
+    return {
+        **_with_parameters(operation, _CACHE_HEADERS),
+        "responses": {**responses, "200": {**responses["200"], "headers": _KEEL_HEADERS}},
+    }
+
+
 _ALL = tuple(_ERRORS)
 _READ = ("401", "404", "405")
 _SSE = {
@@ -176,7 +185,7 @@ DOCUMENT: dict[str, Any] = {
             )
         },
         "/v1/messages": anthropic.MESSAGES_PATH,
-        "/v1/messages/count_tokens": anthropic.COUNT_TOKENS_PATH,
+        "/v1/messages/count_tokens": {"post": _counting(anthropic.COUNT_TOKENS_PATH["post"])},
         "/v1/embeddings": {
             "post": _api(
                 "Embeddings", "CreateEmbeddingRequest", _json("CreateEmbeddingResponse", "Vectors"), _ALL

@@ -1,16 +1,28 @@
 """``count_tokens``: Anthropic's token count for a Messages body, from the first Claude route of the
-model's cascade that answers.
+model's cascade that answers — or from the response cache, when the same tenant counted the same body.
 
 Only Claude's own API counts tokens the way it bills them, so only routes of the ``anthropic`` kind
 are asked; the client's body goes to them unchanged but for ``model``, and their answer comes back as
 its own bytes. A cascade without a Claude route gets a clear 400 rather than a guess.
+
+A count depends only on the body, and clients such as Claude Code count the same system prompt and
+tool definitions again in every session, while Anthropic rate-limits counting on its own; so with the
+response cache on, an answer is kept for ``cache.ttl`` under the tenant (as chat entries are, so one
+tenant's counts tell nothing about another's). A cache that fails is a miss, never an error.
 """
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 from ..errors import RequestError
+from ..policies._cache_key import count_key
+from ..telemetry.logs import get_logger
+from ..telemetry.metrics import cache_lookups
 from .one_shot import RouteAnswer, first_answer
 
 if TYPE_CHECKING:
@@ -18,11 +30,21 @@ if TYPE_CHECKING:
 
 __all__ = ["count_tokens"]
 
+log = get_logger("keel.server")
+
 
 async def count_tokens(
-    gateway: Gateway, model: str, body: dict[str, Any], seconds: float, beta: str | None = None
+    gateway: Gateway,
+    model: str,
+    body: dict[str, Any],
+    seconds: float,
+    beta: str | None = None,
+    tenant: str = "anonymous",
+    options: dict[str, Any] | None = None,
 ) -> RouteAnswer:
-    """``{"input_tokens": N}`` for ``body`` from the cascade of ``model`` within ``seconds``.
+    """``{"input_tokens": N}`` for ``body`` from the cascade of ``model`` within ``seconds``;
+    ``options`` are the caller's cache choices as ``keel_options`` reads them (``cache: False`` —
+    neither read nor store; ``cache_refresh`` — count anew, then store; ``cache_ttl``).
 
     Raises:
         ModelNotFoundError: no such model.
@@ -36,10 +58,38 @@ async def count_tokens(
             "own API (POST /v1/messages/count_tokens)",
             code="count_tokens_unsupported",
         )
-    return await first_answer(
+    options = options or {}
+    settings = gateway.config.cache
+    cache = gateway.cache if options.get("cache") is not False else None
+    key = count_key(model, tenant, body, beta)
+    if cache is not None and not options.get("cache_refresh"):
+        kept = await _guarded(cache.entries.get(key), settings.timeout)
+        if kept:
+            cache_lookups.labels(result="hit").inc()
+            entry = orjson.loads(kept)
+            return RouteAnswer(entry["body"].encode(), entry["route"], 0, None, cache="hit")
+        cache_lookups.labels(result="miss").inc()
+    answer = await first_answer(
         model,
         routes,
         seconds,
         lambda route, limits: route.provider.count_tokens(body, route, limits, beta),  # type: ignore[attr-defined]
         gateway.breakers,
     )
+    if cache is None:
+        return answer
+    entry = orjson.dumps({"route": answer.route, "body": answer.body.decode()})
+    ttl = min(options.get("cache_ttl", settings.ttl), settings.max_ttl)
+    await _guarded(cache.entries.set(key, entry, ttl), settings.timeout)
+    return dataclasses.replace(answer, cache="refresh" if options.get("cache_refresh") else "miss")
+
+
+async def _guarded(work: Any, seconds: float) -> Any:
+    """``work``'s result, or None when the cache errs or takes longer than ``seconds``."""
+    try:
+        async with asyncio.timeout(seconds):
+            return await work
+    except Exception as error:  # the cache must never fail a count
+        cache_lookups.labels(result="error").inc()
+        log.warning("cache backend failed; counting upstream", error=type(error).__name__)
+        return None
