@@ -9,6 +9,7 @@ flushes). No secret is ever recorded, and no prompt or completion text unless th
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
@@ -134,7 +135,47 @@ class LedgerWriter:
         # write then holds the event loop only for the batch's encoding, not every row's.
         self._prepare: Callable[[dict[str, Any]], Any] | None = getattr(store, "prepare", None)
         self._task: asyncio.Task[None] | None = None
+        self._pending: list[Callable[[], LedgerRecord]] = []
+        self._waiting: set[asyncio.Task[None]] = set()
+        self._closing = asyncio.Event()
         self.dropped = 0
+
+    @property
+    def defers(self) -> bool:
+        """Whether a record may be made after the caller's answer (``add_soon``): batched, and room
+        in the queue (when there is none, callers wait in ``add`` — the store's backpressure)."""
+        return self.durability == "batched" and not self._queue.full()
+
+    def add_soon(self, make: Callable[[], LedgerRecord]) -> None:
+        """Make and queue a record once the event loop's current step is done: after the caller has
+        had its answer, so the record's making is not in the answer's latency. Batched durability
+        only (see ``defers``); ``close`` queues what is still pending."""
+        if not self._pending:
+            asyncio.get_running_loop().call_soon(self._add_pending)
+        self._pending.append(make)
+
+    def _add_pending(self) -> None:
+        pending, self._pending = self._pending, []
+        for make in pending:
+            try:
+                record = make()
+            except Exception as error:  # a bug in making one record must not lose the others
+                log.error("ledger record could not be made", error=repr(error))
+                continue
+            item = self._item(record)
+            try:
+                self._queue.put_nowait((item, None))
+            except asyncio.QueueFull:  # filled within this loop turn: wait for room in a task
+                waiting = asyncio.ensure_future(self._queue.put((item, None)))
+                self._waiting.add(waiting)
+                waiting.add_done_callback(self._waiting.discard)
+
+    def _item(self, record: LedgerRecord) -> Any:
+        """The record as the store takes it; starts the writer if it is not running."""
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._drain(), name="keel-ledger")
+        row = record.row()
+        return row if self._prepare is None else self._prepare(row)
 
     async def add(self, record: LedgerRecord) -> None:
         """Queue ``record``; with ``strict``, return only once it is stored.
@@ -142,11 +183,8 @@ class LedgerWriter:
         Raises:
             Exception: ``strict`` only: the store refused the record after the writer's retries.
         """
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._drain(), name="keel-ledger")
         stored = asyncio.get_running_loop().create_future() if self.durability == "strict" else None
-        row = record.row()
-        item = row if self._prepare is None else self._prepare(row)
+        item = self._item(record)
         try:
             self._queue.put_nowait((item, stored))
         except asyncio.QueueFull:  # the store is down or far behind: wait for room, never drop
@@ -164,7 +202,9 @@ class LedgerWriter:
             if first is None:
                 return
             if self.durability != "strict" and self._queue.qsize() < self.batch_size - 1:
-                await asyncio.sleep(self.flush_interval)
+                with contextlib.suppress(TimeoutError):  # the interval, or until close() says flush
+                    async with asyncio.timeout(self.flush_interval):
+                        await self._closing.wait()
             batch = [first]
             done = False
             while len(batch) < self.batch_size and not self._queue.empty():
@@ -199,7 +239,11 @@ class LedgerWriter:
                     stored.set_exception(failure)
 
     async def close(self) -> None:
-        """Write everything queued, then close the store."""
+        """Write everything queued (and pending) at once, then close the store."""
+        self._closing.set()
+        self._add_pending()
+        if self._waiting:
+            await asyncio.gather(*self._waiting)
         if self._task is not None and not self._task.done():
             await self._queue.put(None)
             await self._task
