@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .errors import ConfigError
+from .policies._cache_guard import CacheGuard
 from .policies._cache_key import clear_pattern
 from .stores.state import open_cache_map, open_locks
 from .telemetry.metrics import cache_bytes, cache_lookups, coalesced_calls
@@ -24,6 +25,8 @@ class CacheStores:
 
     url: str
     entries: TTLMap
+    guard: CacheGuard
+    """How every user of these stores runs its work on them (one timeout, one failure log)."""
     locks: LockNotify | None = None
     semantic: SemanticLookup | None = None
 
@@ -49,7 +52,9 @@ def open_cache(config: Config) -> CacheStores | None:
         return None
     url = cache_url(config)
     try:
-        stores = CacheStores(url, open_cache_map(url, max_bytes=settings.max_bytes))
+        stores = CacheStores(
+            url, open_cache_map(url, max_bytes=settings.max_bytes), CacheGuard(settings.timeout)
+        )
         if settings.coalesce:
             stores.locks = open_locks(url)
         if settings.semantic.enabled:

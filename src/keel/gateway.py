@@ -110,7 +110,8 @@ class Gateway:
         if any(rule.scope != "route" for rule in config.rate_limits):
             policies.append(RateLimitPolicy(config.rate_limits, self.counters, token_bound))
         if self.cache is not None:
-            policies.append(CachePolicy(config.cache, self.cache.entries, self.cache.semantic))
+            cache = self.cache
+            policies.append(CachePolicy(config.cache, cache.entries, cache.semantic, cache.guard))
         if self.cache is not None and config.cache.coalesce:
             policies.append(CoalescePolicy(config.cache, self.cache.entries, self.cache.locks))
         return policies

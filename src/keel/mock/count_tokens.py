@@ -17,7 +17,7 @@ from .anthropic_answer import prompt_tokens
 from .exchange import Exchange
 from .intake import take_in, tracked
 from .messages import authorized
-from .one_shot_faults import ONE_SHOT_FAULTS, fault_reply
+from .one_shot_faults import fault_reply
 from .spec import ParamError
 from .state import MockState
 
@@ -59,9 +59,9 @@ async def count_tokens(request: web.Request, state: MockState) -> web.Response:
     except ParamError as error:
         ex.finish("400_invalid_request")
         return anthropic_statuses.error_reply(400, "invalid_request_error", str(error), headers)
-    times = got.spec.integer("times")
-    if got.spec.behaviour in ONE_SHOT_FAULTS and (times is None or state.log.count(got.spec.model) <= times):
-        return fault_reply(ex)
+    fault = fault_reply(ex)
+    if fault is not None:
+        return fault
     ex.finish("ok")
     payload = {"input_tokens": prompt_tokens(body)}
     return web.Response(body=orjson.dumps(payload), content_type="application/json", headers=headers)

@@ -12,7 +12,7 @@ from aiohttp import web
 
 from . import statuses
 from .exchange import Exchange
-from .one_shot_faults import ONE_SHOT_FAULTS, fault_reply
+from .one_shot_faults import fault_reply
 from .spec import ParamError, parse_model
 from .state import STATE
 from .wire import new_id
@@ -56,9 +56,9 @@ async def embeddings(request: web.Request) -> web.Response:
     except ParamError as error:
         ex.finish("400_invalid_request")
         return statuses.error_reply(400, str(error), "invalid_request_error", None, "model", headers)
-    times = spec.integer("times")
-    if spec.behaviour in ONE_SHOT_FAULTS and (times is None or state.log.count(spec.model) <= times):
-        return fault_reply(ex)
+    fault = fault_reply(ex)
+    if fault is not None:
+        return fault
     texts = inputs if isinstance(inputs, list) else [inputs]
     dimensions = body.get("dimensions")
     size = dimensions if isinstance(dimensions, int) else _DIMENSIONS

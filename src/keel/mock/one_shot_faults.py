@@ -14,11 +14,14 @@ __all__ = ["ONE_SHOT_FAULTS", "fault_reply"]
 ONE_SHOT_FAULTS = frozenset({"rate-limit", "error-500", "error-503", "overloaded", "auth-error", "not-found"})
 
 
-def fault_reply(ex: Exchange) -> web.Response:
-    """The reply of ``ex``'s fault behaviour (one of ``ONE_SHOT_FAULTS``), recorded as its outcome."""
+def fault_reply(ex: Exchange) -> web.Response | None:
+    """The reply of ``ex``'s fault behaviour, recorded as its outcome; None when the behaviour
+    answers normally (not one of ``ONE_SHOT_FAULTS``, or past its ``times``)."""
+    name, times = ex.spec.behaviour, ex.spec.integer("times")
+    if name not in ONE_SHOT_FAULTS or (times is not None and ex.state.log.count(ex.spec.model) > times):
+        return None
     anthropic = ex.format == "anthropic"
     replies = anthropic_statuses if anthropic else statuses
-    name = ex.spec.behaviour
     if name == "rate-limit":
         reply, outcome = replies.rate_limited(ex), "429"
     elif name == "error-500":

@@ -11,17 +11,14 @@ counted and the call goes on as if nothing were cached.
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Awaitable
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol
 
 from .._replay import chunks_of
 from ..reply import ChunkStream, StreamEnd
-from ..telemetry.logs import get_logger
 from ..telemetry.metrics import cache_bytes, cache_lookups
 from ..types import CacheStatus, ChatResponse
 from ._cache_entry import CachedAnswer, cacheable, decode_entry, encode_entry
+from ._cache_guard import CacheGuard
 from ._cache_key import eligible, entry_key, tenant_of
 
 if TYPE_CHECKING:
@@ -32,9 +29,6 @@ if TYPE_CHECKING:
     from .base import Handler
 
 __all__ = ["CachePolicy", "SemanticLookup"]
-
-log = get_logger("keel.cache")
-T = TypeVar("T")
 
 
 class SemanticLookup(Protocol):
@@ -48,11 +42,17 @@ class SemanticLookup(Protocol):
 class CachePolicy:
     """Looks eligible calls up by their canonical key; stores whole answers under it."""
 
-    def __init__(self, settings: CacheConfig, store: TTLMap, semantic: SemanticLookup | None = None) -> None:
+    def __init__(
+        self,
+        settings: CacheConfig,
+        store: TTLMap,
+        semantic: SemanticLookup | None = None,
+        guard: CacheGuard | None = None,
+    ) -> None:
         self.settings = settings
         self.store = store
         self.semantic = semantic
-        self._quiet_until = 0.0
+        self._guard = guard or CacheGuard(settings.timeout)
 
     async def __call__(self, call: Call, call_next: Handler) -> Reply:
         model = self.settings.models.get(call.request.model)
@@ -68,7 +68,7 @@ class CachePolicy:
             answer = await self._lookup(key)
             if answer is not None:
                 return self._serve(call, answer, CacheStatus(age_s=answer.age_s))
-            found = await self._guarded(self.semantic.find(call, tenant), None) if self.semantic else None
+            found = await self._guard(self.semantic.find(call, tenant), None) if self.semantic else None
             if found is not None:
                 answer = await self._lookup(found[0], count=False)
                 if answer is not None:
@@ -94,14 +94,14 @@ class CachePolicy:
         return min(ttl, self.settings.max_ttl)
 
     async def _lookup(self, key: str, *, count: bool = True) -> CachedAnswer | None:
-        data = await self._guarded(self.store.get(key), None)
+        data = await self._guard(self.store.get(key), None)
         if data is None:
             return None
         try:
             answer = decode_entry(data)
         except ValueError as error:
-            self._failed("undecodable entry", error)
-            await self._guarded(self.store.delete(key), None)
+            self._guard.failed("undecodable entry", error)
+            await self._guard(self.store.delete(key), None)
             return None
         if count:
             cache_lookups.labels(result="hit").inc()
@@ -126,23 +126,7 @@ class CachePolicy:
             data = encode_entry(response)
             if len(data) > self.settings.max_entry_bytes:
                 return
-            if await self._guarded(self.store.set(key, data, ttl), False) is not False:
+            if await self._guard(self.store.set(key, data, ttl), False) is not False:
                 cache_bytes.labels(direction="stored").inc(len(data))
         if self.semantic is not None:
-            await self._guarded(self.semantic.add(call, tenant, key), None)
-
-    async def _guarded(self, work: Awaitable[T], failed: Any) -> T | Any:
-        """``work``'s result, or ``failed`` when the backend errs or takes longer than its timeout."""
-        try:
-            async with asyncio.timeout(self.settings.timeout):
-                return await work
-        except Exception as error:  # the cache must never fail a call
-            self._failed("cache backend failed", error)
-            return failed
-
-    def _failed(self, what: str, error: BaseException) -> None:
-        cache_lookups.labels(result="error").inc()
-        now = time.monotonic()
-        if now >= self._quiet_until:  # one line per 10 s while a backend is down, not one per call
-            self._quiet_until = now + 10
-            log.warning(what + "; serving as a miss", error=type(error).__name__)
+            await self._guard(self.semantic.add(call, tenant, key), None)

@@ -13,7 +13,6 @@ tenant's counts tell nothing about another's). A cache that fails is a miss, nev
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +20,6 @@ import orjson
 
 from ..errors import RequestError
 from ..policies._cache_key import count_key
-from ..telemetry.logs import get_logger
 from ..telemetry.metrics import cache_lookups
 from .one_shot import RouteAnswer, first_answer
 
@@ -29,8 +27,6 @@ if TYPE_CHECKING:
     from ..gateway import Gateway
 
 __all__ = ["count_tokens"]
-
-log = get_logger("keel.server")
 
 
 async def count_tokens(
@@ -63,7 +59,7 @@ async def count_tokens(
     cache = gateway.cache if options.get("cache") is not False else None
     key = count_key(model, tenant, body, beta)
     if cache is not None and not options.get("cache_refresh"):
-        kept = await _guarded(cache.entries.get(key), settings.timeout)
+        kept = await cache.guard(cache.entries.get(key), None)
         if kept:
             cache_lookups.labels(result="hit").inc()
             entry = orjson.loads(kept)
@@ -80,16 +76,5 @@ async def count_tokens(
         return answer
     entry = orjson.dumps({"route": answer.route, "body": answer.body.decode()})
     ttl = min(options.get("cache_ttl", settings.ttl), settings.max_ttl)
-    await _guarded(cache.entries.set(key, entry, ttl), settings.timeout)
+    await cache.guard(cache.entries.set(key, entry, ttl), None)
     return dataclasses.replace(answer, cache="refresh" if options.get("cache_refresh") else "miss")
-
-
-async def _guarded(work: Any, seconds: float) -> Any:
-    """``work``'s result, or None when the cache errs or takes longer than ``seconds``."""
-    try:
-        async with asyncio.timeout(seconds):
-            return await work
-    except Exception as error:  # the cache must never fail a count
-        cache_lookups.labels(result="error").inc()
-        log.warning("cache backend failed; counting upstream", error=type(error).__name__)
-        return None
