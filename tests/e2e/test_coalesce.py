@@ -94,6 +94,21 @@ def test_two_replicas_sharing_redis_make_one_call(
     assert len({r.json()["choices"][0]["message"]["content"] for r in responses}) == 1
 
 
+def test_replica_waiting_on_another_reports_only_keel_overhead(
+    keel_for: KeelFactory, upstream: MockServer, redis_url: str, uid
+) -> None:
+    """Two replicas on one Redis: the one that waits for the other's 1.5 s call reports a small
+    x-keel-overhead-ms too, as its wait is for the upstream."""
+    model = uid("ok:tokens=5,ttft_ms=1500")
+    timeouts = {"first_token": 3, "attempt": 5}
+    a, b = keel_for(state=redis_url, timeouts=timeouts), keel_for(state=redis_url, timeouts=timeouts)
+    responses = asyncio.run(complete_all([a, b], f"mock/{model}", 10))
+    assert len(upstream.attempts(model=model)) == 1
+    assert {r.status_code for r in responses} == {200}
+    overheads = sorted(float(r.headers["x-keel-overhead-ms"]) for r in responses)
+    assert overheads[-1] < 500, overheads
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -141,3 +156,30 @@ def test_requests_succeed_as_misses_when_redis_dies(
         )
         assert response.status_code == 200 and response.headers["x-keel-cache"] == "miss"
     assert len(upstream.attempts(model=model)) == 3
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["chat", "stream"])
+def test_coalesced_callers_report_only_keel_overhead(
+    keel_for: KeelFactory, upstream: MockServer, uid, stream: bool
+) -> None:
+    """Every caller of a coalesced 1.5 s call, the leader and the joiners alike, reports an
+    x-keel-overhead-ms far below the upstream's latency: waiting for the shared call is not Keel's time."""
+    model = uid("ok:tokens=5,ttft_ms=1500")
+    running = keel_for(timeouts={"first_token": 3, "attempt": 5})
+
+    async def one(client: httpx.AsyncClient) -> httpx.Response:
+        url = f"{running.v1}/chat/completions"
+        async with client.stream("POST", url, json=body(f"mock/{model}", stream)) as response:
+            await response.aread()
+            return response
+
+    async def run() -> list[httpx.Response]:
+        async with httpx.AsyncClient(timeout=20, limits=httpx.Limits(max_connections=20)) as client:
+            return await asyncio.gather(*(one(client) for _ in range(10)))
+
+    responses = asyncio.run(run())
+    assert len(upstream.attempts(model=model)) == 1
+    assert {r.status_code for r in responses} == {200}
+    assert sum(r.headers.get("x-keel-coalesced") == "true" for r in responses) == 9
+    overheads = sorted(float(r.headers["x-keel-overhead-ms"]) for r in responses)
+    assert overheads[-1] < 500, overheads

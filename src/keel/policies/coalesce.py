@@ -6,6 +6,8 @@ response, the same error, or the chunks so far and then the rest. A caller that 
 flight; the shared call is cancelled only when its last caller has gone. The first caller carries
 the upstream attempts (and so the cost); the others are recorded as ``coalesced`` at no cost. If the
 first caller leaves early it waits for the shared call to end, so its ledger record has the cost.
+A caller that waits on another's call notes when it began (``call.options["shared_since"]``, wall
+clock), so that wait is reported as upstream time, not as Keel's overhead.
 
 Across processes (a ``LockNotify``, i.e. Redis), the flight first takes a short lease on the key:
 the replica that gets it calls upstream and stores the answer in the cache before releasing it; the
@@ -16,6 +18,7 @@ wait runs out or the cache has nothing, call upstream themselves.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Awaitable
 from typing import TYPE_CHECKING, TypeVar
 
@@ -62,6 +65,7 @@ class CoalescePolicy:
             flight.task = asyncio.create_task(self._fly(flight, call, call_next), name="keel-shared-call")
         else:
             call.options["coalesced"] = True
+            call.options["shared_since"] = time.time()
             coalesced_calls.labels(source="local").inc()
         call.options["cache_stored"] = True  # the flight stores the answer once, for every caller
         return await self._board(flight, call, leader)
@@ -143,6 +147,7 @@ class CoalescePolicy:
         if isinstance(token, str) or token is _FAILED:
             return token if isinstance(token, str) else None  # leading, or Redis is away: go alone
         wait = min(self.settings.lock_wait, call.deadline.remaining())
+        call.options["shared_since"] = time.time()
         if await self._guarded(self.locks.wait(lock, wait), limit=wait + 1) is not True:
             return None  # the leader is slow or gone: call upstream here
         data = await self._guarded(self.entries.get(flight.key))

@@ -130,16 +130,17 @@ class Exchange:
         """Keel's own time: before the first upstream attempt began and since the answer arrived.
 
         The span from the first attempt's start to the answer (retry waits and fallbacks included)
-        is the upstream's; ``upstream_done`` is stamped by the handler when the gateway returned
-        (or raised).
+        is the upstream's, and so is a wait for another caller's shared (coalesced) call;
+        ``upstream_done`` is stamped by the handler when the gateway returned (or raised).
         """
         now = time.perf_counter()
         total = now - self.received_at
         call = self.call
-        if call is None or not call.attempts:
+        since = _upstream_since(call) if call is not None else None
+        if since is None:
             self.overhead_ms = total * 1000
             return self.overhead_ms
-        started = call.attempts[0].started_at - (time.time() - now)  # wall clock to perf_counter
+        started = since - (time.time() - now)  # wall clock to perf_counter
         upstream = max(0.0, self.upstream_done - max(started, self.received_at))
         self.overhead_ms = max(0.0, total - upstream) * 1000
         return self.overhead_ms
@@ -169,6 +170,15 @@ class Exchange:
         status, headers, body = render(error)
         self.outcome = self.outcome or _outcome(error)
         await self.respond(status, body, headers)
+
+
+def _upstream_since(call: Call) -> float | None:
+    """When (wall clock) the call first waited on an upstream: its first attempt, or a shared call."""
+    shared: float | None = call.options.get("shared_since")
+    if not call.attempts:
+        return shared
+    first = call.attempts[0].started_at
+    return first if shared is None else min(first, shared)
 
 
 def _outcome(error: BaseException) -> str:
