@@ -150,3 +150,42 @@ def test_openai_sdk_on_a_claude_route(
         arguments = calls[0].function.arguments if calls else ""  # type: ignore[union-attr]
     if with_tools:
         assert json.loads(arguments) == {"city": "token0 token1 token2"}
+
+
+def test_anthropic_answers_from_an_openai_route_carry_stable_msg_ids(keel: RunningKeel, uid) -> None:
+    """A /v1/messages answer from an OpenAI-format route has a ``msg_`` id, streamed and not, and the
+    same answer (here replayed from the cache) keeps the same id."""
+    body: dict[str, Any] = {
+        "model": f"mock/{uid('ok:tokens=3')}",
+        "max_tokens": 100,
+        "temperature": 0,
+        "messages": user(),
+    }
+    ids, caches = [], []
+    for stream in (False, True, False, True):
+        response = httpx.post(f"{keel.base_url}/v1/messages", json={**body, "stream": stream}, timeout=10)
+        assert response.status_code == 200
+        caches.append(response.headers.get("x-keel-cache"))
+        if stream:
+            start = json.loads(sse(response.content)[0][1])
+            assert start["type"] == "message_start"
+            ids.append(start["message"]["id"])
+        else:
+            ids.append(check_message(response.json()).id)
+    assert caches == ["miss", "hit", "hit", "hit"]
+    assert ids[0].startswith("msg_") and "chatcmpl" not in ids[0]
+    assert set(ids) == {ids[0]}
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["message", "stream"])
+def test_a_claude_routes_own_msg_id_passes_through(claude: anthropic.Anthropic, uid, stream: bool) -> None:
+    """Same-format pass-through keeps the upstream's own ``msg_`` id, which differs per answer."""
+    params: dict[str, Any] = {"model": f"claude/{uid('ok:tokens=3')}", "max_tokens": 100, "messages": user()}
+    ids = []
+    for _ in range(2):
+        if stream:
+            with claude.messages.stream(**params) as events:
+                ids.append(events.get_final_message().id)
+        else:
+            ids.append(claude.messages.create(**params).id)
+    assert all(i.startswith("msg_") for i in ids) and ids[0] != ids[1]

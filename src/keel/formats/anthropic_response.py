@@ -9,6 +9,7 @@ back on a later turn).
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import time
 from typing import Any
@@ -20,6 +21,7 @@ from ..types import ChatResponse, Choice, FunctionCall, Message, ToolCall, Usage
 __all__ = [
     "FINISH_REASONS",
     "STOP_REASONS",
+    "anthropic_message_id",
     "finish_reason",
     "from_anthropic_message",
     "new_message_id",
@@ -130,7 +132,7 @@ def to_anthropic_message(response: ChatResponse) -> dict[str, Any]:
             }
         )
     return {
-        "id": response.id or new_message_id(),
+        "id": anthropic_message_id(response.id),
         "type": "message",
         "role": "assistant",
         "model": response.model,
@@ -160,6 +162,16 @@ def to_anthropic_usage(usage: Usage | None) -> dict[str, int]:
         "cache_read_input_tokens": usage.cached_input_tokens,
         "output_tokens": usage.output_tokens,
     }
+
+
+def anthropic_message_id(source: str | None) -> str:
+    """A ``msg_…`` id for an answer whose own id is ``source``: an Anthropic id is kept, any other
+    (``chatcmpl-…``) gives one derived from it, so the same answer always has the same id."""
+    if not source:
+        return new_message_id()
+    if source.startswith("msg_"):
+        return source
+    return "msg_" + hashlib.blake2b(source.encode(), digest_size=12).hexdigest()
 
 
 def new_message_id() -> str:

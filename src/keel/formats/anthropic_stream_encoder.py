@@ -10,7 +10,8 @@ through unchanged: ``follow`` each of those, and the chunks encoded after them c
 message (the open text block goes on at its index) instead of starting a second one. Anthropic's
 stream names the model only in ``message_start``; when the chunks that finish the answer come from
 another model, the closing ``message_delta`` names it as ``delta.model`` (an addition the SDK keeps
-as an extra field).
+as an extra field). ``message_start`` names the message by an id derived from the first chunk's
+(``anthropic_message_id``), as a translated complete answer is named.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 import orjson
 
 from ..types import Chunk, Native, ToolCall, Usage
-from .anthropic_response import new_message_id, new_tool_id, stop_reason, to_anthropic_usage
+from .anthropic_response import anthropic_message_id, new_tool_id, stop_reason, to_anthropic_usage
 
 __all__ = ["AnthropicStreamEncoder", "sse_frame"]
 
@@ -35,7 +36,7 @@ class AnthropicStreamEncoder:
 
     def __init__(self, *, model: str = "", message_id: str | None = None) -> None:
         self.model = model
-        self.message_id = message_id or new_message_id()
+        self.message_id = message_id  # else derived from the first chunk's id
         self._started = False
         self._index = -1
         self._block: tuple[str, int] | None = None  # (kind, tool-call index) of the open block
@@ -45,7 +46,7 @@ class AnthropicStreamEncoder:
 
     def encode(self, chunk: Chunk) -> list[dict[str, Any]]:
         """The events this chunk adds (only its first choice: Anthropic gives one answer)."""
-        events = self._start(chunk.model)
+        events = self._start(chunk.model, chunk.id)
         self.model = chunk.model or self.model
         if chunk.usage is not None:
             self._usage = chunk.usage
@@ -91,11 +92,12 @@ class AnthropicStreamEncoder:
         events.append({"type": "message_stop"})
         return events
 
-    def _start(self, model: str) -> list[dict[str, Any]]:
+    def _start(self, model: str, chunk_id: str = "") -> list[dict[str, Any]]:
         if self._started:
             return []
         self._started = True
         self._announced = self.model = model or self.model
+        self.message_id = self.message_id or anthropic_message_id(chunk_id)
         message: dict[str, Any] = {
             "id": self.message_id,
             "type": "message",
