@@ -56,7 +56,8 @@ async def send_frames(
     early_headers: bool,
     malformed: bytes,
 ) -> web.StreamResponse:
-    """Send SSE frames: ``head``, then ``body`` (``(frame, is_content)``), then ``tail``, in any wire format.
+    """Send SSE frames: ``head``, then ``body`` (``(frame, is_content)``), then ``tail`` (at least one
+    frame; the attempt is recorded as finished just before the last), in any wire format.
 
     Content frames are ``token_ms`` apart. The ``ttft_ms`` wait comes before the headers, or with
     ``early_headers`` after the headers and ``head`` (a server that commits the response, then is
@@ -89,8 +90,12 @@ async def send_frames(
                 await ex.pause(ex.token_ms)
             sent += 1
         await response.write(frame)
-    for frame in tail:
+    *rest, last = tail
+    for frame in rest:
         await response.write(frame)
-    await response.write_eof()
+    # The record is final before the last frame leaves: a client that has read it and looks at once
+    # (from another thread, or over /_mock/attempts) must not find the attempt still pending.
     ex.finish(_OUTCOMES[fault])
+    await response.write(last)
+    await response.write_eof()
     return response
