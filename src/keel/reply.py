@@ -113,6 +113,7 @@ class ChunkStream:
             partial=self.partial,
             cause=exc if isinstance(exc, UpstreamError) else None,
         )
+        error.__cause__ = exc  # the end callbacks see it before it is raised (e.g. the call's deadline)
         return error
 
     async def _finish(self, status: StreamStatus, error: BaseException | None = None) -> None:

@@ -87,7 +87,9 @@ class AttemptPolicy:
 def _fail(attempt: Attempt, error: BaseException | None) -> None:
     if isinstance(error, StreamInterruptedError):
         attempt.usage = error.partial.usage
-        error = error.cause or error
+        # Why the stream stopped, when Keel knows: an upstream error, or the call's own deadline.
+        cause = error.cause or error.__cause__
+        error = cause if isinstance(cause, KeelError) else error
     if isinstance(error, UpstreamError):
         attempt.outcome = error.outcome
         attempt.status = error.upstream_status
