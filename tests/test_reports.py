@@ -40,3 +40,10 @@ def test_since_spans_and_dates() -> None:
     assert parse_since(None) is None
     with pytest.raises(ValueError, match="--since takes"):
         parse_since("yesterday")
+
+
+def test_small_costs_are_plain_decimals() -> None:
+    """A cost under a micro-dollar is written out in full in CSV and JSON, never as ``1.23E-7``."""
+    rows = [{**ROWS[0], "cost_usd": Decimal(123) / Decimal(10) ** 9}]
+    assert orjson.loads(render(rows, ["team"], "json"))[0]["cost_usd"] == "0.000000123"
+    assert next(csv.DictReader(io.StringIO(render(rows, ["team"], "csv"))))["cost_usd"] == "0.000000123"

@@ -63,12 +63,14 @@ def render(rows: list[dict[str, Any]], by: Sequence[str], fmt: Literal["table", 
     """The rows as a rich table (with a total line), CSV, or JSON."""
     columns = [*by, *COLUMNS]
     if fmt == "json":
-        return orjson.dumps(rows, default=str, option=orjson.OPT_INDENT_2).decode()
+        return orjson.dumps(
+            rows, default=lambda value: str(_plain(value)), option=orjson.OPT_INDENT_2
+        ).decode()
     if fmt == "csv":
         out = io.StringIO()
         writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore")
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows({column: _plain(value) for column, value in row.items()} for row in rows)
         return out.getvalue()
     table = Table(title="Spend", show_footer=bool(rows))
     totals = {column: sum((row.get(column) or 0 for row in rows), start=Decimal(0)) for column in COLUMNS}
@@ -81,6 +83,11 @@ def render(rows: list[dict[str, Any]], by: Sequence[str], fmt: Literal["table", 
     console = Console(file=io.StringIO(), width=160, record=True)
     console.print(table)
     return console.export_text()
+
+
+def _plain(value: Any) -> Any:
+    """A ``Decimal`` written out in full (``0.000000123``, not ``str``'s ``1.23E-7``); others as they are."""
+    return format(value, "f") if isinstance(value, Decimal) else value
 
 
 def _cell(column: str, value: Any) -> str:

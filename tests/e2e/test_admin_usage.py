@@ -6,6 +6,7 @@ import asyncio
 import subprocess
 import sys
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import httpx2 as httpx
@@ -116,3 +117,49 @@ def test_usage_is_off_without_a_master_key(keel: RunningKeel) -> None:
     refused = report(keel, None)
     assert refused.status_code == 403
     assert refused.json()["error"]["code"] == "admin_disabled" and "KEEL_MASTER_KEY" in refused.text
+
+
+def test_refused_calls_group_with_their_alias(upstream: MockServer, tmp_path: Path, uid) -> None:
+    """One answered call and two budget refusals by one key on one alias are one row by key and model
+    (the alias asked for, not the model that answered) — over HTTP and in ``keel usage`` alike."""
+    database = f"sqlite:///{tmp_path / 'keel.db'}"
+    config = mock_config(
+        upstream,
+        {"smart": [f"mock/{uid('ok:tokens=5')}"]},
+        server={"master_key": MASTER},
+        database=database,
+        ledger={"durability": "strict"},
+        pricing={"models": {"mock/*": {"input": 1_000, "output": 100_000}}},  # one answer: about 50¢
+    )
+    running = start_keel(config)
+    try:
+
+        async def issue() -> tuple[str, str]:
+            store = open_keys(running.app.gateway.config)
+            try:
+                record, secret = await store.create(
+                    "capped", metadata={"budget_usd": "1", "budget_window": "lifetime"}
+                )
+                return record.id, secret
+            finally:
+                await store.close()
+
+        key_id, secret = asyncio.run(issue())
+        statuses = [
+            httpx.post(
+                f"{running.v1}/chat/completions",
+                json={"model": "smart", "messages": user(), "max_tokens": 5},
+                headers={"authorization": f"Bearer {secret}"},
+                timeout=10,
+            ).status_code
+            for _ in range(3)
+        ]
+        assert statuses == [200, 429, 429]
+        rows = report(running, by="key,model").json()
+    finally:
+        running.stop()
+    [row] = rows
+    assert (row["key"], row["model"], row["calls"]) == (key_id, "smart", 3)
+    assert Decimal("0.4") < Decimal(row["cost_usd"]) < Decimal("0.55")
+    (tmp_path / "keel.yaml").write_text(f"database: {database}\n")
+    assert orjson.loads(cli_usage(tmp_path / "keel.yaml", "--by", "key,model", "--format", "json")) == rows

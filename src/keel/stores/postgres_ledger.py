@@ -10,18 +10,11 @@ from typing import Any
 import asyncpg  # type: ignore[import-untyped]
 import orjson
 
+from ._ledger_spend import spend_query, spend_rows
 from .postgres import connect
 from .sqlite_ledger import LEDGER_COLUMNS
 
 __all__ = ["PostgresLedger"]
-
-_TOKEN_COLUMNS = (
-    "input_tokens",
-    "cached_input_tokens",
-    "cache_write_tokens",
-    "output_tokens",
-    "reasoning_tokens",
-)
 
 _MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
@@ -91,37 +84,16 @@ class PostgresLedger:
         self, by: Sequence[str], *, since: float | None = None, until: float | None = None
     ) -> list[dict[str, Any]]:
         """Calls, tokens and cost grouped by ``by`` (key, team, user, model, route, day)."""
-        unknown = [name for name in by if name not in _DIMENSIONS]
-        if unknown:
-            raise ValueError(f"cannot group by {', '.join(unknown)}; use {', '.join(_DIMENSIONS)}")
-        groups = [f"{_DIMENSIONS[name]} AS {name if name != 'user' else '_user'}" for name in by]
         where, params = [], []
         for bound, op in ((since, ">="), (until, "<")):
             if bound is not None:
                 params.append(bound)
                 where.append(f"started_at {op} ${len(params)}")
-        sql = (
-            f"SELECT {', '.join([*groups, 'count(*) AS calls'])}, sum(input_tokens) AS input_tokens, "
-            "sum(cached_input_tokens) AS cached_input_tokens, sum(cache_write_tokens) AS cache_write_tokens, "
-            "sum(output_tokens) AS output_tokens, "
-            "sum(reasoning_tokens) AS reasoning_tokens, coalesce(sum(cost_usd), 0) AS cost_usd FROM ledger"
-            + (f" WHERE {' AND '.join(where)}" if where else "")
-            + (
-                f" GROUP BY {', '.join(str(i + 1) for i in range(len(by)))} ORDER BY cost_usd DESC"
-                if by
-                else ""
-            )
-        )
+        sql = spend_query(by, _DIMENSIONS, "round(cost_usd * 1000000000)", where)
         pool = await self._conn()
         async with pool.acquire() as connection:
-            rows = [dict(row) for row in await connection.fetch(sql, *params)]
-        for row in rows:
-            if "_user" in row:
-                row["user"] = row.pop("_user")
-            for column in _TOKEN_COLUMNS:
-                row[column] = int(row[column] or 0)
-            row["cost_usd"] = Decimal(row["cost_usd"])
-        return rows
+            found = await connection.fetch(sql, *params)
+        return spend_rows(found, by)
 
     async def rows(self, limit: int = 100) -> list[dict[str, Any]]:
         """The newest records, newest first."""

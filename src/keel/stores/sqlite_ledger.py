@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
 import aiosqlite
 import orjson
 
+from ._ledger_spend import spend_query, spend_rows
 from .sqlite import connect
 
 __all__ = ["LEDGER_COLUMNS", "SQLiteLedger", "sqlite_path"]
@@ -47,8 +48,14 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
 )
 
-DIMENSIONS = {"key": "key_id", "team": "team", "user": "user", "model": "requested_model", "route": "route",
-              "day": "date(started_at, 'unixepoch')"}  # fmt: skip
+_DIMENSIONS = {
+    "key": "key_id",
+    "team": "team",
+    "user": '"user"',
+    "model": "requested_model",
+    "route": "route",
+    "day": "date(started_at, 'unixepoch')",
+}
 
 
 def sqlite_path(url: str) -> Path:
@@ -102,10 +109,6 @@ class SQLiteLedger:
         self, by: Sequence[str], *, since: float | None = None, until: float | None = None
     ) -> list[dict[str, Any]]:
         """Calls, tokens and cost grouped by ``by`` (key, team, user, model, route, day)."""
-        unknown = [name for name in by if name not in DIMENSIONS]
-        if unknown:
-            raise ValueError(f"cannot group by {', '.join(unknown)}; use {', '.join(DIMENSIONS)}")
-        groups = [f"{DIMENSIONS[name]} AS {name}" for name in by]
         where, params = [], []
         if since is not None:
             where.append("started_at >= ?")
@@ -113,21 +116,12 @@ class SQLiteLedger:
         if until is not None:
             where.append("started_at < ?")
             params.append(until)
-        sql = (
-            f"SELECT {', '.join([*groups, 'count(*) AS calls'])}, sum(input_tokens) AS input_tokens, "
-            "sum(cached_input_tokens) AS cached_input_tokens, sum(cache_write_tokens) AS cache_write_tokens, "
-            "sum(output_tokens) AS output_tokens, "
-            "sum(reasoning_tokens) AS reasoning_tokens, sum(cost_nano) AS cost_nano FROM ledger"
-            + (f" WHERE {' AND '.join(where)}" if where else "")
-            + (f" GROUP BY {', '.join(by)} ORDER BY cost_nano DESC" if by else "")
-        )
+        sql = spend_query(by, _DIMENSIONS, "cost_nano", where)
         db = await self._conn()
         db.row_factory = aiosqlite.Row
         async with db.execute(sql, params) as cursor:
-            rows = [dict(row) for row in await cursor.fetchall()]
-        for row in rows:
-            row["cost_usd"] = Decimal(row.pop("cost_nano") or 0) / Decimal(10) ** 9
-        return rows
+            found = await cursor.fetchall()
+        return spend_rows(found, by)  # type: ignore[arg-type]
 
     async def rows(self, limit: int = 100) -> list[dict[str, Any]]:
         """The newest records, newest first."""
@@ -163,7 +157,7 @@ def _row(record: dict[str, Any]) -> list[Any]:
     for index in _FLAGS:
         values[index] = int(bool(values[index]))
     exact = cost if isinstance(cost, Decimal) else Decimal(str(cost))
-    values.append(int((exact * _NANO).to_integral_value()))
+    values.append(int((exact * _NANO).to_integral_value(ROUND_HALF_UP)))  # as budgets settle, and PostgreSQL
     return values
 
 
