@@ -156,6 +156,7 @@ class _Reservations:
         amount = to_nano(worst, ROUND_CEILING)
         result = await self.policy.counters.reserve([applies.limit() for applies in self.applies], amount)
         if isinstance(result, Refusal):
+            await self._remaining(call)  # a refusal's answer says what remains, as every answer does
             raise _refused(result, self.applies, worst)
         self.holds[id(attempt)] = result
         await self._remaining(call)
@@ -176,8 +177,8 @@ class _Reservations:
 
     async def _remaining(self, call: Call) -> list[int]:
         """Read every counter; note the tightest budget's room in ``budget_remaining_usd`` (what a
-        response's ``x-keel-budget-remaining`` header says: after settling, or net of a running
-        attempt's hold)."""
+        response's ``x-keel-budget-remaining`` header says: after settling, net of a running
+        attempt's hold, or on a refusal the room that was too small)."""
         used = await self.policy.counters.read([applies.key for applies in self.applies])
         room = min(applies.ceiling - value for applies, value in zip(self.applies, used, strict=True))
         call.options["budget_remaining_usd"] = Decimal(max(room, 0)) / NANO

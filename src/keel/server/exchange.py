@@ -96,9 +96,14 @@ class Exchange:
                 return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
     def note_call(self, call: Call) -> None:
-        """Take the route, attempt count and upstream request id from a call for headers and logs."""
+        """Take the route, attempt count and upstream request id from a call for headers and logs.
+
+        An attempt a budget refused never left Keel: it is not counted. A refusal ends the call, so
+        only the last attempt can be one.
+        """
         self.call = call
-        self.attempts = len(call.attempts)
+        attempts = call.attempts
+        self.attempts = len(attempts) - (bool(attempts) and attempts[-1].outcome == "refused")
         for attempt in reversed(call.attempts):
             if attempt.outcome in ("ok", "streaming"):
                 self.route = attempt.route
