@@ -73,7 +73,8 @@ async def test_concurrent_calls_never_overspend(
 async def test_two_replicas_sharing_redis_never_overspend(
     mock_server: MockServer, redis_url: str, uid, tmp_path: Path
 ) -> None:
-    """Two gateways sharing Redis hold one budget between them, under concurrency."""
+    """Two gateways sharing Redis hold one budget between them, under concurrency: every call is
+    answered or refused, as many are answered as the budget allows at least, and none beyond it."""
     ok = uid("ok:tokens=5,ttft_ms=5")
     config = merge(
         {
@@ -91,13 +92,16 @@ async def test_two_replicas_sharing_redis_never_overspend(
     async with Gateway.from_config(config) as a, Gateway.from_config(config) as b:
         calls = [
             gw.chat("smart", user("hi"), max_tokens=10, keel={"team": team})
-            for gw in (a, b)
             for _ in range(50)
+            for gw in (a, b)
         ]
         results = await asyncio.gather(*calls, return_exceptions=True)
     answered = [r for r in results if not isinstance(r, BaseException)]
-    assert all(isinstance(r, BudgetExceededError) for r in results if isinstance(r, BaseException))
-    assert 6 * len(answered) <= 300
+    refused = [r for r in results if isinstance(r, BudgetExceededError)]
+    assert len(answered) + len(refused) == 100
+    # Five worst cases ($59 each) fit $300 together, so the first five reservations always succeed;
+    # at $6 a call no more than 50 can be paid for.
+    assert 300 // 59 <= len(answered) <= 300 // 6
     assert len(mock_server.attempts(model=ok)) == len(answered)
     assert await spent(tmp_path / "keel.db") == 6 * len(answered)
 

@@ -114,12 +114,15 @@ async def test_429_cools_the_route_down(gateway_for, mock_server, uid) -> None:
 async def test_429_without_retry_after_backs_off_then_gives_up(gateway_for, mock_server, uid, stream) -> None:
     """Without Retry-After a 429 is retried a few times with jittered backoff, then raised."""
     limited = uid("rate-limit")
-    gateway = gateway_for({"smart": [f"mock/{limited}"]}, retry={"max_attempts": 3})
+    retry = {"max_attempts": 3, "initial_backoff": 0.2, "max_backoff": 1}
+    gateway = gateway_for({"smart": [f"mock/{limited}"]}, retry=retry)
     with pytest.raises(RateLimitError) as info:
         await answer(gateway, stream)
     records = mock_server.attempts(model=limited)
     assert len(records) == 3
-    assert all(gap > 0.004 for gap in gaps(records))
+    # Retry n waits at least half of initial * 2**(n-1) (the jitter's lower bound): 0.1 s, then 0.2 s.
+    floors = [retry["initial_backoff"] * 2**n / 2 for n in range(2)]
+    assert all(gap >= floor for gap, floor in zip(gaps(records), floors, strict=True)), gaps(records)
     assert [a.outcome for a in info.value.attempts] == ["rate_limited"] * 3
 
 

@@ -67,22 +67,25 @@ async def test_tool_result_round_trip(gateway_for: GatewayFactory, mock_server: 
     assert sent[2] == {"role": "tool", "tool_call_id": "call_1", "content": '{"temp": 3}'}
 
 
-async def test_json_schema_output(gateway_for: GatewayFactory, uid) -> None:
-    """``response_format`` reaches the upstream and the JSON answer comes back intact."""
-    gateway = gateway_for({"smart": [f"mock/{uid('ok')}"]})
+async def test_json_schema_output(gateway_for: GatewayFactory, mock_server: MockServer, uid) -> None:
+    """``response_format`` reaches the upstream unchanged and the JSON answer comes back intact."""
+    ok = uid("ok:tokens=3")
+    gateway = gateway_for({"smart": [f"mock/{ok}"]})
     schema = {
         "type": "json_schema",
         "json_schema": {
             "name": "a",
             "schema": {
                 "type": "object",
-                "properties": {"answer": {"type": "string"}},
-                "required": ["answer"],
+                "properties": {"city": {"type": "string"}, "days": {"type": "integer", "minimum": 2}},
+                "required": ["city", "days"],
             },
         },
     }
     response = await gateway.chat("smart", user(), response_format=schema)
-    assert isinstance(json.loads(response.text), dict)
+    [attempt] = mock_server.attempts(model=ok)
+    assert attempt["body"]["response_format"] == schema
+    assert json.loads(response.text) == {"city": "token0 token1 token2", "days": 2}  # the mock's instance
 
 
 async def test_unknown_fields_pass_both_ways(
