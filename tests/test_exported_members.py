@@ -41,6 +41,7 @@ def test_public_api_is_pinned() -> None:
         "ServerError",
         "StreamEnd",
         "StreamInterruptedError",
+        "ToolsUnsupportedError",
         "UpstreamError",
         "UpstreamTimeoutError",
         "Usage",

@@ -21,6 +21,7 @@ from .errors import (
     RouteUnavailableError,
     ServerError,
     StreamInterruptedError,
+    ToolsUnsupportedError,
     UpstreamError,
     UpstreamTimeoutError,
 )
@@ -60,6 +61,7 @@ __all__ = [
     "ServerError",
     "StreamEnd",
     "StreamInterruptedError",
+    "ToolsUnsupportedError",
     "UpstreamError",
     "UpstreamTimeoutError",
     "Usage",

@@ -17,6 +17,15 @@ if TYPE_CHECKING:
 
 __all__ = ["build_providers", "build_route", "cascades_from_config"]
 
+# The capabilities a deployment in keel.yaml may override (its profile's are the defaults).
+_OVERRIDABLE = (
+    "context_window",
+    "max_output_tokens",
+    "supports_prefill",
+    "supports_json_schema",
+    "supports_tools",
+)
+
 
 def build_providers(config: Config) -> dict[str, Provider]:
     """One provider object (one connection pool) per configured provider."""
@@ -62,18 +71,16 @@ def _route(config: Config, providers: dict[str, Provider], deployment: Deploymen
     settings = config.providers[deployment.provider]
     provider = providers[deployment.provider]
     if settings.kind == "local":
-        base = Capabilities(context_window=2048, max_output_tokens=2048, supports_prefill=True)
+        base = Capabilities(
+            context_window=2048, max_output_tokens=2048, supports_prefill=True, supports_tools=False
+        )
         upstream = deployment.model or "smollm2-135m-instruct"
     elif settings.kind == "anthropic":
         base, upstream = ANTHROPIC_CAPABILITIES, deployment.model or ""
     else:
         base = get_profile(settings.profile or "openai").capabilities
         upstream = deployment.model or ""
-    overrides = {
-        field: value
-        for field in ("context_window", "max_output_tokens", "supports_prefill", "supports_json_schema")
-        if (value := getattr(deployment, field)) is not None
-    }
+    overrides = {field: value for field in _OVERRIDABLE if (value := getattr(deployment, field)) is not None}
     timeouts = deployment.timeouts or settings.timeouts or config.timeouts
     return Route(
         name=f"{deployment.provider}/{upstream}",

@@ -6,7 +6,8 @@ The tree::
     ├── ConfigError                  the operator's config is wrong (raised at start)
     │   └── PricingError             no price for a route, or a usage that cannot be priced (keel.pricing)
     ├── RequestError                 the caller's request is wrong before any route is tried (400)
-    │   └── ModelNotFoundError       no model or route by that name (404)
+    │   ├── ModelNotFoundError       no model or route by that name (404)
+    │   └── ToolsUnsupportedError    a forced tool call, and no route of the cascade can call tools
     ├── DeadlineExceededError        the call's total deadline ran out (504)
     ├── NoRouteAvailableError        every route was skipped (circuit open / cooling down) (503)
     ├── BudgetExceededError          a budget cannot cover the next attempt (429, with when it resets)
@@ -26,7 +27,9 @@ The tree::
         └── CircuitOpenError         the route was skipped: circuit open, or cooling down after a 429
 
 The router and the retry policy read the class flags (``retry_same_route``, ``try_next_route``,
-``counts_for_breaker``) and never look at status codes themselves.
+``counts_for_breaker``) and never look at status codes themselves. A class whose ``code`` is Keel's
+own (``keel_code``) reaches both APIs by that code: the OpenAI error's ``code``, the Anthropic
+error's ``type`` and the ``x-keel-error-code`` header.
 """
 
 from __future__ import annotations
@@ -56,6 +59,7 @@ __all__ = [
     "RouteUnavailableError",
     "ServerError",
     "StreamInterruptedError",
+    "ToolsUnsupportedError",
     "UpstreamError",
     "UpstreamTimeoutError",
 ]
@@ -66,6 +70,7 @@ class KeelError(Exception):
 
     status: ClassVar[int] = 500
     openai_type: ClassVar[str] = "api_error"
+    keel_code: ClassVar[bool] = False  # ``code`` is Keel's own refusal, named as such in both APIs
     code: str | None = None
 
     def __init__(self, message: str, *, code: str | None = None) -> None:
@@ -93,6 +98,13 @@ class RequestError(KeelError):
 class ModelNotFoundError(RequestError):
     status = 404
     code = "model_not_found"
+
+
+class ToolsUnsupportedError(RequestError):
+    """The request forces a tool call and no route of its cascade has ``supports_tools``."""
+
+    keel_code = True
+    code = "tools_unsupported"
 
 
 class DeadlineExceededError(KeelError):

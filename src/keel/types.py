@@ -201,6 +201,7 @@ class Attempt(_Open):
     usage: Usage | None = None
     delivered_bytes: int | None = None  # a stream cut before the provider reported its usage
     cost: Decimal | None = None
+    tools_dropped: bool | None = None  # the route cannot call tools: it was sent the request without them
 
 
 class CacheStatus(_Open):

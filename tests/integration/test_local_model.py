@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from keel.errors import ToolsUnsupportedError
 from keel.providers.local import LocalProvider
 
 from .conftest import GatewayFactory, user
@@ -48,3 +49,33 @@ async def test_local_model_streams(gateway_for: GatewayFactory) -> None:
     response = handle.response
     assert response is not None and response.text.strip()
     assert response.usage is not None and response.usage.output_tokens > 0
+
+
+WEATHER = {
+    "type": "function",
+    "function": {"name": "get_weather", "parameters": {"type": "object", "properties": {}}},
+}
+
+
+async def test_local_model_refuses_a_forced_tool_call(gateway_for: GatewayFactory) -> None:
+    """The local model cannot call tools: a forced tool choice on a cascade of it alone is a clear 400
+    naming the capability, not a text answer that looks like an ordinary end of turn."""
+    gateway = gateway_for({"tiny": ["local"]}, providers={"local": {"kind": "local"}})
+    with pytest.raises(ToolsUnsupportedError) as caught:
+        await gateway.chat("tiny", user("Weather in Oslo?"), tools=[WEATHER], tool_choice="required")
+    assert caught.value.status == 400 and "supports_tools" in caught.value.message
+    assert caught.value.attempts == []
+
+
+async def test_local_model_answers_without_optional_tools(gateway_for: GatewayFactory) -> None:
+    """With tool_choice auto the local model answers in text, and its attempt says the tools were dropped."""
+    gateway = gateway_for(
+        {"tiny": ["local"]},
+        providers={"local": {"kind": "local"}},
+        timeouts={"first_token": 20, "idle": 10, "attempt": 30},
+    )
+    response = await gateway.chat(
+        "tiny", user("Say hello."), tools=[WEATHER], tool_choice="auto", max_tokens=16
+    )
+    assert response.text.strip()
+    assert [attempt.tools_dropped for attempt in response.attempts] == [True]

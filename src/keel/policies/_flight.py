@@ -47,6 +47,7 @@ class Flight:
         self.error: BaseException | None = None
         self.done = False
         self.remote = False  # answered by another replica, through the cache
+        self.tools_dropped = False  # answered by a route that cannot call tools, without them
         self.members: set[object] = set()
         self.positions: dict[object, int] = {}
         self._changed = asyncio.Event()

@@ -1,4 +1,9 @@
-"""``AttemptPolicy``: one record per attempt on the call, and the attempt listeners run around it."""
+"""``AttemptPolicy``: one record per attempt on the call, and the attempt listeners run around it.
+
+An attempt on a route that cannot call tools, of a request whose tools are optional, is sent without
+them (``AttemptRunner``); its record says ``tools_dropped``, ``call.options["tools_dropped"]`` says
+whether the latest attempt was, and a log line names the route.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,9 @@ from typing import TYPE_CHECKING, TypeAlias
 
 from ..errors import KeelError, StreamInterruptedError, UpstreamError
 from ..reply import ChunkStream, StreamEnd
+from ..telemetry.logs import get_logger
 from ..types import Attempt, ChatRequest, ChatResponse
+from ._tools import drops_tools
 
 if TYPE_CHECKING:
     from ..call import Call
@@ -21,6 +28,8 @@ if TYPE_CHECKING:
 __all__ = ["AttemptPolicy", "Coster"]
 
 Coster: TypeAlias = Callable[["Route", ChatRequest, Attempt], Decimal | None]
+
+log = get_logger("keel.attempt")
 
 
 class AttemptPolicy:
@@ -37,6 +46,8 @@ class AttemptPolicy:
     async def __call__(self, call: Call, route: Route, call_next: RouteHandler) -> Reply:
         attempt = Attempt(route=route.name, model=route.upstream_model, started_at=time.time())
         call.attempts.append(attempt)
+        if call.request.tools:
+            _note_tools(call, route, attempt)
         started = time.monotonic()
         try:
             for listener in call.listeners:
@@ -82,6 +93,16 @@ class AttemptPolicy:
             attempt.cost = self.coster(route, call.request, attempt)
         for listener in call.listeners:
             await listener.attempt_ended(call, route, attempt)
+
+
+def _note_tools(call: Call, route: Route, attempt: Attempt) -> None:
+    dropped = drops_tools(route, call.request)
+    call.options["tools_dropped"] = dropped
+    if dropped:
+        attempt.tools_dropped = True
+        log.warning(
+            "tools dropped: the route cannot call tools", route=route.name, request_id=call.request_id
+        )
 
 
 def _fail(attempt: Attempt, error: BaseException | None) -> None:

@@ -119,8 +119,10 @@ class CachePolicy:
         return response
 
     async def _keep(self, call: Call, tenant: str, key: str, ttl: float, response: ChatResponse) -> None:
-        """Store a whole answer, unless a shared call already stored it for every caller."""
-        if not cacheable(response):
+        """Store a whole answer, unless a shared call already stored it for every caller, or it was
+        made without the caller's tools (a route that cannot call them): a later call may reach one
+        that can."""
+        if not cacheable(response) or call.options.get("tools_dropped"):
             return
         if not call.options.get("cache_stored"):
             data = encode_entry(response)

@@ -7,7 +7,8 @@ flight; the shared call is cancelled only when its last caller has gone. The fir
 the upstream attempts (and so the cost); the others are recorded as ``coalesced`` at no cost. If the
 first caller leaves early it waits for the shared call to end, so its ledger record has the cost.
 A caller that waits on another's call notes when it began (``call.options["shared_since"]``, wall
-clock), so that wait is reported as upstream time, not as Keel's overhead.
+clock), so that wait is reported as upstream time, not as Keel's overhead. An answer made without
+the callers' tools (a route that cannot call them) says so to every caller and is not stored.
 
 Across processes (a ``LockNotify``, i.e. Redis), the flight first takes a short lease on the key:
 the replica that gets it calls upstream and stores the answer in the cache before releasing it; the
@@ -85,6 +86,8 @@ class CoalescePolicy:
             raise
         if flight.remote:
             call.options["coalesced"] = True
+        if flight.tools_dropped:
+            call.options["tools_dropped"] = True
         if flight.done and flight.error is not None and not (reads_chunks and flight.chunks):
             flight.leave(member)
             raise flight.error
@@ -118,6 +121,7 @@ class CoalescePolicy:
                 if flight.done:
                     return
             reply = await call_next(call)
+            flight.tools_dropped = bool(call.options.get("tools_dropped"))
             if isinstance(reply, ChunkStream):
                 flight.started(streamed=True)
                 async for chunk in reply:
@@ -163,7 +167,7 @@ class CoalescePolicy:
 
     async def _store(self, call: Call, flight: Flight) -> None:
         response = flight.response
-        if response is None or flight.remote or not cacheable(response):
+        if response is None or flight.remote or flight.tools_dropped or not cacheable(response):
             return
         data = encode_entry(response)
         if len(data) <= self.settings.max_entry_bytes:

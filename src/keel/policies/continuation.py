@@ -3,9 +3,9 @@
 The answer so far is sent to the next route as an assistant prefill, and that route's chunks follow
 the ones already delivered, so the caller receives one answer. They carry no native bytes (the
 upstream's own stream would open a second message), so a server re-encodes them after the
-passed-through ones. A route that does not accept prefill is never tried as a continuation; when no
-route can continue, the caller gets the original cut, never a prefill refusal (DESIGN §1). Off by
-default (``router.continue_streams``).
+passed-through ones. A route that does not accept prefill (or cannot call the tools the request
+forces) is never tried as a continuation; when no route can continue, the caller gets the original
+cut, never a prefill refusal (DESIGN §1). Off by default (``router.continue_streams``).
 
 Anthropic refuses a prefill that ends in whitespace, so the prefill is the answer so far without its
 trailing whitespace; the caller already has that whitespace, so as much of it is taken off the start
@@ -21,6 +21,7 @@ from ..errors import StreamInterruptedError, UpstreamError
 from ..reply import ChunkStream
 from ..telemetry.logs import get_logger
 from ..types import Chunk, Message
+from ._tools import takes
 
 if TYPE_CHECKING:
     from ..call import Call
@@ -36,7 +37,9 @@ def continued(
     call: Call, first: ChunkStream, later: Sequence[Route], route_handler: RouteHandler
 ) -> ChunkStream:
     """``first``'s chunks, then — if it is cut — the rest of the answer from a route in ``later``."""
-    candidates = [route for route in later if route.capabilities.supports_prefill]
+    candidates = [
+        route for route in later if route.capabilities.supports_prefill and takes(route, call.request)
+    ]
     if not candidates:
         return first
     return ChunkStream(_stitched(call, first, candidates, route_handler), model=first.partial.model)

@@ -3,7 +3,8 @@
 It enforces the split timeouts (connect, first token, idle between chunks, the attempt's total) and
 a stream's commit point: no chunk leaves here until the first content-bearing one has arrived, so a
 failure or a silent route before that point is still an attempt the retry layer and the router may
-repeat elsewhere, invisibly to the caller.
+repeat elsewhere, invisibly to the caller. A route that cannot call tools is sent the request without
+its (optional) tools.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from typing import TYPE_CHECKING
 from ..errors import DeadlineExceededError, UpstreamTimeoutError
 from ..providers.base import AttemptLimits
 from ..reply import ChunkStream
-from ..types import Chunk
+from ..types import ChatRequest, Chunk
+from ._tools import drops_tools, without_tools
 
 if TYPE_CHECKING:
     from ..call import Call
@@ -34,16 +36,21 @@ class AttemptRunner:
         timeouts = route.timeouts
         budget = min(timeouts.attempt, left)
         limits = AttemptLimits(connect=min(timeouts.connect, budget), total=budget)
+        request = call.request
+        if drops_tools(route, request):
+            request = without_tools(request)
         if not call.stream:
             try:
                 async with asyncio.timeout(budget):
-                    return await route.provider.chat(call.request, route, limits)
+                    return await route.provider.chat(request, route, limits)
             except TimeoutError:
                 raise _timed_out(call, route, "attempt", budget) from None
-        return await self._stream(call, route, limits, budget)
+        return await self._stream(call, route, request, limits, budget)
 
-    async def _stream(self, call: Call, route: Route, limits: AttemptLimits, budget: float) -> ChunkStream:
-        source = route.provider.stream(call.request, route, limits)
+    async def _stream(
+        self, call: Call, route: Route, request: ChatRequest, limits: AttemptLimits, budget: float
+    ) -> ChunkStream:
+        source = route.provider.stream(request, route, limits)
         ends_at = time.monotonic() + budget
         first_token = min(route.timeouts.first_token, budget)
         held: list[Chunk] = []

@@ -2,7 +2,9 @@
 
 Whether to move on is the error's decision (its class flags), not the router's: a context-length
 error moves on only to routes with a larger window, a content-policy refusal stops unless the
-operator allowed fallback for it, and a route whose circuit is open is passed over at no cost.
+operator allowed fallback for it, and a route whose circuit is open is passed over at no cost. A
+route that cannot honour the request — a forced tool call on a route without ``supports_tools`` —
+is passed over before it is tried; when that leaves no route, the call is refused with a 400.
 """
 
 from __future__ import annotations
@@ -16,10 +18,12 @@ from ..errors import (
     ContentPolicyError,
     ContextLengthExceededError,
     NoRouteAvailableError,
+    ToolsUnsupportedError,
     UpstreamError,
 )
 from ..reply import ChunkStream
 from ..telemetry.logs import get_logger
+from ._tools import takes
 from .continuation import continued
 
 if TYPE_CHECKING:
@@ -56,8 +60,13 @@ class RouterPolicy:
         cascade = self.resolve(call.request.model)
         failures: list[UpstreamError] = []
         needs_window: int | None = None
+        request = call.request
+
+        def usable(route: Route) -> bool:
+            return _fits(route, needs_window) and takes(route, request)  # needs_window is read late
+
         for tier in cascade.tiers:
-            for route in tier.order(self._rng, lambda route: _fits(route, needs_window)):  # noqa: B023 (read late on purpose)
+            for route in tier.order(self._rng, usable):
                 call.deadline.check()
                 try:
                     reply = await self.route_handler(call, route)
@@ -76,6 +85,12 @@ class RouterPolicy:
                     return continued(call, reply, later, self.route_handler)
                 return reply
         if not failures:
+            if not any(takes(route, request) for route in cascade.routes()):
+                raise ToolsUnsupportedError(
+                    f"the request forces a tool call (tool_choice), and no route of {cascade.name!r} "
+                    "can call tools (supports_tools); let the model choose (tool_choice: auto) or "
+                    "use a model with a route that supports tools"
+                )
             raise NoRouteAvailableError(f"no route of {cascade.name!r} can take this request")
         raise self._final(call, failures[-1], failures)
 

@@ -5,7 +5,8 @@ A request is checked for the shape the Messages API requires, then read into a `
 keeps the client's body as its native form, so an Anthropic route receives it as the client wrote
 it. An answer from an Anthropic route goes back as the bytes it came in; any other is translated
 (``keel.formats``). Errors are ``{"type": "error", "error": {"type", "message"}}`` with the status
-Anthropic documents for each type, so the ``anthropic`` SDK raises its own classes.
+Anthropic documents for each type, so the ``anthropic`` SDK raises its own classes; a refusal of
+Keel's own has its code as the type (DESIGN: Keel's own error codes reach both APIs).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import orjson
 from ..errors import ServerError, StreamInterruptedError
 from ..formats import from_anthropic_request, to_anthropic_message
 from ..types import ChatRequest, ChatResponse
-from .errors import ApiError, Headers, error_parts
+from .errors import ApiError, Headers, error_parts, keel_code
 
 __all__ = ["ERROR_TYPES", "anthropic_error", "encode_message", "error_body", "error_type", "messages_request"]
 
@@ -105,7 +106,8 @@ def anthropic_error(error: BaseException) -> tuple[int, Headers, bytes]:
     status = _status(error, status)
     if status == 413:
         headers.append((b"connection", b"close"))  # the rest of the body is not worth reading
-    return status, headers, orjson.dumps(error_body(detail["message"], error_type(status)))
+    kind = keel_code(error) or error_type(status)
+    return status, headers, orjson.dumps(error_body(detail["message"], kind))
 
 
 def error_type(status: int) -> str:

@@ -7,7 +7,8 @@ raise their own classes: 400 ``BadRequestError``, 401 ``AuthenticationError``, 4
 
 Every error response but one says ``x-should-retry: false``: Keel has already spent its own
 retries, and an SDK that retried too would multiply them. The exception is Keel's own rate limit,
-whose ``Retry-After`` a client may honour.
+whose ``Retry-After`` a client may honour. A refusal with a code of Keel's own (``keel_code``) also
+carries it as ``x-keel-error-code``.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from ..errors import (
     UpstreamError,
 )
 
-__all__ = ["ApiError", "ErrorRenderer", "error_body", "error_parts", "openai_error"]
+__all__ = ["ApiError", "ErrorRenderer", "error_body", "error_parts", "keel_code", "openai_error"]
 
 Headers = list[tuple[bytes, bytes]]
 ErrorRenderer = Callable[[BaseException], tuple[int, Headers, bytes]]
@@ -85,6 +86,13 @@ def error_parts(error: BaseException) -> tuple[int, Headers, dict[str, Any]]:
     return 500, [_NO_RETRY], detail
 
 
+def keel_code(error: BaseException) -> str | None:
+    """The code of a refusal that is Keel's own (``tools_unsupported``, ...), else None."""
+    if isinstance(error, KeelError) and error.keel_code:
+        return error.code
+    return None
+
+
 def _keel_parts(error: KeelError) -> tuple[int, Headers, dict[str, Any]]:
     status = error.status
     message = error.message
@@ -102,6 +110,8 @@ def _keel_parts(error: KeelError) -> tuple[int, Headers, dict[str, Any]]:
         headers.append((b"retry-after-ms", str(int(retry_after * 1000)).encode()))
     if not isinstance(error, RateLimitExceededError):
         headers.append(_NO_RETRY)
+    if code := keel_code(error):
+        headers.append((b"x-keel-error-code", code.encode()))
     param = error.param if isinstance(error, UpstreamError) else getattr(error, "param", None)
     if isinstance(error, ModelNotFoundError):
         param = "model"

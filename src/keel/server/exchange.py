@@ -111,8 +111,8 @@ class Exchange:
                 break
 
     def keel_headers(self) -> Headers:
-        """``x-request-id``, the overhead so far, and the route, attempts, upstream id and remaining
-        budget (USD) when known."""
+        """``x-request-id``, the overhead so far, and the route, attempts, upstream id, remaining
+        budget (USD) and dropped tools when known."""
         headers: Headers = [
             (b"x-request-id", self.request_id.encode()),
             (b"x-keel-overhead-ms", f"{self._overhead_ms():.3f}".encode()),
@@ -125,6 +125,8 @@ class Exchange:
                 micros = Decimal(remaining).quantize(_MICRO, ROUND_FLOOR)
                 headers.append((b"x-keel-budget-remaining", str(micros).encode()))
             headers += cache_headers(self.call.options)
+            if self.call.options.get("tools_dropped"):  # the answering route cannot call tools
+                headers.append((b"x-keel-tools-dropped", b"true"))
         if self.route:
             headers.append((b"x-keel-route", _route_header(self.route)))
         if self.upstream_request_id:

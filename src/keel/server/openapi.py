@@ -63,10 +63,17 @@ _KEEL_HEADERS = {
         "description": "true when the call shared another caller's identical in-flight upstream call",
         "schema": {"type": "string", "enum": ["true"]},
     },
+    "x-keel-tools-dropped": {
+        "description": "true when the answering route cannot call tools, so it got the request without them",
+        "schema": {"type": "string", "enum": ["true"]},
+    },
 }
 
 _ERRORS = {
-    "400": _error("Malformed JSON, or a body of the wrong shape; the message names the field"),
+    "400": _error(
+        "Malformed JSON, or a body of the wrong shape (the message names the field); or a refusal of"
+        " Keel's own, such as a forced tool call no route can make (code and x-keel-error-code say which)"
+    ),
     "401": _error("No valid key (when the server has a master key)"),
     "403": _error("The key may not use this model"),
     "404": _error("Unknown model"),
