@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import os
-import shutil
 import socket
 import subprocess
 import time
@@ -15,6 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+
+from ._requires import missing, require_binary
 
 _real_connect = socket.socket.connect
 _real_connect_ex = socket.socket.connect_ex
@@ -61,11 +62,7 @@ def _free_port() -> int:
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A private ``redis-server`` on a free loopback port, stopped after the session."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        if os.environ.get("CI"):
-            raise RuntimeError("redis-server is required under CI")
-        pytest.skip("redis-server is not installed")
+    binary = require_binary("redis-server")
     port = _free_port()
     workdir = tmp_path_factory.mktemp("redis")
     process = subprocess.Popen(
@@ -134,9 +131,7 @@ def postgres_url() -> str:
             return url
         except Exception as error:
             problems.append(f"{url.rpartition('@')[2]}: {type(error).__name__}: {error}")  # no credentials
-    if os.environ.get("CI"):
-        raise RuntimeError("PostgreSQL is required under CI; " + "; ".join(problems))
-    pytest.skip("PostgreSQL is not reachable: " + "; ".join(problems))
+    missing("PostgreSQL (" + "; ".join(problems) + ")")
 
 
 @pytest.fixture

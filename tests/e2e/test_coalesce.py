@@ -4,7 +4,6 @@ or on two sharing Redis; and a Redis that dies leaves every request answered, as
 from __future__ import annotations
 
 import asyncio
-import shutil
 import socket
 import subprocess
 import time
@@ -17,6 +16,7 @@ import pytest
 
 from keel.mock import MockServer
 
+from .._requires import require_binary
 from .conftest import KeelFactory, RunningKeel, user
 
 
@@ -118,9 +118,7 @@ def _free_port() -> int:
 @pytest.fixture
 def doomed_redis(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """A private ``redis-server`` this test may kill."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("redis-server is not installed")
+    binary = require_binary("redis-server")
     port = _free_port()
     args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", str(tmp_path)]
     process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

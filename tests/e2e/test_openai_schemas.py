@@ -13,6 +13,7 @@ import jsonschema
 import pytest
 import yaml
 
+from .._requires import missing
 from .conftest import KeelFactory, RunningKeel, user
 
 SPEC = Path(__file__).resolve().parents[3] / "shared" / "specs" / "openai-openapi.yaml"
@@ -38,7 +39,7 @@ def _json_schema(node: Any) -> Any:
 @cache
 def _components() -> dict[str, Any]:
     if not SPEC.exists():
-        pytest.skip(f"the OpenAI spec is not at {SPEC}")
+        missing(f"the OpenAI spec at {SPEC}")
     with SPEC.open() as handle:
         spec = yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     return {"components": _json_schema(spec["components"])}

@@ -10,9 +10,10 @@ import pytest
 
 from keel.mock import MockServer
 
+from .._requires import require_module
 from .conftest import KeelFactory, RunningKeel
 
-pytest.importorskip("onnxruntime", reason="the semantic extra is not installed")
+require_module("onnxruntime", "the semantic extra")
 
 
 def ask(server: RunningKeel, model: str, text: str, system: str | None = None) -> httpx.Response:

