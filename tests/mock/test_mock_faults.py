@@ -294,6 +294,25 @@ async def test_no_done_ends_the_stream_without_done(client: openai.AsyncOpenAI, 
     assert [a["outcome"] for a in server.attempts()] == ["no_done", "no_done"]
 
 
+@pytest.mark.parametrize("usage", [True, False], ids=["usage-then-end", "end-before-usage"])
+async def test_no_done_with_usage_asked_for(
+    server: MockServer, session: aiohttp.ClientSession, usage: bool
+) -> None:
+    """Asked for usage, ``no-done`` sends the usage chunk after the finish chunk; with ``usage=0`` the
+    body ends right after the finish chunk: no usage chunk, no [DONE]."""
+    model = "no-done:tokens=2" + ("" if usage else ",usage=0")
+    request = {**body(model, True), "stream_options": {"include_usage": True}}
+    async with session.post(f"{server.base_url}/chat/completions", json=request) as response:
+        raw = await response.read()
+    frames = [orjson.loads(block.removeprefix(b"data: ")) for block in raw.split(b"\n\n") if block]
+    assert [frame["choices"][0]["finish_reason"] for frame in frames if frame["choices"]][-1] == "stop"
+    usages = [frame["usage"]["completion_tokens"] for frame in frames if frame.get("usage")]
+    assert usages == ([2] if usage else [])
+    assert bool(frames[-1]["choices"]) is not usage  # the last frame: usage, or else the finish
+    assert b"[DONE]" not in raw
+    assert server.attempts()[0]["outcome"] == "no_done"
+
+
 async def test_no_done_non_stream_is_healthy(client: openai.AsyncOpenAI, server: MockServer) -> None:
     """Without streaming there is no [DONE] to omit, so ``no-done`` answers normally."""
     completion = await client.chat.completions.create(model="no-done", messages=USER)

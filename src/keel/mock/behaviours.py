@@ -113,6 +113,8 @@ async def _malformed(ex: Exchange) -> web.StreamResponse:
 
 
 async def _no_done(ex: Exchange) -> web.StreamResponse:
+    if not ex.spec.flag("usage", True):
+        ex.include_usage = False  # the body ends right after the finish chunk, before the usage asked for
     return await _answer(ex, "no_done")
 
 

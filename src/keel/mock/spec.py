@@ -47,6 +47,7 @@ PARAMS: dict[str, str] = {
     "retry_after_date": "flag",
     "ms_header": "flag",
     "trailing_space": "flag",
+    "usage": "flag",
 }
 
 _TRUE = {"1", "true", "yes", "on"}
