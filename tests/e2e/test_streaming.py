@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
+from pathlib import Path
 
+import anthropic
 import httpx2 as httpx
 import openai
 import pytest
 
 from keel.mock import MockServer
 
-from .conftest import RunningKeel, user
+from .conftest import KeelFactory, RunningKeel, user
+from .sdk_stream import access_line, ledger_rows, openai_stream
 
 
 def raw_stream(keel: RunningKeel, model: str, **body: object) -> tuple[httpx.Response, bytes]:
@@ -100,3 +104,61 @@ def test_client_disconnect_while_waiting_closes_the_upstream(
         )
     left = time.monotonic()
     assert closed_within(upstream, model, left) < 1.0
+
+
+@pytest.mark.parametrize("usage", [True, False], ids=["usage-then-end", "end-before-usage"])
+def test_a_finished_stream_without_done_is_complete(
+    keel_for: KeelFactory,
+    upstream: MockServer,
+    uid,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    usage: bool,
+) -> None:
+    """An upstream that closes after its finish chunk (and usage) without [DONE]: the SDK gets the
+    answer with one finish chunk, the upstream's usage when it sent one, then Keel's [DONE]; no route
+    is asked to continue it; the headers, the access line and the ledger name one route, one attempt."""
+    nodone, finisher = uid("no-done:tokens=6" + ("" if usage else ",usage=0")), uid("ok:tokens=6")
+    running = keel_for(
+        {"m": [[f"mock/{nodone}"], [{"provider": "mock", "model": finisher, "supports_prefill": True}]]},
+        router={"continue_streams": True},
+        database=f"sqlite:///{tmp_path / 'keel.db'}",
+        ledger={"durability": "strict"},
+    )
+    request_id = f"nodone-{usage}-{uid('x')[-8:]}"
+    with caplog.at_level(logging.INFO, logger="keel.access"):
+        got = openai_stream(running.v1, "m", request_id)
+        line = access_line(caplog, request_id)
+    assert got.text == "token0 token1 token2 token3 token4 token5"
+    assert got.finishes == ["stop"]
+    assert [u.completion_tokens for u in got.usages] == ([6] if usage else [])
+    assert got.raw.endswith(b"data: [DONE]\n\n") and b'"error"' not in got.raw
+    assert got.headers["x-keel-route"] == f"mock/{nodone}" and got.headers["x-keel-attempts"] == "1"
+    assert f"route='mock/{nodone}'" in line and "attempts=1 " in line and "outcome='completed'" in line
+    [row] = ledger_rows(tmp_path / "keel.db")
+    assert row["status"] == "ok" and row["route"] == f"mock/{nodone}"
+    assert [(a["route"], a["outcome"]) for a in row["attempts"]] == [(f"mock/{nodone}", "ok")]
+    assert [len(upstream.attempts(model=m)) for m in (nodone, finisher)] == [1, 0]
+
+
+def test_a_finished_stream_without_done_is_complete_on_the_messages_endpoint(
+    keel_for: KeelFactory, upstream: MockServer, uid
+) -> None:
+    """On /v1/messages, an OpenAI-format route that closes after its finish and usage without [DONE]
+    gives the Anthropic SDK one whole message: one message_delta with the upstream's usage, then
+    message_stop; no route is asked to continue it."""
+    nodone, finisher = uid("no-done:tokens=6"), uid("ok:tokens=6")
+    running = keel_for(
+        {"m": [[f"mock/{nodone}"], [{"provider": "mock", "model": finisher, "supports_prefill": True}]]},
+        router={"continue_streams": True},
+    )
+    with (
+        anthropic.Anthropic(base_url=running.base_url, api_key="any", timeout=10, max_retries=0) as claude,
+        claude.messages.stream(model="m", max_tokens=100, messages=user()) as events,
+    ):
+        kinds = [event.type for event in events]
+        message = events.get_final_message()
+    assert message.content[0].text == "token0 token1 token2 token3 token4 token5"  # type: ignore[union-attr]
+    assert message.stop_reason == "end_turn" and message.usage.output_tokens == 6
+    assert kinds.count("message_delta") == 1 and kinds[-1] == "message_stop"
+    assert [len(upstream.attempts(model=m)) for m in (nodone, finisher)] == [1, 0]

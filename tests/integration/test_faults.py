@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from pathlib import Path
 
 import pytest
 
@@ -19,6 +20,7 @@ from keel import (
     StreamInterruptedError,
 )
 from keel.mock import MockServer
+from keel.stores.sqlite_ledger import SQLiteLedger
 
 from .conftest import GatewayFactory, user
 
@@ -268,12 +270,32 @@ async def test_malformed_body_is_retried(gateway_for, mock_server, uid) -> None:
     assert len(mock_server.attempts(model=bad)) == 2
 
 
-async def test_stream_without_done_is_not_passed_off_as_complete(gateway_for, uid) -> None:
-    """A stream that ends without [DONE] raises instead of ending quietly."""
-    nodone = uid("no-done:tokens=4")
+@pytest.mark.parametrize("usage", [True, False], ids=["usage-then-end", "end-before-usage"])
+async def test_a_finished_stream_without_done_is_complete(
+    gateway_for, mock_server: MockServer, uid, tmp_path: Path, usage: bool
+) -> None:
+    """The finish chunk (and usage), then the body ends without [DONE]: the caller gets the whole
+    answer once, as completed; the ledger has one ok attempt, billed from the upstream's usage or,
+    when the usage chunk never came, from Keel's estimate."""
+    nodone = uid("no-done:tokens=4" + ("" if usage else ",usage=0"))
     gateway = gateway_for({"smart": [f"mock/{nodone}"]})
-    with pytest.raises(StreamInterruptedError, match=r"without \[DONE\]"):
-        await answer(gateway, True)
+    handle = gateway.stream("smart", user())
+    chunks = [chunk async for chunk in handle]
+    assert "".join(chunk.text for chunk in chunks) == "token0 token1 token2 token3"
+    assert [choice.finish_reason for c in chunks for choice in c.choices if choice.finish_reason] == ["stop"]
+    assert handle.response is not None and handle.response.route == f"mock/{nodone}"
+    assert (handle.response.usage.output_tokens if handle.response.usage else None) == (4 if usage else None)
+    await gateway.aclose()
+    ledger = SQLiteLedger(tmp_path / "keel.db")
+    try:
+        [row] = await ledger.rows()
+    finally:
+        await ledger.close()
+    [attempt] = row["attempts"]
+    assert row["status"] == "ok" and attempt["outcome"] == "ok" and row["cost_usd"] > 0
+    assert row["output_tokens"] == (4 if usage else 0)
+    assert ("delivered_bytes" in attempt) is not usage  # no usage: billed from the delivered bytes
+    assert [r["outcome"] for r in mock_server.attempts(model=nodone)] == ["no_done"]
 
 
 @both

@@ -26,8 +26,9 @@ class AttemptLimits:
 class Provider(Protocol):
     """Speaks one wire protocol to one endpoint over one pooled connection pool.
 
-    Every failure is raised as a class of ``keel.errors``; a stream that ends without its protocol's
-    end marker raises ``MalformedResponseError`` instead of ending quietly.
+    Every failure is raised as a class of ``keel.errors``; a stream that ends before it is complete
+    raises ``MalformedResponseError`` instead of ending quietly (complete: its protocol's end marker,
+    or on OpenAI's wire, which some servers close without ``[DONE]``, every choice's finish reason).
     """
 
     name: str

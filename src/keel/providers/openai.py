@@ -11,6 +11,7 @@ from pydantic import SecretStr, ValidationError
 
 from ..errors import MalformedResponseError
 from ..types import ChatRequest, ChatResponse, Chunk, Native, Usage
+from ._finishes import Finishes, closed_early
 from ._http import SessionPool, post, read_body, transport_errors
 from ._openai_errors import error_from_payload, error_from_response
 from ._sse import sse_events
@@ -111,19 +112,28 @@ class OpenAIProvider:
     async def stream(self, request: ChatRequest, route: Route, limits: AttemptLimits) -> AsyncIterator[Chunk]:
         response = await self._post(request, route, limits, stream=True)
         request_id = response.headers.get("x-request-id")
+        finishes = Finishes(request.n or 1)
         try:
-            with transport_errors(route.name, headers_received=True):
-                first = True
-                async for _event, data in sse_events(response.content):
-                    if data == b"[DONE]":
-                        return
-                    chunk = _parse_chunk(data, route.name, request_id)
-                    if first:
-                        chunk.upstream_request_id, first = request_id, False
-                    yield chunk
-            raise MalformedResponseError(
-                "stream ended without [DONE]", route=route.name, upstream_request_id=request_id
-            )
+            try:
+                with transport_errors(route.name, headers_received=True):
+                    first = True
+                    async for _event, data in sse_events(response.content):
+                        if data == b"[DONE]":
+                            return
+                        chunk = _parse_chunk(data, route.name, request_id)
+                        finishes.see(chunk)
+                        if first:
+                            chunk.upstream_request_id, first = request_id, False
+                        yield chunk
+            except MalformedResponseError as error:
+                if not (finishes.complete and closed_early(error)):
+                    raise
+            if not finishes.complete:
+                raise MalformedResponseError(
+                    "stream ended without [DONE]", route=route.name, upstream_request_id=request_id
+                )
+            usage_asked = route.capabilities.supports_stream_usage
+            finishes.ended_without_done(route.name, request_id, usage_asked=usage_asked)
         finally:
             response.close()  # an unfinished body must not go back to the pool
 
