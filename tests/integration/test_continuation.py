@@ -11,6 +11,7 @@ import pytest
 
 from keel import Gateway, StreamInterruptedError
 from keel.mock import MockServer
+from keel.mock.answer import prompt_tokens
 from keel.stores.sqlite_ledger import SQLiteLedger
 
 from .conftest import GatewayFactory, user
@@ -28,12 +29,16 @@ def prefill(provider: str, model: str, accepts: bool | None = True) -> list[dict
 
 
 async def read(gateway: Gateway) -> tuple[str, list[str], Any]:
-    """The streamed text, each chunk's model, and the assembled response."""
+    """The streamed text, each chunk's model, and the assembled response; one finish and at most one
+    usage among the chunks."""
     handle = gateway.stream("smart", user())
-    text, models = "", []
+    text, models, finishes, usages = "", [], [], []
     async for chunk in handle:
         text += chunk.text
         models.append(chunk.model)
+        finishes += [choice.finish_reason for choice in chunk.choices if choice.finish_reason]
+        usages += [chunk.usage] if chunk.usage else []
+    assert finishes == ["stop"] and len(usages) <= 1
     return text, models, handle.response
 
 
@@ -71,6 +76,9 @@ async def test_a_cut_stream_is_finished_where_prefill_is_accepted(
     cut_attempt, finishing = row["attempts"]
     assert cut_attempt["route"] == f"{first}/{cut}" and cut_attempt["delivered_bytes"] > 0
     assert finishing["usage"]["output_tokens"] == 20 and row["output_tokens"] == 20
+    # The caller is told the whole answer's output: the 40 tokens of the cut part and the 20 after it.
+    assert response.usage.output_tokens == 60
+    assert response.usage.input_tokens == finishing["usage"]["input_tokens"]
     costs = [Decimal(attempt["cost"]) for attempt in row["attempts"]]
     assert all(costs) and row["cost_usd"] == sum(costs)
 
@@ -133,3 +141,38 @@ async def test_a_cut_after_whitespace_is_continued_without_it(
     last = seen["body"]["messages"][-1]["content"]
     assert (last if isinstance(last, str) else last[0]["text"]) == " ".join(f"token{i}" for i in range(40))
     await gateway.aclose()
+
+
+@pytest.mark.parametrize("after", [10, 20, 40])
+async def test_the_caller_is_told_the_whole_answers_usage(
+    gateway_for: GatewayFactory, mock_server: MockServer, uid, after: int
+) -> None:
+    """Cut after 10, 20 or 40 of 60 tokens and continued: the one usage the caller gets counts all 60
+    output tokens it received, not only the finishing part's."""
+    cut, finisher = uid(f"cut:after={after},tokens=60"), uid("ok:tokens=60")
+    gateway = gateway_for({"smart": [[f"mock/{cut}"], prefill("mock", finisher)]}, **CONTINUE)
+    text, _, response = await read(gateway)
+    assert text == WHOLE
+    [seen] = mock_server.attempts(model=finisher)
+    assert response.usage.output_tokens == 60
+    assert response.usage.input_tokens == prompt_tokens(seen["body"])  # what the finishing route read
+
+
+@pytest.mark.parametrize("usage", [True, False], ids=["usage-then-end", "end-before-usage"])
+async def test_a_finished_stream_without_done_is_not_continued(
+    gateway_for: GatewayFactory, mock_server: MockServer, tmp_path: Path, uid, usage: bool
+) -> None:
+    """The finish chunk (and usage), then the body ends without [DONE]: the answer is complete, so no
+    route is asked to continue it; the caller gets one finish and the upstream's usage, and the ledger
+    one ok attempt on the route that answered."""
+    nodone = uid("no-done:tokens=60" + ("" if usage else ",usage=0"))
+    finisher = uid("ok:tokens=60")
+    gateway = gateway_for({"smart": [[f"mock/{nodone}"], prefill("mock", finisher)]}, **CONTINUE)
+    text, models, response = await read(gateway)
+    assert text == WHOLE and set(models) == {nodone} and response.model == nodone
+    assert (response.usage.output_tokens if response.usage else None) == (60 if usage else None)
+    assert mock_server.attempts(model=finisher) == []
+    await gateway.aclose()
+    [row] = await ledger_rows(tmp_path)
+    assert row["status"] == "ok" and row["route"] == f"mock/{nodone}"
+    assert [(a["route"], a["outcome"]) for a in row["attempts"]] == [(f"mock/{nodone}", "ok")]

@@ -7,6 +7,10 @@ passed-through ones. A route that does not accept prefill (or cannot call the to
 forces) is never tried as a continuation; when no route can continue, the caller gets the original
 cut, never a prefill refusal (DESIGN §1). Off by default (``router.continue_streams``).
 
+The caller's usage (the finishing part's usage chunk) is rewritten to cover the whole answer: the
+output of every part — a cut part's as its upstream reported it, else one token per text delta it
+delivered — and the input the finishing route read.
+
 Anthropic refuses a prefill that ends in whitespace, so the prefill is the answer so far without its
 trailing whitespace; the caller already has that whitespace, so as much of it is taken off the start
 of the continuation (a model continuing "…word" usually begins " next").
@@ -20,7 +24,7 @@ from typing import TYPE_CHECKING
 from ..errors import StreamInterruptedError, UpstreamError
 from ..reply import ChunkStream
 from ..telemetry.logs import get_logger
-from ..types import Chunk, Message
+from ..types import Chunk, Message, Usage
 from ._tools import takes
 
 if TYPE_CHECKING:
@@ -52,6 +56,8 @@ async def _stitched(
     prefix = messages.pop().text() if messages and messages[-1].role == "assistant" else ""
     current, delivered = first, prefix
     owed = 0  # whitespace the caller already has and the continuation may repeat at its start
+    pieces = 0  # text deltas of the current part: its output tokens, if it is cut before its usage
+    earlier: Usage | None = None  # the output of the parts cut so far
     original: StreamInterruptedError | None = None
     try:
         while True:
@@ -65,13 +71,20 @@ async def _stitched(
                         chunk.native = ()
                         if owed:
                             owed = _drop_leading_space(chunk, owed)
-                    delivered += chunk.text
+                        if chunk.usage is not None and earlier is not None:
+                            chunk.usage = _whole_answer(earlier, chunk.usage)
+                    text = chunk.text
+                    if text:
+                        pieces += 1
+                        delivered += text
                     yield chunk
                 return
             except StreamInterruptedError as cut:
                 original = original or cut
                 if cut.partial.choices and cut.partial.choices[0].message.tool_calls:
                     raise original from None  # a half-written tool call cannot be prefilled
+                part = cut.partial.usage or Usage(output_tokens=pieces)
+                earlier, pieces = part if earlier is None else earlier + part, 0
                 kept = delivered.rstrip()
                 owed = len(delivered) - len(kept)
                 prefill = Message(role="assistant", content=kept)
@@ -100,6 +113,17 @@ async def _next_stream(
             log.info("continuing stream", route=route.name, request_id=call.request_id)
             return reply
     raise original from None
+
+
+def _whole_answer(earlier: Usage, finishing: Usage) -> Usage:
+    """The usage the caller is told for a stitched answer: the output of every part it received,
+    and the input the finishing route read (the conversation and the prefill)."""
+    return finishing.model_copy(
+        update={
+            "output_tokens": earlier.output_tokens + finishing.output_tokens,
+            "reasoning_tokens": earlier.reasoning_tokens + finishing.reasoning_tokens,
+        }
+    )
 
 
 def _drop_leading_space(chunk: Chunk, owed: int) -> int:

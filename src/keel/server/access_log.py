@@ -1,7 +1,9 @@
 """Structured access logs: one ``keel.access`` line per request, without headers, keys or bodies.
 
 A streamed response is logged when its stream ends, with how it ended (``completed``, ``failed``,
-``cancelled``), so the line's duration is the whole exchange's.
+``cancelled``), so the line's duration is the whole exchange's. A stream continued on another route
+after its headers were sent names the finishing route and every attempt, as the ledger does, and
+in ``continued_from`` the route its headers named.
 
 The line has the shape of every other Keel log line (``event='request' key=value …``, keys sorted,
 values as ``repr``) but is written straight into a ``LogRecord``: it is the one line per request, and
@@ -30,6 +32,8 @@ def log_access(ex: Exchange) -> None:
     parts = ["event='request'"]
     if ex.call is not None:
         parts.append(f"attempts={ex.attempts}")
+    if ex.continued_from:
+        parts.append(f"continued_from={ex.continued_from!r}")
     parts.append(f"duration_ms={round((time.perf_counter() - ex.received_at) * 1000, 3)!r}")
     parts.append(f"method={ex.method!r}")
     if ex.call is not None:

@@ -35,6 +35,7 @@ class Exchange:
     __slots__ = (
         "attempts",
         "call",
+        "continued_from",
         "headers",
         "method",
         "outcome",
@@ -67,6 +68,7 @@ class Exchange:
         self.call: Call | None = None
         self.principal: Any = None
         self.route: str | None = None
+        self.continued_from: str | None = None  # the route a stream's headers named, when another finished it
         self.attempts = 0
         self.upstream_request_id: str | None = None
         self.outcome: str | None = None
@@ -96,7 +98,8 @@ class Exchange:
                 return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
     def note_call(self, call: Call) -> None:
-        """Take the route, attempt count and upstream request id from a call for headers and logs.
+        """Take the route, attempt count and upstream request id from a call for headers and logs
+        (at the end of a continued stream: the finishing route's, and the one its headers named).
 
         An attempt a budget refused never left Keel: it is not counted. A refusal ends the call, so
         only the last attempt can be one.
@@ -106,6 +109,10 @@ class Exchange:
         self.attempts = len(attempts) - (bool(attempts) and attempts[-1].outcome == "refused")
         for attempt in reversed(call.attempts):
             if attempt.outcome in ("ok", "streaming"):
+                if self.status and self.route and attempt.route != self.route:
+                    # A stream continued on another route after its headers named this one.
+                    self.continued_from = self.continued_from or self.route
+                    self.upstream_request_id = attempt.upstream_request_id
                 self.route = attempt.route
                 self.upstream_request_id = self.upstream_request_id or attempt.upstream_request_id
                 break
