@@ -5,8 +5,10 @@ setup:
 
 # Starts the gateway on its embedded defaults: 127.0.0.1:4000, the automatic cascade (OpenAI and
 # Anthropic when their keys are set, then the bundled local model), in-memory state, ./keel.db.
+# `make serve PORT=4100` serves on another port.
+PORT ?=
 serve: setup
-	.venv/bin/keel serve
+	.venv/bin/keel serve $(if $(PORT),--port $(PORT))
 
 # Asks the same cascade one question from the command line.
 chat: setup

@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from .cache_cli import cache_app
 from .errors import KeelError
@@ -136,8 +137,8 @@ def serve(
 
     try:
         launch(config, host=host, port=port, workers=workers, log_level=log_level)
-    except KeelError as error:
-        err.print(f"[red]{type(error).__name__}:[/red] {error}")
+    except KeelError as error:  # one unwrapped line, so the command it suggests can be copied
+        err.print(f"[red]{type(error).__name__}:[/red] {escape(str(error))}", soft_wrap=True)
         raise typer.Exit(1) from None
 
 

@@ -89,3 +89,26 @@ def test_keel_serve_refuses_workers_without_redis(tmp_path: Path) -> None:
     )
     assert result.returncode == 1
     assert "redis://" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_keel_serve_on_a_taken_port_says_how_to_pick_another(tmp_path: Path) -> None:
+    """On a port something already listens on, ``keel serve`` exits non-zero before greeting, naming
+    the port and how to choose another."""
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY") and k != "KEEL_CONFIG"}
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        result = subprocess.run(
+            [KEEL, "serve", "--port", str(port)],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode != 0
+    assert "gateway at" not in result.stdout
+    assert f"port {port}" in result.stderr
+    assert "--port" in result.stderr and "make serve PORT=" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -1,7 +1,9 @@
-"""``launch``: what ``keel serve`` does — config and command-line overrides, then a greeting and serve.
+"""``launch``: what ``keel serve`` does — config and command-line overrides, the port, then a greeting
+and serve.
 
 Overrides go through the config's own validation, so ``--workers 2`` on in-memory state is refused
-with the same message as ``server.workers: 2`` in ``keel.yaml``.
+with the same message as ``server.workers: 2`` in ``keel.yaml``. The port is bound before the
+greeting, so a taken port is the only thing said about it.
 """
 
 from __future__ import annotations
@@ -68,14 +70,16 @@ def launch(
     log_level: str = "info",
     echo: Callable[[str], Any] = lambda text: print(text, flush=True),
 ) -> None:
-    """Load the config, apply the overrides, greet, and serve until interrupted.
+    """Load the config, apply the overrides, bind the port, greet, and serve until interrupted.
 
     Raises:
-        ConfigError: the config (or an override) is invalid.
+        ConfigError: the config (or an override) is invalid, or the port cannot be bound.
     """
+    from .bind import bind
     from .run import serve
 
     config = with_overrides(load_config(config_path), host=host, port=port, workers=workers)
     logging.getLogger("keel").setLevel(log_level.upper())
+    sockets = bind(config.server.host, config.server.port)
     echo(greeting(config))
-    serve(config, config_path=config_path, log_level=log_level.lower())
+    serve(config, config_path=config_path, log_level=log_level.lower(), sockets=sockets)

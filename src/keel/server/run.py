@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -49,8 +50,15 @@ def uvicorn_config(app: Any, config: Config, *, log_level: str = "info") -> uvic
     )
 
 
-def serve(config: Config, *, config_path: Path | None = None, log_level: str = "info") -> None:
-    """Serve until interrupted.
+def serve(
+    config: Config,
+    *,
+    config_path: Path | None = None,
+    log_level: str = "info",
+    sockets: list[socket.socket] | None = None,
+) -> None:
+    """Serve until interrupted, on ``sockets`` when given (bound by ``bind``), else on
+    ``server.host:server.port``.
 
     With ``server.workers`` > 1, each worker process loads the config from ``config_path`` (or the
     defaults) itself, so command-line overrides other than host, port and workers do not reach it.
@@ -61,13 +69,12 @@ def serve(config: Config, *, config_path: Path | None = None, log_level: str = "
             os.environ[CONFIG_ENV] = str(config_path.resolve())
         os.environ[LOG_LEVEL_ENV] = log_level
         settings = uvicorn_config(f"{__name__}:app_factory", config, log_level=log_level)
-        sock = settings.bind_socket()
-        Multiprocess(settings, sockets=[sock]).run()
+        Multiprocess(settings, sockets=sockets or [settings.bind_socket()]).run()
         return
     from ..gateway import Gateway
 
     app = create_app(Gateway(config), keys=open_keys(config))
-    uvicorn.Server(uvicorn_config(app, config, log_level=log_level)).run()
+    uvicorn.Server(uvicorn_config(app, config, log_level=log_level)).run(sockets=sockets)
 
 
 def app_factory() -> KeelApp:
