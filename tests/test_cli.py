@@ -36,7 +36,7 @@ def test_chat_on_embedded_defaults(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip()
     assert "via local/smollm2-135m-instruct" in result.stderr
-    assert "OPENAI_API_KEY is not set" in result.stderr
+    assert "OPENAI_API_KEY and ANTHROPIC_API_KEY are not set" in result.stderr
     report = subprocess.run(
         [KEEL, "usage", "--by", "route", "--format", "json"],
         cwd=tmp_path,

@@ -457,12 +457,27 @@ def default_config() -> Config:
         if os.environ.get("OPENAI_BASE_URL"):
             providers["openai"]["base_url"] = os.environ["OPENAI_BASE_URL"]
         default.append("openai/gpt-4o-mini")
-    else:
-        log.warning("OPENAI_API_KEY is not set: the default cascade skips OpenAI")
     if os.environ.get("ANTHROPIC_API_KEY"):
         providers["anthropic"] = {"kind": "anthropic", "api_key": os.environ["ANTHROPIC_API_KEY"]}
         if os.environ.get("ANTHROPIC_BASE_URL"):
             providers["anthropic"]["base_url"] = os.environ["ANTHROPIC_BASE_URL"]
         default.append(f"anthropic/{DEFAULT_ANTHROPIC_MODEL}")
+    _warn_missing_keys(default)
     default.append("local")
     return Config.model_validate({"providers": providers, "models": {"default": default, "local": ["local"]}})
+
+
+def _warn_missing_keys(cloud: list[str]) -> None:
+    """One warning naming every key that would add a cloud route, and what ``default`` serves without."""
+    routes = {
+        "OPENAI_API_KEY": "openai/gpt-4o-mini",
+        "ANTHROPIC_API_KEY": f"anthropic/{DEFAULT_ANTHROPIC_MODEL}",
+    }
+    missing = [name for name in routes if not os.environ.get(name)]
+    if not missing:
+        return
+    local = "the bundled local model (SmolLM2-135M, offline)"
+    serves = ", then ".join([*cloud, local]) if cloud else f"only {local}"
+    adds = " or ".join(f"{name} to add {routes[name]}" for name in missing)
+    verb = "is" if len(missing) == 1 else "are"
+    log.warning(f"{' and '.join(missing)} {verb} not set: the default cascade serves {serves}; set {adds}")

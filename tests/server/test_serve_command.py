@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import socket
@@ -49,7 +50,8 @@ def free_port() -> int:
 
 
 def test_keel_serve_starts_on_the_defaults_and_stops_on_sigterm(tmp_path: Path) -> None:
-    """With no config, ``keel serve`` answers health checks and lists the default models; SIGTERM stops it."""
+    """With no config, ``keel serve`` warns which keys would add routes, answers health checks and lists
+    the default models; SIGTERM stops it."""
     env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY") and k != "KEEL_CONFIG"}
     port = free_port()
     process = subprocess.Popen(
@@ -78,6 +80,7 @@ def test_keel_serve_starts_on_the_defaults_and_stops_on_sigterm(tmp_path: Path) 
     # uvicorn re-raises the signal it handled once it has shut down gracefully.
     assert process.returncode in (0, -signal.SIGTERM), errors
     assert "Application shutdown complete" in errors
+    assert "OPENAI_API_KEY and ANTHROPIC_API_KEY are not set" in errors and "local model" in errors
     assert f"curl http://127.0.0.1:{port}/v1/chat/completions" in out
     assert "Traceback" not in errors
 
@@ -112,3 +115,51 @@ def test_keel_serve_on_a_taken_port_says_how_to_pick_another(tmp_path: Path) -> 
     assert f"port {port}" in result.stderr
     assert "--port" in result.stderr and "make serve PORT=" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("keys", "serves", "missing"),
+    [
+        ({}, ["the bundled local model"], ["OPENAI_API_KEY", "ANTHROPIC_API_KEY"]),
+        ({"OPENAI_API_KEY": "sk-secret-1"}, ["openai/gpt-4o-mini", "local model"], ["ANTHROPIC_API_KEY"]),
+        (
+            {"ANTHROPIC_API_KEY": "sk-ant-secret-2"},
+            ["anthropic/claude-haiku-4-5", "local model"],
+            ["OPENAI_API_KEY"],
+        ),
+    ],
+    ids=["no_keys", "openai_only", "anthropic_only"],
+)
+def test_default_cascade_warning_names_every_missing_key(
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    keys: dict[str, str],
+    serves: list[str],
+    missing: list[str],
+) -> None:
+    """Without a config, one warning names each key that would add a route, and what is served without."""
+    for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "KEEL_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in keys.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.chdir(Path(__file__).parent)  # no keel.yaml here
+    with caplog.at_level(logging.WARNING, logger="keel.config"):
+        load_config()
+    [warning] = [record.getMessage() for record in caplog.records]
+    assert all(name in warning for name in missing)
+    assert all(name not in warning for name in keys)
+    assert all(route in warning for route in serves), warning
+    assert all(value not in warning for value in keys.values())
+
+
+def test_default_cascade_with_every_key_warns_nothing(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """With both keys set the default cascade is complete and start-up says nothing about keys."""
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-secret-1")
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-secret-2")
+    monkeypatch.delenv("KEEL_CONFIG", raising=False)
+    monkeypatch.chdir(Path(__file__).parent)
+    with caplog.at_level(logging.WARNING, logger="keel.config"):
+        load_config()
+    assert not caplog.records
