@@ -67,3 +67,34 @@ def test_a_stream_is_recorded_as_finished_before_its_end_is_sent(
         seen.append(record["outcome"])
         assert record["ended_at"] is not None
     assert set(seen) == {outcome}
+
+
+@pytest.mark.parametrize(
+    ("path", "model", "extra", "frames"),
+    [
+        ("/v1/chat/completions", "ok:tokens=3", {}, 1 + 3 + 1 + 1),  # role, tokens, finish, [DONE]
+        (
+            "/v1/chat/completions",
+            "ok:tokens=3",
+            {"stream_options": {"include_usage": True}},
+            1 + 3 + 1 + 1 + 1,
+        ),
+        (
+            "/v1/messages",
+            "ok:tokens=3",
+            {},
+            1 + 2 + 3 + 3,
+        ),  # message_start, block start and ping, deltas, 3 ends
+    ],
+    ids=["openai", "openai-usage", "anthropic"],
+)
+def test_the_record_counts_the_frames_written(
+    threaded: MockServer, path: str, model: str, extra: dict[str, object], frames: int
+) -> None:
+    """``chunks_sent`` counts every frame of a streamed reply; a reply that is not streamed has none."""
+    name = f"{model},id=count-{path}-{len(extra)}"
+    body = {"model": name, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 9}
+    read_until(threaded, path, {**body, "stream": True, **extra}, _END_OF_CHUNKED_BODY)
+    read_until(threaded, path, body, b"}")
+    streamed, whole = threaded.attempts(model=name)
+    assert (streamed["chunks_sent"], whole["chunks_sent"]) == (frames, 0)

@@ -58,6 +58,7 @@ class AttemptLog:
             "body": body,
             "closed_at": None,
             "ended_at": None,
+            "chunks_sent": 0,
         }
         with self._lock:
             self._seq += 1
@@ -69,6 +70,11 @@ class AttemptLog:
         """Change fields of a record (outcome, closed_at, ended_at) under the lock."""
         with self._lock:
             entry.update(fields)
+
+    def sent(self, entry: dict[str, Any]) -> None:
+        """Count one more stream frame written for a record's reply (``chunks_sent``)."""
+        with self._lock:
+            entry["chunks_sent"] += 1
 
     def count(self, model: str) -> int:
         """Count one more request for ``model`` and return the new count (1 for the first)."""

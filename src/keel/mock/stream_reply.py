@@ -69,8 +69,13 @@ async def send_frames(
         await ex.pause(ex.ttft_ms)
     response = web.StreamResponse(headers=ex.headers(**_SSE_HEADERS))
     await response.prepare(ex.request)
+
+    async def write(frame: bytes) -> None:
+        await response.write(frame)  # returns once the transport took it (and drained, when full)
+        ex.state.log.sent(ex.entry)
+
     for frame in head:
-        await response.write(frame)
+        await write(frame)
     if early_headers:
         await ex.pause(ex.ttft_ms)
     sent, after = 0, min(after, sum(1 for _, is_content in body if is_content))
@@ -82,20 +87,20 @@ async def send_frames(
             if fault == "stall":
                 return await ex.hold(ex.ms("stall_ms", ex.state.timings.stall_ms), "stall", on_close="stall")
             if fault == "malformed":
-                await response.write(malformed)
+                await write(malformed)
         if not frame:
             break
         if is_content:
             if sent > 0:
                 await ex.pause(ex.token_ms)
             sent += 1
-        await response.write(frame)
+        await write(frame)
     *rest, last = tail
     for frame in rest:
-        await response.write(frame)
+        await write(frame)
     # The record is final before the last frame leaves: a client that has read it and looks at once
     # (from another thread, or over /_mock/attempts) must not find the attempt still pending.
     ex.finish(_OUTCOMES[fault])
-    await response.write(last)
+    await write(last)
     await response.write_eof()
     return response
