@@ -187,9 +187,10 @@ class Exchange:
 
 
 def _upstream_since(call: Call) -> float | None:
-    """When (wall clock) the call first waited on an upstream: its first attempt, or a shared call."""
+    """When (wall clock) the call first waited on an upstream: its first attempt, or a shared call.
+    An attempt a budget refused never left Keel (a refusal ends the call, so it is the only one)."""
     shared: float | None = call.options.get("shared_since")
-    if not call.attempts:
+    if not call.attempts or call.attempts[0].outcome == "refused":
         return shared
     first = call.attempts[0].started_at
     return first if shared is None else min(first, shared)
