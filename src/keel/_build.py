@@ -81,22 +81,21 @@ def _route(config: Config, providers: dict[str, Provider], deployment: Deploymen
         base = get_profile(settings.profile or "openai").capabilities
         upstream = deployment.model or ""
     overrides = {field: value for field in _OVERRIDABLE if (value := getattr(deployment, field)) is not None}
-    timeouts = deployment.timeouts or settings.timeouts or config.timeouts
     return Route(
         name=f"{deployment.provider}/{upstream}",
         provider=provider,
         upstream_model=upstream,
         weight=deployment.weight,
         capabilities=replace(base, **overrides),
-        timeouts=_timeouts(timeouts, config.timeouts),
+        timeouts=_timeouts(config.timeouts, settings.timeouts, deployment.timeouts),
     )
 
 
-def _timeouts(route: TimeoutsConfig, call: TimeoutsConfig) -> Timeouts:
-    return Timeouts(
-        connect=route.connect,
-        first_token=route.first_token,
-        idle=route.idle,
-        attempt=route.attempt,
-        total=call.total,
-    )
+def _timeouts(top: TimeoutsConfig, *layers: TimeoutsConfig | None) -> Timeouts:
+    """A route's timeouts: the top level's, then each field its provider, then its deployment, gives;
+    ``total`` is the call's, so only the top level's counts."""
+    given = top.model_dump()
+    for layer in layers:
+        if layer is not None:
+            given.update(layer.model_dump(include=layer.model_fields_set - {"total"}))
+    return Timeouts(**given)
