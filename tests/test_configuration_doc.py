@@ -54,7 +54,9 @@ def test_timeouts_layer_field_by_field() -> None:
     """A deployment's timeout fields win over its provider's, which win over the top level's; a field
     none gives is the default, and only the top level's total counts."""
     config = {
-        "providers": {"slow": {"profile": "vllm", "base_url": "http://127.0.0.1:9/v1", "timeouts": {"idle": 50}}},
+        "providers": {
+            "slow": {"profile": "vllm", "base_url": "http://127.0.0.1:9/v1", "timeouts": {"idle": 50}}
+        },
         "models": {
             "m": [
                 {"provider": "slow", "model": "a", "timeouts": {"first_token": 90, "total": 5}},
