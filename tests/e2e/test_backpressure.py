@@ -40,6 +40,13 @@ def settled_count(upstream: MockServer, model: str, *, quiet_s: float = 0.5, wit
     raise AssertionError(f"the mock kept writing for {within_s}s (at {last} chunks)")
 
 
+def receive(sock: socket.socket, size: int) -> bytes:
+    """Up to ``size`` bytes; the stream must not end here."""
+    data = sock.recv(size)
+    assert data, "keel serve closed the connection mid-answer"
+    return data
+
+
 def wait_for(condition: Any, within_s: float = 10) -> None:
     stop = time.monotonic() + within_s
     while not condition():
@@ -53,7 +60,8 @@ def test_a_client_that_stops_reading_stops_the_upstream(
     """With the client paused the mock has sent a small part of a long answer, more as the client reads
     on, and it sees the connection closed when the client leaves."""
     model = uid(f"ok:tokens={TOKENS}")
-    running = keel_for(timeouts={"attempt": 60, "total": 60})
+    # Generous timeouts: building a 150,000-token answer takes the mock a while on a busy machine.
+    running = keel_for(timeouts={"first_token": 30, "attempt": 60, "total": 60})
     body = orjson.dumps({"model": f"mock/{model}", "messages": user(), "stream": True})
     port = int(running.base_url.rsplit(":", 1)[1])
     with socket.socket() as sock:
@@ -65,15 +73,15 @@ def test_a_client_that_stops_reading_stops_the_upstream(
             f"Content-Length: {len(body)}\r\n\r\n"
         ).encode()
         sock.sendall(head + body)
-        received = sock.recv(_RCVBUF)
+        received = receive(sock, _RCVBUF)
         while b"data: {" not in received:
-            received += sock.recv(_RCVBUF)
+            received += receive(sock, _RCVBUF)
         paused = settled_count(upstream, model)  # the client reads nothing meanwhile
         assert paused < TOKENS // 2, f"the mock wrote {paused} of {TOKENS} chunks to a client that read none"
 
         taken = 0
         while taken < 4 << 20:  # read on: 4 MB, more than the first buffers held
-            taken += len(sock.recv(1 << 16))
+            taken += len(receive(sock, 1 << 16))
         wait_for(lambda: record(upstream, model)["chunks_sent"] > paused)
     wait_for(lambda: record(upstream, model)["outcome"] != "pending")
     assert record(upstream, model)["outcome"] == "client_closed"
