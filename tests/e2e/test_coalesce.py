@@ -52,7 +52,7 @@ def test_fifty_identical_requests_make_one_upstream_call(
     keel_for: KeelFactory, upstream: MockServer, uid
 ) -> None:
     """50 concurrent identical requests: the mock sees one call and every client the whole answer."""
-    model = uid("ok:tokens=12,ttft_ms=300")
+    model = uid("ok:tokens=12,ttft_ms=1500")  # time for all 50 to arrive on a busy machine
     running = keel_for()
     responses = asyncio.run(complete_all([running], f"mock/{model}", 50))
     assert len(upstream.attempts(model=model)) == 1
@@ -63,7 +63,7 @@ def test_fifty_identical_requests_make_one_upstream_call(
 
 def test_streaming_joiners_get_the_whole_answer(keel_for: KeelFactory, upstream: MockServer, uid) -> None:
     """50 streaming clients arriving while the answer streams: one upstream call, 50 complete answers."""
-    model = uid("ok:tokens=40,token_ms=15")
+    model = uid("ok:tokens=40,token_ms=40")  # a 1.6 s answer, so even a slow last arrival joins it
     running = keel_for()
 
     async def one(client: httpx.AsyncClient, delay: float) -> str:
@@ -74,7 +74,7 @@ def test_streaming_joiners_get_the_whole_answer(keel_for: KeelFactory, upstream:
 
     async def run() -> list[str]:
         async with httpx.AsyncClient(timeout=20, limits=httpx.Limits(max_connections=100)) as client:
-            return await asyncio.gather(*(one(client, i * 0.008) for i in range(50)))  # over ~400 of ~600 ms
+            return await asyncio.gather(*(one(client, i * 0.008) for i in range(50)))  # over ~400 of 1600 ms
 
     texts = asyncio.run(run())
     assert len(upstream.attempts(model=model)) == 1
@@ -86,7 +86,7 @@ def test_two_replicas_sharing_redis_make_one_call(
 ) -> None:
     """Two servers on one Redis: 50 requests split between them still reach the upstream once (the other
     replica waits on the leader's lease, then answers from the cache)."""
-    model = uid("ok:tokens=8,ttft_ms=400")
+    model = uid("ok:tokens=8,ttft_ms=1500")  # time for all 50 to reach the two replicas
     a, b = keel_for(state=redis_url), keel_for(state=redis_url)
     responses = asyncio.run(complete_all([a, b], f"mock/{model}", 50))
     assert len(upstream.attempts(model=model)) == 1

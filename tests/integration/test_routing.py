@@ -28,17 +28,21 @@ async def test_flapping_primary_is_skipped_while_open_and_used_after_recovery(
     gateway_for: GatewayFactory, mock_server: MockServer, uid, stream: bool
 ) -> None:
     """A primary that is down for a window is skipped while its circuit is open, then used again."""
-    primary, backup = uid("flap:down_ms=600"), uid("ok")
+    down_s, open_s = 1.0, 1.5  # wide enough for six calls on a busy machine
+    primary, backup = uid(f"flap:down_ms={down_s * 1000:g}"), uid("ok")
     gateway = gateway_for(
         {"smart": [f"mock/{primary}", f"mock/{backup}"]},
         retry={"max_attempts": 1},
-        breaker={"failure_threshold": 2, "window": 10, "open_for": 0.8},
+        breaker={"failure_threshold": 2, "window": 10, "open_for": open_s},
     )
     routes = [await answered_by(gateway, stream) for _ in range(6)]
     assert routes == [f"mock/{backup}"] * 6
     seen = mock_server.attempts(model=primary)
     assert len(seen) == 2  # two failures opened the circuit; the other four calls skipped it
-    await asyncio.sleep(0.9)  # the primary has recovered and the circuit is half-open
+    # Wait, by what the mock saw, until the primary is up and the circuit half-open (opened just
+    # after the second failure's reply went out).
+    ready_at = max(seen[0]["monotonic"] + down_s, seen[1]["ended_at"] + open_s) + 0.3
+    await asyncio.sleep(ready_at - time.monotonic())
     routes = [await answered_by(gateway, stream) for _ in range(3)]
     assert routes == [f"mock/{primary}"] * 3
     assert [r["outcome"] for r in mock_server.attempts(model=primary)][-3:] == ["ok", "ok", "ok"]

@@ -172,21 +172,22 @@ async def test_auth_error_and_not_found(client: openai.AsyncOpenAI) -> None:
 
 
 async def test_flap_is_down_for_down_ms_then_up(server: MockServer) -> None:
-    """``flap:down_ms=300`` answers 503 from its first request for 300 ms, then 200."""
-    assert (await post(server, "flap:down_ms=300"))[0] == 503
-    assert (await post(server, "flap:down_ms=300", stream=True))[0] == 503
-    await asyncio.sleep(0.35)
-    assert (await post(server, "flap:down_ms=300"))[0] == 200
+    """``flap:down_ms=1000`` answers 503 from its first request for a second, then 200."""
+    assert (await post(server, "flap:down_ms=1000"))[0] == 503
+    assert (await post(server, "flap:down_ms=1000", stream=True))[0] == 503
+    first = server.attempts()[0]["monotonic"]  # the window runs from the first request's arrival
+    await asyncio.sleep(first + 1.1 - time.monotonic())
+    assert (await post(server, "flap:down_ms=1000"))[0] == 200
     assert [a["outcome"] for a in server.attempts()] == ["503", "503", "ok"]
 
 
 async def test_flap_with_period_cycles_down_and_up(server: MockServer) -> None:
-    """``flap:period_ms=400,down_ms=200`` is down for the first 200 ms of every 400 ms."""
-    model = "flap:period_ms=400,down_ms=200"
-    seen = []
-    start = time.monotonic()
-    for target in (0.0, 0.3, 0.45, 0.7):
-        await asyncio.sleep(max(0.0, start + target - time.monotonic()))
+    """``flap:period_ms=1000,down_ms=500`` is down for the first half of every second."""
+    model = "flap:period_ms=1000,down_ms=500"
+    seen = [(await post(server, model))[0]]
+    first = server.attempts()[0]["monotonic"]  # the periods run from the first request's arrival
+    for target in (0.75, 1.25, 1.75):  # each a quarter period from a phase change
+        await asyncio.sleep(max(0.0, first + target - time.monotonic()))
         seen.append((await post(server, model))[0])
     assert seen == [503, 200, 503, 200]
 
