@@ -12,7 +12,7 @@ __all__ = ["RetryBudget", "exponential_jitter"]
 
 @dataclass(frozen=True, slots=True)
 class exponential_jitter:
-    """Full jitter: a uniform wait in ``[0, min(max, initial * 2**(n-1))]`` before retry ``n``."""
+    """Equal jitter: a uniform wait in ``[c/2, c]`` before retry ``n``, ``c = min(max, initial*2**(n-1))``."""
 
     initial: float = 0.25
     maximum: float = 8.0

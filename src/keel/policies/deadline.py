@@ -68,13 +68,14 @@ class AttemptRunner:
             await source.aclose()  # type: ignore[attr-defined]
             raise
         model = held[0].model if held else route.upstream_model
-        return ChunkStream(_committed(call, route, held, source, ends_at), model=model)
+        return ChunkStream(_committed(call, route, held, source, ends_at, budget), model=model)
 
 
 async def _committed(
-    call: Call, route: Route, held: list[Chunk], source: AsyncIterator[Chunk], ends_at: float
+    call: Call, route: Route, held: list[Chunk], source: AsyncIterator[Chunk], ends_at: float, budget: float
 ) -> AsyncIterator[Chunk]:
-    """The held-back chunks, then the rest, each read within the idle timeout and the attempt's end."""
+    """The held-back chunks, then the rest, each read within the idle timeout and the attempt's end
+    (``ends_at``, ``budget`` seconds after it began)."""
     idle = route.timeouts.idle
     try:
         for chunk in held:
@@ -83,14 +84,15 @@ async def _committed(
             left = ends_at - time.monotonic()
             wait = min(idle, left)
             if wait <= 0:
-                raise _timed_out(call, route, "attempt", 0)
+                raise _timed_out(call, route, "attempt", budget)
             try:
                 async with asyncio.timeout(wait):
                     chunk = await anext(source)
             except StopAsyncIteration:
                 return
             except TimeoutError:
-                raise _timed_out(call, route, "idle" if wait == idle else "attempt", wait) from None
+                phase, limit = ("idle", idle) if wait == idle else ("attempt", budget)
+                raise _timed_out(call, route, phase, limit) from None
             yield chunk
     finally:
         await source.aclose()  # type: ignore[attr-defined]
