@@ -23,6 +23,7 @@ __all__ = ["PINNED", "SCHEMAS", "references", "trim"]
 PINNED = Path(__file__).with_name("openai-openapi.yaml")
 
 SCHEMAS = (
+    "CreateChatCompletionRequest",
     "CreateChatCompletionResponse",
     "CreateChatCompletionStreamResponse",
     "CreateEmbeddingResponse",
@@ -30,7 +31,8 @@ SCHEMAS = (
     "ListModelsResponse",
     "Model",
 )
-"""The schemas tests/e2e/test_openai_schemas.py validates Keel's answers against."""
+"""The schemas the tests validate against: Keel's answers (tests/e2e/test_openai_schemas.py) and the
+requests it sends an OpenAI route (tests/e2e/test_cross_format.py)."""
 
 
 def references(node: Any) -> set[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import yaml
@@ -30,3 +31,15 @@ def test_no_test_reads_a_spec_from_outside_the_repository() -> None:
         and any(hint in path.read_text() for hint in ('"shared" / "specs"', "shared/specs", "../shared"))
     ]
     assert not outside
+
+
+def test_every_schema_a_test_validates_against_is_pinned() -> None:
+    """Each schema named in a test's ``validate(..., "Name")`` is in ``SCHEMAS`` (so it is pinned)."""
+    named = {
+        name
+        for path in TESTS.rglob("*.py")
+        if path != Path(__file__).resolve()
+        for name in re.findall(r"\bvalidate\([^()]*(?:\([^()]*\))?[^()]*,\s*\"(\w+)\"\)", path.read_text())
+    }
+    assert "CreateChatCompletionRequest" in named  # the pattern finds what the tests use
+    assert named <= set(SCHEMAS)
