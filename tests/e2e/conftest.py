@@ -7,6 +7,7 @@ program would.
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import tempfile
 import threading
@@ -22,6 +23,7 @@ import pytest
 import uvicorn
 
 from keel import Gateway
+from keel.keys import VirtualKey
 from keel.mock import MockServer
 from keel.server import KeelApp, create_app
 from keel.server.run import open_keys, uvicorn_config
@@ -49,6 +51,21 @@ class RunningKeel:
     def stop(self, timeout: float = 15) -> None:
         self.server.should_exit = True
         self.thread.join(timeout)
+
+
+def issue_key(running: RunningKeel, name: str, **fields: Any) -> tuple[VirtualKey, str]:
+    """A virtual key issued in ``running``'s key store (``fields`` as ``KeyStore.create`` takes them):
+    its record and its secret."""
+
+    async def issue() -> tuple[VirtualKey, str]:
+        store = open_keys(running.app.gateway.config)
+        assert store is not None, "the server has no key store (no master key)"
+        try:
+            return await store.create(name, **fields)
+        finally:
+            await store.close()
+
+    return asyncio.run(issue())
 
 
 def free_port() -> int:

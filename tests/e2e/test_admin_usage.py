@@ -16,7 +16,7 @@ import pytest
 from keel.mock import MockServer
 from keel.server.run import open_keys
 
-from .conftest import RunningKeel, mock_config, start_keel, user
+from .conftest import RunningKeel, issue_key, mock_config, start_keel, user
 
 KEEL = str(Path(sys.executable).with_name("keel"))
 MASTER = "mk-usage-master-key"
@@ -133,18 +133,10 @@ def test_refused_calls_group_with_their_alias(upstream: MockServer, tmp_path: Pa
     )
     running = start_keel(config)
     try:
-
-        async def issue() -> tuple[str, str]:
-            store = open_keys(running.app.gateway.config)
-            try:
-                record, secret = await store.create(
-                    "capped", metadata={"budget_usd": "1", "budget_window": "lifetime"}
-                )
-                return record.id, secret
-            finally:
-                await store.close()
-
-        key_id, secret = asyncio.run(issue())
+        record, secret = issue_key(
+            running, "capped", metadata={"budget_usd": "1", "budget_window": "lifetime"}
+        )
+        key_id = record.id
         statuses = [
             httpx.post(
                 f"{running.v1}/chat/completions",

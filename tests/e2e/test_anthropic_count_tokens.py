@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import anthropic
@@ -13,9 +12,8 @@ import pytest
 
 from keel.mock import MockServer
 from keel.server.openapi import DOCUMENT
-from keel.server.run import open_keys
 
-from .conftest import KeelFactory, RunningKeel, mock_config, start_keel
+from .conftest import KeelFactory, RunningKeel, issue_key, mock_config, start_keel
 
 SYSTEM = "You answer in one short sentence."
 TURNS: Any = [
@@ -196,15 +194,7 @@ def test_two_tenants_never_share_a_count(upstream: MockServer, tmp_path: Any, ui
         )
     )
     try:
-
-        async def issue() -> list[str]:
-            store = open_keys(running.app.gateway.config)
-            try:
-                return [(await store.create(name, team=name))[1] for name in ("red", "blue")]
-            finally:
-                await store.close()
-
-        red, blue = asyncio.run(issue())
+        red, blue = (issue_key(running, name, team=name)[1] for name in ("red", "blue"))
         assert count(running, f"claude/{model}", key=red).headers["x-keel-cache"] == "miss"
         assert count(running, f"claude/{model}", key=blue).headers["x-keel-cache"] == "miss"
         assert count(running, f"claude/{model}", key=red).headers["x-keel-cache"] == "hit"

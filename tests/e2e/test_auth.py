@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,9 +11,8 @@ import openai
 import pytest
 
 from keel.mock import MockServer
-from keel.server.run import open_keys
 
-from .conftest import RunningKeel, mock_config, start_keel, user
+from .conftest import RunningKeel, issue_key, mock_config, start_keel, user
 
 MASTER = "mk-e2e-master-key"
 
@@ -30,15 +28,7 @@ def guarded(upstream: MockServer, tmp_path: Path) -> Iterator[tuple[RunningKeel,
     )
     running = start_keel(config)
 
-    async def issue() -> str:
-        store = open_keys(running.app.gateway.config)
-        try:
-            _, secret = await store.create("e2e", models=["cheap"])
-        finally:
-            await store.close()
-        return secret
-
-    secret = asyncio.run(issue())
+    _, secret = issue_key(running, "e2e", models=["cheap"])
     yield running, secret
     running.stop()
 

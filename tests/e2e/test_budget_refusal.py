@@ -18,10 +18,9 @@ import openai
 import pytest
 
 from keel.mock import MockServer
-from keel.server.run import open_keys
 from keel.stores.sqlite_ledger import SQLiteLedger
 
-from .conftest import RunningKeel, mock_config, start_keel, user
+from .conftest import RunningKeel, issue_key, mock_config, start_keel, user
 
 MASTER = "mk-refusal-master-key"
 # A tenth of a cent per input token and 10¢ per output token: one 5-token answer costs about 50¢ and
@@ -55,17 +54,8 @@ def budgeted(upstream: MockServer, tmp_path: Path, uid) -> Iterator[Budgeted]:
     )
     running = start_keel(config)
 
-    async def issue() -> tuple[str, str]:
-        store = open_keys(running.app.gateway.config)
-        try:
-            record, secret = await store.create(
-                "refusals", metadata={"budget_usd": "1", "budget_window": "lifetime"}
-            )
-            return record.id, secret
-        finally:
-            await store.close()
-
-    key_id, secret = asyncio.run(issue())
+    record, secret = issue_key(running, "refusals", metadata={"budget_usd": "1", "budget_window": "lifetime"})
+    key_id = record.id
     yield Budgeted(running, model, key_id, secret, database)
     running.stop()
 

@@ -14,10 +14,9 @@ import openai
 import pytest
 
 from keel.mock import MockServer
-from keel.server.run import open_keys
 from keel.stores.sqlite_ledger import SQLiteLedger
 
-from .conftest import KeelFactory, RunningKeel, mock_config, start_keel, user
+from .conftest import KeelFactory, RunningKeel, issue_key, mock_config, start_keel, user
 
 MASTER = "mk-e2e-cache-master"
 
@@ -144,14 +143,7 @@ def tenants(upstream: MockServer, tmp_path: Path, uid) -> Iterator[tuple[Running
         )
     )
 
-    async def issue() -> list[tuple[Any, str]]:
-        store = open_keys(running.app.gateway.config)
-        try:
-            return [await store.create(name, team=name) for name in ("red", "blue")]
-        finally:
-            await store.close()
-
-    (red, red_secret), (_, blue_secret) = asyncio.run(issue())
+    (red, red_secret), (_, blue_secret) = (issue_key(running, name, team=name) for name in ("red", "blue"))
     yield running, model, red_secret, blue_secret, red.id
     running.stop()
 

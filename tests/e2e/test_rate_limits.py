@@ -13,9 +13,8 @@ import openai
 import pytest
 
 from keel.mock import MockServer
-from keel.server.run import open_keys
 
-from .conftest import KeelFactory, RunningKeel, mock_config, start_keel, user
+from .conftest import KeelFactory, RunningKeel, issue_key, mock_config, start_keel, user
 
 MASTER = "mk-rate-master-key"
 
@@ -56,16 +55,8 @@ def test_key_rpm_refuses_with_retry_after(upstream: MockServer, tmp_path: Path, 
     )
     running = start_keel(config)
     try:
-        store = open_keys(running.app.gateway.config)
-
-        async def issue() -> tuple[str, str]:
-            try:
-                record, secret = await store.create("limited")
-            finally:
-                await store.close()
-            return record.id, secret
-
-        key_id, secret = asyncio.run(issue())
+        record, secret = issue_key(running, "limited")
+        key_id = record.id
         fresh_minute()
         with openai.OpenAI(base_url=running.v1, api_key=secret, max_retries=0) as sdk:
             for _ in range(3):
