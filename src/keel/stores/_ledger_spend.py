@@ -13,13 +13,25 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-__all__ = ["GROUPINGS", "spend_query", "spend_rows"]
+__all__ = ["GROUPINGS", "dimensions", "spend_query", "spend_rows"]
 
 GROUPINGS = ("key", "team", "user", "model", "route", "day")
 """What a report can group by; ``model`` is the alias the caller asked for, not the one that answered."""
 
 _TOKENS = ("input_tokens", "cached_input_tokens", "cache_write_tokens", "output_tokens", "reasoning_tokens")
 _NANO = Decimal(10) ** 9
+
+
+def dimensions(*, day: str) -> dict[str, str]:
+    """Each grouping's column in the ledger table; ``day`` is the engine's UTC date of ``started_at``."""
+    return {
+        "key": "key_id",
+        "team": "team",
+        "user": '"user"',
+        "model": "requested_model",
+        "route": "route",
+        "day": day,
+    }
 
 
 def spend_query(

@@ -10,7 +10,7 @@ from typing import Any
 import asyncpg  # type: ignore[import-untyped]
 import orjson
 
-from ._ledger_spend import spend_query, spend_rows
+from ._ledger_spend import dimensions, spend_query, spend_rows
 from .postgres import connect
 from .sqlite_ledger import LEDGER_COLUMNS
 
@@ -42,14 +42,7 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
 )
 
-_DIMENSIONS = {
-    "key": "key_id",
-    "team": "team",
-    "user": '"user"',
-    "model": "requested_model",
-    "route": "route",
-    "day": "to_char(to_timestamp(started_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD')",
-}
+_DIMENSIONS = dimensions(day="to_char(to_timestamp(started_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD')")
 
 
 class PostgresLedger:

@@ -11,7 +11,7 @@ from typing import Any
 import aiosqlite
 import orjson
 
-from ._ledger_spend import spend_query, spend_rows
+from ._ledger_spend import dimensions, spend_query, spend_rows
 from .sqlite import connect
 
 __all__ = ["LEDGER_COLUMNS", "SQLiteLedger", "sqlite_path"]
@@ -48,14 +48,7 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
 )
 
-_DIMENSIONS = {
-    "key": "key_id",
-    "team": "team",
-    "user": '"user"',
-    "model": "requested_model",
-    "route": "route",
-    "day": "date(started_at, 'unixepoch')",
-}
+_DIMENSIONS = dimensions(day="date(started_at, 'unixepoch')")
 
 
 def sqlite_path(url: str) -> Path:
