@@ -110,3 +110,16 @@ def test_refusals_made_no_attempt_and_say_what_remains(budgeted: Budgeted, upstr
         assert row["route"] is None and row["model"] is None
         assert [attempt["outcome"] for attempt in row["attempts"]] == ["refused"]  # none reached upstream
     assert len(rows) == 4
+
+
+def test_a_cache_hit_says_what_remains(budgeted: Budgeted, upstream: MockServer) -> None:
+    """A call answered from the cache, with no attempt of its own, still carries the key's remaining
+    budget, unchanged by the hit (a hit costs nothing)."""
+    with openai.OpenAI(base_url=budgeted.running.v1, api_key=budgeted.secret, timeout=20) as sdk:
+        ask = sdk.chat.completions.with_raw_response.create
+        miss, hit = (ask(model="smart", messages=user(), max_tokens=5, temperature=0) for _ in range(2))
+        miss_headers, hit_headers = miss.headers, hit.headers
+    assert (miss_headers["x-keel-cache"], hit_headers["x-keel-cache"]) == ("miss", "hit")
+    assert hit_headers["x-keel-attempts"] == "0"
+    assert len(upstream.attempts(model=budgeted.model)) == 1
+    assert Decimal("0.4") < remaining(hit_headers) == remaining(miss_headers) < Decimal("0.55")

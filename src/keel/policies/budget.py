@@ -96,9 +96,14 @@ class BudgetPolicy:
 
     async def __call__(self, call: Call, call_next: Handler) -> Reply:
         applies = self._applicable(call)
-        if applies:
-            call.listeners.append(_Reservations(self, applies))
-        return await call_next(call)
+        if not applies:
+            return await call_next(call)
+        reservations = _Reservations(self, applies)
+        call.listeners.append(reservations)
+        reply = await call_next(call)
+        if "budget_remaining_usd" not in call.options:  # no attempt: a cache hit, or another's call
+            await reservations.remaining(call)
+        return reply
 
     def _applicable(self, call: Call) -> list[_Applies]:
         subjects = {
@@ -156,17 +161,17 @@ class _Reservations:
         amount = to_nano(worst, ROUND_CEILING)
         result = await self.policy.counters.reserve([applies.limit() for applies in self.applies], amount)
         if isinstance(result, Refusal):
-            await self._remaining(call)  # a refusal's answer says what remains, as every answer does
+            await self.remaining(call)  # a refusal's answer says what remains, as every answer does
             raise _refused(result, self.applies, worst)
         self.holds[id(attempt)] = result
-        await self._remaining(call)
+        await self.remaining(call)
 
     async def attempt_ended(self, call: Call, route: Route, attempt: Attempt) -> None:
         hold = self.holds.pop(id(attempt), None)
         if hold is None:
             return
         await self.policy.counters.settle(hold, to_nano(attempt.cost or Decimal(0)))
-        used = await self._remaining(call)
+        used = await self.remaining(call)
         alerter = self.policy.alerter
         if alerter is None:
             return
@@ -175,7 +180,7 @@ class _Reservations:
                 applies.budget, applies.subject, applies.key, value, applies.ceiling, applies.ttl_s
             )
 
-    async def _remaining(self, call: Call) -> list[int]:
+    async def remaining(self, call: Call) -> list[int]:
         """Read every counter; note the tightest budget's room in ``budget_remaining_usd`` (what a
         response's ``x-keel-budget-remaining`` header says: after settling, net of a running
         attempt's hold, or on a refusal the room that was too small)."""
