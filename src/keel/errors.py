@@ -11,6 +11,7 @@ The tree::
     ├── DeadlineExceededError        the call's total deadline ran out (504)
     ├── NoRouteAvailableError        every route was skipped (circuit open / cooling down) (503)
     ├── BudgetExceededError          a budget cannot cover the next attempt (429, with when it resets)
+    │   └── RequestOverBudgetError   the call's worst case alone exceeds a per-request budget (400)
     ├── RateLimitExceededError       a Keel rate limit refused the call (429, with Retry-After)
     ├── StreamInterruptedError       a stream failed after its commit point; carries the partial output
     └── UpstreamError                a route's provider failed; the flags below decide what happens next
@@ -56,6 +57,7 @@ __all__ = [
     "RateLimitError",
     "RateLimitExceededError",
     "RequestError",
+    "RequestOverBudgetError",
     "RouteUnavailableError",
     "ServerError",
     "StreamInterruptedError",
@@ -138,6 +140,16 @@ class BudgetExceededError(KeelError):
         super().__init__(message)
         self.budget = budget
         self.retry_after = retry_after
+
+
+class RequestOverBudgetError(BudgetExceededError):
+    """The call's worst case alone exceeds a ``window: request`` budget: no retry can ever fit it,
+    only a smaller call (a lower ``max_tokens``, a shorter prompt)."""
+
+    status = 400
+    openai_type = "invalid_request_error"
+    keel_code = True
+    code = "request_over_budget"
 
 
 class RateLimitExceededError(KeelError):

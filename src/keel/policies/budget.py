@@ -14,7 +14,7 @@ from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Protocol
 
 from ..config import BudgetConfig
-from ..errors import BudgetExceededError
+from ..errors import BudgetExceededError, RequestOverBudgetError
 from ..stores.base import Counters, Hold, Limit, Refusal
 from ._windows import Window, current_window
 
@@ -159,6 +159,9 @@ class _Reservations:
     async def attempt_started(self, call: Call, route: Route, attempt: Attempt) -> None:
         worst = self.policy.worst_case(route, call.request)
         amount = to_nano(worst, ROUND_CEILING)
+        if over := _over_request_limit(self.applies, amount):
+            await self.remaining(call)
+            raise _too_big(over, amount)
         result = await self.policy.counters.reserve([applies.limit() for applies in self.applies], amount)
         if isinstance(result, Refusal):
             await self.remaining(call)  # a refusal's answer says what remains, as every answer does
@@ -188,6 +191,22 @@ class _Reservations:
         room = min(applies.ceiling - value for applies, value in zip(self.applies, used, strict=True))
         call.options["budget_remaining_usd"] = Decimal(max(room, 0)) / NANO
         return used
+
+
+def _over_request_limit(applies: list[_Applies], amount: int) -> _Applies | None:
+    """The first per-request budget this attempt's worst case alone exceeds: no retry fits it."""
+    return next((a for a in applies if a.budget.window == "request" and amount > a.ceiling), None)
+
+
+def _too_big(which: _Applies, amount: int) -> RequestOverBudgetError:
+    label = which.budget.label
+    worst, over = Decimal(amount) / NANO, Decimal(amount - which.ceiling) / NANO
+    return RequestOverBudgetError(
+        f"budget {label!r} (${which.budget.limit_usd} per request) can never cover this call: its worst "
+        f"case is ${worst:.6f}, over by ${over:.6f}; lower max_tokens (the output bound) or shorten "
+        "the input",
+        budget=label,
+    )
 
 
 def _refused(refusal: Refusal, applies: list[_Applies], worst: Decimal) -> BudgetExceededError:
