@@ -170,27 +170,33 @@ class Pricer:
         """``worst_case`` for one attempt of ``request`` on ``route`` (the budget policy's ``WorstCase``).
 
         Input is bounded by ``input_token_bound``; output by the request's limit, else the route's
-        ``max_output_tokens``, else its context window.
+        ``max_output_tokens``, else its context window, which bounds input and output together: the
+        reservation is then the dearer of a window of output alone and the whole input bound with the
+        rest of the window as output. (The window less the input bound alone would not be safe: the
+        real input may be shorter than its bound, leaving room for more output.)
 
         Raises:
             PricingError: no price for the route.
             RequestError: nothing bounds its output, so no reservation can cover it (a 400 that says
                 to send ``max_tokens``, rather than a server error).
         """
-        limit = (
-            request.output_limit()
-            or route.capabilities.max_output_tokens
-            or route.capabilities.context_window
-        )
-        if limit is None:
+        input_bound = input_token_bound(request)
+        limit = request.output_limit() or route.capabilities.max_output_tokens
+        if limit is not None:
+            return self.worst_case(
+                input_bound, limit, provider=route.provider.name, model=route.upstream_model
+            )
+        window = route.capabilities.context_window
+        if window is None:
             raise RequestError(
                 f"{route.name}: the request sets no max_tokens and the route no max_output_tokens, so its "
                 "cost has no bound and a budget cannot cover it; send max_tokens, or set max_output_tokens "
                 "on the deployment in keel.yaml"
             )
-        return self.worst_case(
-            input_token_bound(request), limit, provider=route.provider.name, model=route.upstream_model
+        rates = self.rates(
+            provider=route.provider.name, model=route.upstream_model, input_tokens=input_bound, ceiling=True
         )
+        return max(rates.ceiling(0, window), rates.ceiling(input_bound, max(window - input_bound, 0)))
 
     def attempt_cost(self, route: Route, request: ChatRequest, attempt: Attempt) -> Decimal | None:
         """What one ended attempt cost (the attempt policy's ``Coster``); None when nothing was used.

@@ -96,3 +96,38 @@ def test_anthropic_normalisation_agrees_with_usage_from_anthropic() -> None:
         "output_tokens": 3,
     }
     assert usage_from_anthropic(raw) == Usage.from_anthropic(raw)
+
+
+def _windowed(window: int) -> Route:
+    route = _route("vllm", "qwen")
+    return Route(
+        route.name,
+        route.provider,
+        route.upstream_model,
+        capabilities=type(route.capabilities)(context_window=window),
+    )
+
+
+def test_context_window_bounds_input_and_output_together() -> None:
+    """Without an output limit, a context window bounds input and output together, not each in full."""
+    request = _request()
+    bound = input_token_bound(request)
+    # Output ($2/M) dearer than input ($1/M): the worst case is a window's worth of output, no input.
+    assert PRICER.route_worst_case(_windowed(1000), request) == Decimal(1000 * 2) / 1_000_000
+    dear_input = Pricer(
+        load_config({"pricing": {"models": {"vllm/*": {"input": 5, "output": 1}}}}).pricing,
+        CONFIG.providers,
+    )
+    # Input dearer: the whole input bound, and the rest of the window as output.
+    assert dear_input.route_worst_case(_windowed(1000), request) == Decimal(bound * 5 + (1000 - bound)) / (
+        1_000_000
+    )
+
+
+def test_context_window_smaller_than_the_input_bound_still_covers_a_window_of_output() -> None:
+    """An input bound past the window leaves no room by the bound, yet the real input may be shorter."""
+    request = _request(messages=[{"role": "user", "content": "word " * 100}])
+    assert input_token_bound(request) > 100
+    assert PRICER.route_worst_case(_windowed(100), request) == Decimal(
+        max(100 * 2, input_token_bound(request) * 1)
+    ) / Decimal(1_000_000)
