@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from ._prices import library
+from ._prices import library, tokenizer
 from ._prices.bound import IMAGE_TOKENS, input_token_bound
 from ._prices.rates import Cost, PriceSource, PricingError, Rates
 from ._prices.usage import usage_from_anthropic, usage_from_gemini
@@ -100,6 +100,12 @@ class Pricer:
             for tier in tiers
             for deployment in tier
         }
+        if config.budgets:  # reservations want the tighter bound from the first burst on
+            tokenizer.preload(
+                encoding
+                for provider, model in deployments
+                if config.providers[provider].kind == "openai" and (encoding := tokenizer.encoding_for(model))
+            )
         return cls(config.pricing, config.providers, deployments=sorted(deployments))
 
     def cost(
@@ -180,7 +186,7 @@ class Pricer:
             RequestError: nothing bounds its output, so no reservation can cover it (a 400 that says
                 to send ``max_tokens``, rather than a server error).
         """
-        input_bound = input_token_bound(request)
+        input_bound = self.input_bound(route, request)
         limit = request.output_limit() or route.capabilities.max_output_tokens
         if limit is not None:
             return self.worst_case(
@@ -198,6 +204,20 @@ class Pricer:
         )
         return max(rates.ceiling(0, window), rates.ceiling(input_bound, max(window - input_bound, 0)))
 
+    def input_bound(self, route: Route, request: ChatRequest) -> int:
+        """``input_token_bound`` of ``request``, counted with ``route``'s tokenizer where one has loaded.
+
+        Only an OpenAI-compatible route to a model of OpenAI's own families has one (see
+        ``_prices/tokenizer.py``); the first call starts loading it, and until it is ready, or for any
+        other route, the UTF-8 bound is used.
+        """
+        settings = self.providers.get(route.provider.name)
+        encoding = tokenizer.encoding_for(route.upstream_model)
+        if encoding is None or (settings is not None and settings.kind != "openai"):
+            return input_token_bound(request)
+        tokenizer.preload((encoding,))
+        return input_token_bound(request, count=tokenizer.counter(encoding))
+
     def attempt_cost(self, route: Route, request: ChatRequest, attempt: Attempt) -> Decimal | None:
         """What one ended attempt cost (the attempt policy's ``Coster``); None when nothing was used.
 
@@ -209,7 +229,9 @@ class Pricer:
         """
         usage = attempt.usage
         if usage is None and attempt.delivered_bytes:
-            usage = Usage(input_tokens=input_token_bound(request), output_tokens=attempt.delivered_bytes)
+            usage = Usage(
+                input_tokens=self.input_bound(route, request), output_tokens=attempt.delivered_bytes
+            )
         if usage is None:
             return None
         at = datetime.fromtimestamp(attempt.started_at, UTC) if attempt.started_at else None

@@ -40,9 +40,9 @@ def _request(**params: object) -> ChatRequest:
 
 def test_route_worst_case_uses_the_request_output_limit() -> None:
     """The reservation is the request's input bound and its max_tokens at the route's prices."""
-    request = _request(max_tokens=1000)
-    expected = (input_token_bound(request) * Decimal("2.5") + 1000 * Decimal(10)) / 1_000_000
-    assert PRICER.route_worst_case(_route("openai", "gpt-4o"), request) == expected
+    request, route = _request(max_tokens=1000), _route("openai", "gpt-4o")
+    expected = (PRICER.input_bound(route, request) * Decimal("2.5") + 1000 * Decimal(10)) / 1_000_000
+    assert PRICER.route_worst_case(route, request) == expected
 
 
 def test_route_worst_case_falls_back_to_the_route_limit() -> None:
