@@ -1,6 +1,12 @@
-"""Keel: a reliable LLM gateway — ``from keel import Gateway``."""
+"""Keel: a reliable LLM gateway — ``from keel import Gateway``.
 
-from .config import Config, load_config
+The errors are imported here; the rest (the config schema, the gateway and its stack, the types) on
+first access, so ``keel --help`` and the other commands do not load the server's stack.
+"""
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
 from .errors import (
     AuthenticationError,
     BudgetExceededError,
@@ -26,11 +32,40 @@ from .errors import (
     UpstreamError,
     UpstreamTimeoutError,
 )
-from .gateway import Gateway, GatewayStream
-from .reply import ChunkStream, StreamEnd
-from .types import Attempt, ChatRequest, ChatResponse, Chunk, Message, Usage
+
+if TYPE_CHECKING:
+    from .config import Config, load_config
+    from .gateway import Gateway, GatewayStream
+    from .reply import ChunkStream, StreamEnd
+    from .types import Attempt, ChatRequest, ChatResponse, Chunk, Message, Usage
 
 __version__ = "0.1.0"
+
+_LAZY = {
+    "Config": ".config",
+    "load_config": ".config",
+    "Gateway": ".gateway",
+    "GatewayStream": ".gateway",
+    "ChunkStream": ".reply",
+    "StreamEnd": ".reply",
+    "Attempt": ".types",
+    "ChatRequest": ".types",
+    "ChatResponse": ".types",
+    "Chunk": ".types",
+    "Message": ".types",
+    "Usage": ".types",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """The public names that are not errors, imported on first access (PEP 562)."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'keel' has no attribute {name!r}")
+    value = getattr(import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "Attempt",

@@ -13,17 +13,16 @@ import urllib.parse
 import urllib.request
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import orjson
 import typer
 from rich.console import Console
 
-from ._cache import cache_url, clear_cache
-from .config import load_config
 from .errors import KeelError
-from .stores.base import TTLMap
-from .stores.state import open_cache_map
+
+if TYPE_CHECKING:
+    from .stores.base import TTLMap
 
 __all__ = ["cache_app"]
 
@@ -66,11 +65,17 @@ def clear(
         query = {name: value for name, value in (("model", model), ("key", key), ("team", team)) if value}
         deleted = _admin(server, "DELETE", query)["deleted"]
     else:
+        from ._cache import clear_cache
+
         deleted = _run(config, lambda entries: clear_cache(entries, model=model, key=key, team=team))
     err.print(f"Deleted {deleted} cached response{'s' if deleted != 1 else ''}.")
 
 
 def _run(config: Path | None, work: Callable[[TTLMap], Awaitable[T]]) -> T:
+    from ._cache import cache_url
+    from .config import load_config
+    from .stores.state import open_cache_map
+
     try:
         settings = load_config(config)
         url = cache_url(settings)

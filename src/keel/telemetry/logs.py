@@ -2,6 +2,8 @@
 
 Keel is a library first, so it renders its events with structlog and hands them to a stdlib
 ``logging`` logger named ``keel.*``: the application decides where they go and at what level.
+Modules create their loggers at import; structlog itself (which loads its console renderers and
+rich) is imported when the first event is logged, so a quiet start-up never pays for it.
 """
 
 from __future__ import annotations
@@ -10,8 +12,6 @@ import logging
 import re
 from collections.abc import MutableMapping
 from typing import Any
-
-import structlog
 
 __all__ = ["get_logger", "mask_secret_values", "redact_secrets"]
 
@@ -36,7 +36,29 @@ def mask_secret_values(text: str) -> str:
 
 
 def get_logger(name: str) -> Any:
-    """A structlog logger that renders ``key=value`` lines into the stdlib logger ``name``."""
+    """A structlog logger that renders ``key=value`` lines into the stdlib logger ``name``, built on
+    first use."""
+    return _LazyLogger(name)
+
+
+class _LazyLogger:
+    """Stands for ``_structlog_logger(name)`` and builds it when a method is first looked up."""
+
+    __slots__ = ("_logger", "_name")
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._logger: Any = None
+
+    def __getattr__(self, attribute: str) -> Any:
+        if self._logger is None:
+            self._logger = _structlog_logger(self._name)
+        return getattr(self._logger, attribute)
+
+
+def _structlog_logger(name: str) -> Any:
+    import structlog
+
     return structlog.wrap_logger(
         logging.getLogger(name),
         processors=[
