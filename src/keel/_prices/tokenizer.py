@@ -16,6 +16,8 @@ import threading
 import warnings
 from collections.abc import Callable, Iterable
 
+from ..telemetry.logs import get_logger
+
 __all__ = ["LONGEST", "TokenCounter", "counter", "encoding_for", "preload", "wait"]
 
 TokenCounter = Callable[[str], int]
@@ -83,7 +85,9 @@ def _load(encoding: str) -> None:
         with warnings.catch_warnings(action="ignore", category=DeprecationWarning):  # its importlib use
             encode = importlib.import_module("bpe_openai").get_encoding(encoding).encode_ordinary
         _counters[encoding] = lambda text: len(encode(text))
-    except Exception:  # the package is optional; any failure leaves the UTF-8 bound in place
+    except ImportError:  # the extra is optional: the UTF-8 bound stays
         pass
+    except Exception as error:  # a broken install must not break reservations: the UTF-8 bound stays
+        get_logger("keel.pricing").warning("tokenizer did not load", encoding=encoding, error=repr(error))
     finally:
         _ready[encoding].set()
