@@ -97,6 +97,18 @@ def test_budget_flags_write_the_keys_budget(tmp_path: Path, config: Path) -> Non
     assert record["metadata"] == {"budget_usd": "25", "budget_window": "day"}
 
 
+def test_budget_tokens_flag_writes_the_keys_token_budget(tmp_path: Path, config: Path) -> None:
+    """``--budget-tokens`` stores the key's own token budget as its metadata, and says so."""
+    made = keel(
+        "keys", "create", "--name", "capped", "--budget-tokens", "100000", "--budget-window", "hour",
+        "-c", str(config), cwd=tmp_path, env={"COLUMNS": "200"},
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    assert "budget 100,000 tokens (hour)" in made.stderr
+    [record] = orjson.loads(keel("keys", "list", "--format", "json", "-c", str(config), cwd=tmp_path).stdout)
+    assert record["metadata"] == {"budget_tokens": "100000", "budget_window": "hour"}
+
+
 def test_the_config_is_found_in_the_working_directory(tmp_path: Path, config: Path) -> None:
     """Without ``--config``, ``./keel.yaml`` names the database, as for every other command."""
     made = keel("keys", "create", "--name", "here", "--format", "json", cwd=tmp_path)

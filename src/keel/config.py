@@ -94,18 +94,35 @@ class RouterConfig(_Strict):
 
 
 class BudgetConfig(_Strict):
-    """A hard spending limit in USD over a window, for one scope; ``alert_at`` are soft thresholds."""
+    """A hard limit in USD or in tokens (exactly one) over a window, for one scope; ``alert_at`` are
+    soft thresholds."""
 
     name: str | None = None
     scope: Literal["global", "key", "team", "user", "model"] = "global"
     match: str | None = Field(None, description="one key id / team / user / model; omitted: each one")
     window: Literal["request", "hour", "day", "month", "lifetime"] = "month"
-    limit_usd: Decimal = Field(gt=0)
+    limit_usd: Decimal | None = Field(None, gt=0)
+    limit_tokens: int | None = Field(None, gt=0, description="input (cached too) + output (reasoning too)")
     alert_at: tuple[float, ...] = (0.5, 0.8, 1.0)
+
+    @model_validator(mode="after")
+    def _one_limit(self) -> BudgetConfig:
+        if (self.limit_usd is None) == (self.limit_tokens is None):
+            raise ValueError("a budget has exactly one of limit_usd (dollars) and limit_tokens (tokens)")
+        return self
 
     @property
     def label(self) -> str:
         return self.name or f"{self.scope}{':' + self.match if self.match else ''} {self.window}"
+
+    @property
+    def unit(self) -> Literal["usd", "tokens"]:
+        return "usd" if self.limit_usd is not None else "tokens"
+
+    @property
+    def limit_text(self) -> str:
+        """The limit as a message shows it: ``$5`` or ``100,000 tokens``."""
+        return f"${self.limit_usd}" if self.limit_usd is not None else f"{self.limit_tokens:,} tokens"
 
 
 class RateLimitConfig(_Strict):

@@ -22,7 +22,7 @@ from ._sync import SyncGateway
 from .call import Call, Deadline
 from .config import Config, load_config
 from .errors import ConfigError, ModelNotFoundError, RequestError
-from .keys import key_budget
+from .keys import key_budget, key_token_budget
 from .ledger import LedgerWriter
 from .policies.attempt import AttemptPolicy
 from .policies.base import Handler, Policy, RoutePolicy, chain, chain_route
@@ -170,10 +170,13 @@ class Gateway:
             options.setdefault("team", principal.team)
             try:
                 budget = key_budget(principal.metadata or {})
+                tokens = key_token_budget(principal.metadata or {})
             except ValueError as error:  # a key stored before its budget fields were checked
                 raise ConfigError(f"virtual key {principal.key_id}: {error}") from None
             if budget is not None:
                 options.setdefault("key_budget", budget)
+            if tokens is not None:
+                options.setdefault("key_token_budget", tokens)
         timeouts = self.config.timeouts
         total = options.pop("timeout", None) or timeouts.total
         return Call(

@@ -25,6 +25,7 @@ __all__ = [
     "hash_key",
     "issue_key",
     "key_budget",
+    "key_token_budget",
     "looks_like_key",
     "models_allow",
     "parse_duration",
@@ -146,12 +147,11 @@ def key_budget(metadata: Mapping[str, str]) -> tuple[Decimal, str] | None:
 
     Raises:
         ValueError: ``budget_usd`` is not a positive amount, or ``budget_window`` is not a window
-            (or is given without ``budget_usd``).
+            (or is given with neither ``budget_usd`` nor ``budget_tokens``).
     """
-    amount, window = metadata.get("budget_usd"), metadata.get("budget_window")
-    if amount is None:
-        if window is not None:
-            raise ValueError("metadata budget_window needs budget_usd beside it")
+    amount = metadata.get("budget_usd")
+    window = _budget_window(metadata)
+    if amount is None or window is None:
         return None
     try:
         usd = Decimal(amount.strip())
@@ -159,10 +159,39 @@ def key_budget(metadata: Mapping[str, str]) -> tuple[Decimal, str] | None:
         usd = Decimal("NaN")
     if not usd.is_finite() or usd <= 0:
         raise ValueError(f"metadata budget_usd must be a positive USD amount, like 25 or 0.5; not {amount!r}")
+    return usd, window
+
+
+def key_token_budget(metadata: Mapping[str, str]) -> tuple[int, str] | None:
+    """The key's own token budget from its metadata: ``budget_tokens`` over ``budget_window``
+    (the same window as ``budget_usd``, when the key has both).
+
+    Raises:
+        ValueError: ``budget_tokens`` is not a positive whole number, or the window is wrong.
+    """
+    amount = metadata.get("budget_tokens")
+    window = _budget_window(metadata)
+    if amount is None or window is None:
+        return None
+    text = amount.strip().replace("_", "").replace(",", "") if isinstance(amount, str) else ""
+    if not text.isdigit() or int(text) <= 0:
+        raise ValueError(
+            f"metadata budget_tokens must be a positive whole number, like 100000; not {amount!r}"
+        )
+    return int(text), window
+
+
+def _budget_window(metadata: Mapping[str, str]) -> str | None:
+    """``budget_window`` (default ``month``) when the key has a budget; None when it has none."""
+    window = metadata.get("budget_window")
+    if metadata.get("budget_usd") is None and metadata.get("budget_tokens") is None:
+        if window is not None:
+            raise ValueError("metadata budget_window needs budget_usd or budget_tokens beside it")
+        return None
     window = window or "month"
     if window not in BUDGET_WINDOWS:
         raise ValueError(f"metadata budget_window must be one of {', '.join(BUDGET_WINDOWS)}; not {window!r}")
-    return usd, window
+    return window
 
 
 def parse_duration(text: str) -> timedelta:
@@ -249,6 +278,7 @@ def _metadata(metadata: Mapping[str, str] | None) -> Mapping[str, str]:
             )
         clean[key] = value
     key_budget(clean)
+    key_token_budget(clean)
     return MappingProxyType(clean)
 
 

@@ -21,7 +21,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from .errors import KeelError
-from .keys import VirtualKey, key_budget, parse_expiry
+from .keys import VirtualKey, key_budget, key_token_budget, parse_expiry
 
 __all__ = ["keys_app"]
 
@@ -57,6 +57,10 @@ def create(
     budget_usd: Annotated[
         str | None, typer.Option("--budget-usd", help="the key's own hard budget in USD (budget_usd=)")
     ] = None,
+    budget_tokens: Annotated[
+        str | None,
+        typer.Option("--budget-tokens", help="the key's own hard budget in tokens (budget_tokens=)"),
+    ] = None,
     budget_window: Annotated[
         str | None,
         typer.Option("--budget-window", help="its window: hour, day, month (default), lifetime, request"),
@@ -74,7 +78,8 @@ def create(
         raise typer.BadParameter(str(error), param_hint="--expires") from None
     allowed = [m.strip() for m in models.split(",") if m.strip()] if models is not None else None
     fields = _metadata(metadata or [])
-    for field, value in (("budget_usd", budget_usd), ("budget_window", budget_window)):
+    flags = (("budget_usd", budget_usd), ("budget_tokens", budget_tokens), ("budget_window", budget_window))
+    for field, value in flags:
         if value is not None:
             flag = "--" + field.replace("_", "-")
             if fields.get(field, value) != value:
@@ -217,11 +222,13 @@ def _describe(record: VirtualKey) -> str:
     if record.expires_at:
         parts.append(f"expires {_when(record.expires_at)}")
     try:
-        budget = key_budget(record.metadata)
+        budget, tokens = key_budget(record.metadata), key_token_budget(record.metadata)
     except ValueError:  # a key stored before budget fields were checked
-        budget = None
+        budget = tokens = None
     if budget is not None:
         parts.append(f"budget ${budget[0]} ({budget[1]})")
+    if tokens is not None:
+        parts.append(f"budget {tokens[0]:,} tokens ({tokens[1]})")
     return escape("; ".join(parts))
 
 

@@ -140,7 +140,16 @@ async def test_expiry_is_judged_against_the_stored_time(store: KeyStore) -> None
         ({"name": "x", "metadata": {"budget_usd": "-5"}}, "budget_usd must be a positive USD amount"),
         ({"name": "x", "metadata": {"budget_usd": "NaN"}}, "budget_usd must be a positive USD amount"),
         ({"name": "x", "metadata": {"budget_usd": "5", "budget_window": "week"}}, "budget_window must be"),
-        ({"name": "x", "metadata": {"budget_window": "day"}}, "budget_window needs budget_usd"),
+        (
+            {"name": "x", "metadata": {"budget_window": "day"}},
+            "budget_window needs budget_usd or budget_tokens",
+        ),
+        (
+            {"name": "x", "metadata": {"budget_tokens": "lots"}},
+            "budget_tokens must be a positive whole number",
+        ),
+        ({"name": "x", "metadata": {"budget_tokens": "0"}}, "budget_tokens must be a positive whole number"),
+        ({"name": "x", "metadata": {"budget_tokens": "9", "budget_window": "week"}}, "budget_window must be"),
     ],
 )
 async def test_bad_fields_are_refused_before_anything_is_stored(

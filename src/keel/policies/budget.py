@@ -1,21 +1,25 @@
 """``BudgetPolicy``: budgets as reservations, per attempt — they cannot be overspent.
 
-Before each attempt (the first, a retry, a fallback, a re-ask) the attempt's worst-case cost is
-reserved atomically against every budget that applies; when it ends, the reservation is settled to
-what the attempt actually cost and the rest is released. A reservation that does not fit stops the
-call with ``BudgetExceededError`` before the attempt reaches any provider (DESIGN §2).
+Before each attempt (the first, a retry, a fallback, a re-ask) the attempt's worst case — its cost
+for dollar budgets, its token bound for token budgets — is reserved atomically against every budget
+that applies; when it ends, the reservation is settled to what the attempt actually cost or used
+and the rest is released. A reservation that does not fit stops the call with
+``BudgetExceededError`` before the attempt reaches any provider (DESIGN §2); one that could never
+fit a per-request budget, with ``RequestOverBudgetError``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from ..config import BudgetConfig
 from ..errors import BudgetExceededError, RequestOverBudgetError
 from ..stores.base import Counters, Hold, Limit, Refusal
+from ._token_bound import attempt_tokens, route_token_bound
 from ._windows import Window, current_window
 
 if TYPE_CHECKING:
@@ -25,10 +29,12 @@ if TYPE_CHECKING:
     from ..types import Attempt, ChatRequest
     from .base import Handler
 
-__all__ = ["BudgetPolicy", "WorstCase", "budget_key", "spent", "to_nano"]
+__all__ = ["BudgetPolicy", "WorstCase", "budget_key", "spent", "spent_tokens", "to_nano"]
 
 NANO = Decimal(10) ** 9
 PREFIX = "{keel-budget}"  # one hash tag: a reservation over many budgets is one Redis Cluster slot
+Unit = Literal["usd", "tokens"]
+UNITS: tuple[Unit, ...] = ("usd", "tokens")
 
 
 class WorstCase(Protocol):
@@ -48,11 +54,18 @@ def to_nano(usd: Decimal, rounding: str = ROUND_HALF_UP) -> int:
     return int((usd * NANO).to_integral_value(rounding=rounding))
 
 
-def budget_key(scope: str, subject: str, window: Window) -> str:
-    """The counter a budget over ``window`` keeps for one subject (a key id, a team, ...) right now;
-    ``global`` budgets have the subject ``all``. Not for ``request`` windows, one counter per call."""
-    label, _ = current_window(window)
-    return f"{PREFIX}:{scope}:{subject}:{window}:{label}"
+def budget_key(
+    scope: str, subject: str, window: Window, unit: Unit = "usd", now: datetime | None = None
+) -> str:
+    """The counter a budget over ``window`` keeps for one subject (a key id, a team, ...) at ``now``
+    (default: right now); ``global`` budgets have the subject ``all``. Not for ``request`` windows,
+    one counter per call. Token budgets count in counters of their own (``…:tokens:…``)."""
+    label, _ = current_window(window, now)
+    return f"{PREFIX}:{_unit_part(unit)}{scope}:{subject}:{window}:{label}"
+
+
+def _unit_part(unit: Unit) -> str:
+    return "" if unit == "usd" else "tokens:"
 
 
 async def spent(counters: Counters, scope: str, subject: str, window: Window) -> Decimal:
@@ -63,6 +76,12 @@ async def spent(counters: Counters, scope: str, subject: str, window: Window) ->
     """
     [used] = await counters.read([budget_key(scope, subject, window)])
     return Decimal(used) / NANO
+
+
+async def spent_tokens(counters: Counters, scope: str, subject: str, window: Window) -> int:
+    """What a token budget's current window holds: settled tokens plus what calls in flight hold."""
+    [used] = await counters.read([budget_key(scope, subject, window, "tokens")])
+    return used
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +97,10 @@ class _Applies:
     def limit(self) -> Limit:
         return Limit(self.key, self.ceiling, self.ttl_s)
 
+    @property
+    def unit(self) -> Unit:
+        return self.budget.unit
+
 
 class BudgetPolicy:
     """Reserves each attempt's worst case against every applicable budget, then settles it."""
@@ -88,11 +111,13 @@ class BudgetPolicy:
         counters: Counters,
         worst_case: WorstCase,
         alerter: Alerter | None = None,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.budgets = list(budgets)
         self.counters = counters
         self.worst_case = worst_case
         self.alerter = alerter
+        self.clock = clock  # what time it is for the calendar windows; None: the system's UTC clock
 
     async def __call__(self, call: Call, call_next: Handler) -> Reply:
         applies = self._applicable(call)
@@ -101,7 +126,7 @@ class BudgetPolicy:
         reservations = _Reservations(self, applies)
         call.listeners.append(reservations)
         reply = await call_next(call)
-        if "budget_remaining_usd" not in call.options:  # no attempt: a cache hit, or another's call
+        if not reservations.read:  # no attempt: a cache hit, or another's call
             await reservations.remaining(call)
         return reply
 
@@ -119,17 +144,16 @@ class BudgetPolicy:
             if subject is None or (budget.match is not None and budget.match != subject):
                 continue
             applies.append(self._applied(call, budget, str(subject)))
-        key_budget = call.options.get("key_budget")
-        if key_budget is not None and subjects["key"] is not None:
-            limit, window = key_budget
-            own = BudgetConfig(
-                name=f"key {subjects['key']} {window}",
-                scope="key",
-                match=str(subjects["key"]),
-                window=window,
-                limit_usd=Decimal(str(limit)),
-            )
-            applies.append(self._applied(call, own, str(subjects["key"])))
+        key_id = subjects["key"]
+        for option, field in (("key_budget", "limit_usd"), ("key_token_budget", "limit_tokens")):
+            own_budget = call.options.get(option)
+            if own_budget is not None and key_id is not None:
+                limit, window = own_budget
+                own = BudgetConfig.model_validate(
+                    {"name": f"key {key_id} {window}", "scope": "key", "match": str(key_id),
+                     "window": window, field: limit}
+                )  # fmt: skip
+                applies.append(self._applied(call, own, str(key_id)))
         cap = call.options.get("max_cost_usd")
         if cap is not None:
             request_cap = BudgetConfig(
@@ -138,42 +162,66 @@ class BudgetPolicy:
             applies.append(self._applied(call, request_cap, call.request_id))
         return applies
 
-    @staticmethod
-    def _applied(call: Call, budget: BudgetConfig, subject: str) -> _Applies:
+    def _applied(self, call: Call, budget: BudgetConfig, subject: str) -> _Applies:
+        unit = budget.unit
         if budget.window == "request":
-            key = f"{PREFIX}:{budget.scope}:{subject}:request:{call.request_id}"
+            key = f"{PREFIX}:{_unit_part(unit)}{budget.scope}:{subject}:request:{call.request_id}"
             ttl: float | None = max(call.deadline.remaining(), 0) + 60
         else:
-            key, ttl = budget_key(budget.scope, subject, budget.window), current_window(budget.window)[1]
-        return _Applies(budget, subject, key, to_nano(budget.limit_usd, ROUND_HALF_UP), ttl)
+            now = self.clock() if self.clock is not None else datetime.now(UTC)
+            key = budget_key(budget.scope, subject, budget.window, unit, now)
+            ttl = current_window(budget.window, now)[1]
+        if budget.limit_usd is not None:
+            ceiling = to_nano(budget.limit_usd, ROUND_HALF_UP)
+        else:
+            ceiling = budget.limit_tokens or 0
+        return _Applies(budget, subject, key, ceiling, ttl)
 
 
 class _Reservations:
-    """The attempt listener one call carries: its holds, keyed by attempt."""
+    """The attempt listener one call carries: its holds, keyed by attempt, one per unit in use."""
 
     def __init__(self, policy: BudgetPolicy, applies: list[_Applies]) -> None:
         self.policy = policy
         self.applies = applies
-        self.holds: dict[int, Hold] = {}
+        self.units = [unit for unit in UNITS if any(a.unit == unit for a in applies)]
+        self.holds: dict[int, list[tuple[Unit, Hold]]] = {}
+        self.read = False
 
     async def attempt_started(self, call: Call, route: Route, attempt: Attempt) -> None:
-        worst = self.policy.worst_case(route, call.request)
-        amount = to_nano(worst, ROUND_CEILING)
-        if over := _over_request_limit(self.applies, amount):
-            await self.remaining(call)
-            raise _too_big(over, amount)
-        result = await self.policy.counters.reserve([applies.limit() for applies in self.applies], amount)
-        if isinstance(result, Refusal):
-            await self.remaining(call)  # a refusal's answer says what remains, as every answer does
-            raise _refused(result, self.applies, worst)
-        self.holds[id(attempt)] = result
+        amounts = {unit: self._bound(unit, route, call.request) for unit in self.units}
+        for unit, amount in amounts.items():
+            if over := _over_request_limit(self.applies, unit, amount):
+                await self.remaining(call)
+                raise _too_big(over, amount)
+        holds: list[tuple[Unit, Hold]] = []
+        for unit, amount in amounts.items():
+            limits = [applies.limit() for applies in self.applies if applies.unit == unit]
+            result = await self.policy.counters.reserve(limits, amount)
+            if isinstance(result, Refusal):
+                for _, hold in holds:  # all or nothing: release the other unit's hold
+                    await self.policy.counters.settle(hold, 0)
+                await self.remaining(call)  # a refusal's answer says what remains, as every answer does
+                raise _refused(result, self.applies, amount)
+            holds.append((unit, result))
+        self.holds[id(attempt)] = holds
         await self.remaining(call)
 
+    def _bound(self, unit: Unit, route: Route, request: ChatRequest) -> int:
+        if unit == "usd":
+            return to_nano(self.policy.worst_case(route, request), ROUND_CEILING)
+        return route_token_bound(route, request)
+
     async def attempt_ended(self, call: Call, route: Route, attempt: Attempt) -> None:
-        hold = self.holds.pop(id(attempt), None)
-        if hold is None:
+        holds = self.holds.pop(id(attempt), None)
+        if holds is None:
             return
-        await self.policy.counters.settle(hold, to_nano(attempt.cost or Decimal(0)))
+        for unit, hold in holds:
+            if unit == "usd":
+                actual = to_nano(attempt.cost or Decimal(0))
+            else:
+                actual = attempt_tokens(call.request, attempt)
+            await self.policy.counters.settle(hold, actual)
         used = await self.remaining(call)
         alerter = self.policy.alerter
         if alerter is None:
@@ -184,42 +232,56 @@ class _Reservations:
             )
 
     async def remaining(self, call: Call) -> list[int]:
-        """Read every counter; note the tightest budget's room in ``budget_remaining_usd`` (what a
-        response's ``x-keel-budget-remaining`` header says: after settling, net of a running
-        attempt's hold, or on a refusal the room that was too small)."""
+        """Read every counter; note each unit's tightest room in ``budget_remaining_usd`` and
+        ``budget_remaining_tokens`` (what a response's ``x-keel-budget-remaining`` and
+        ``x-keel-budget-remaining-tokens`` headers say: after settling, net of a running attempt's
+        hold, or on a refusal the room that was too small)."""
         used = await self.policy.counters.read([applies.key for applies in self.applies])
-        room = min(applies.ceiling - value for applies, value in zip(self.applies, used, strict=True))
-        call.options["budget_remaining_usd"] = Decimal(max(room, 0)) / NANO
+        self.read = True
+        rooms: dict[Unit, int] = {}
+        for applies, value in zip(self.applies, used, strict=True):
+            room = max(applies.ceiling - value, 0)
+            rooms[applies.unit] = min(rooms.get(applies.unit, room), room)
+        if "usd" in rooms:
+            call.options["budget_remaining_usd"] = Decimal(rooms["usd"]) / NANO
+        if "tokens" in rooms:
+            call.options["budget_remaining_tokens"] = rooms["tokens"]
         return used
 
 
-def _over_request_limit(applies: list[_Applies], amount: int) -> _Applies | None:
+def _over_request_limit(applies: list[_Applies], unit: Unit, amount: int) -> _Applies | None:
     """The first per-request budget this attempt's worst case alone exceeds: no retry fits it."""
-    return next((a for a in applies if a.budget.window == "request" and amount > a.ceiling), None)
+    return next(
+        (a for a in applies if a.unit == unit and a.budget.window == "request" and amount > a.ceiling), None
+    )
 
 
 def _too_big(which: _Applies, amount: int) -> RequestOverBudgetError:
     label = which.budget.label
-    worst, over = Decimal(amount) / NANO, Decimal(amount - which.ceiling) / NANO
+    worst, over = _amount(which.unit, amount), _amount(which.unit, amount - which.ceiling)
     return RequestOverBudgetError(
-        f"budget {label!r} (${which.budget.limit_usd} per request) can never cover this call: its worst "
-        f"case is ${worst:.6f}, over by ${over:.6f}; lower max_tokens (the output bound) or shorten "
-        "the input",
+        f"budget {label!r} ({which.budget.limit_text} per request) can never cover this call: its worst "
+        f"case is {worst}, over by {over}; lower max_tokens (the output bound) or shorten the input",
         budget=label,
     )
 
 
-def _refused(refusal: Refusal, applies: list[_Applies], worst: Decimal) -> BudgetExceededError:
+def _amount(unit: Unit, amount: int) -> str:
+    """A counter amount as a message shows it: ``$0.012345`` or ``1,234 tokens``."""
+    return f"${Decimal(amount) / NANO:.6f}" if unit == "usd" else f"{amount:,} tokens"
+
+
+def _refused(refusal: Refusal, applies: list[_Applies], amount: int) -> BudgetExceededError:
     which = next(a for a in applies if a.key == refusal.limit.key)
-    used = Decimal(refusal.used) / NANO
     label = which.budget.label
     if which.budget.window in ("request", "lifetime"):
         when, retry_after = "", None
     else:
         when, retry_after = f"; it resets in {_duration(refusal.resets_in)}", refusal.resets_in
     return BudgetExceededError(
-        f"budget {label!r} (${which.budget.limit_usd}) cannot cover this call: ${used:.6f} used, "
-        f"the next attempt may cost up to ${worst:.6f}{when}",
+        f"budget {label!r} ({which.budget.limit_text}) cannot cover this call: "
+        f"{_amount(which.unit, refusal.used)} used, the next attempt may "
+        f"{'cost' if which.unit == 'usd' else 'use'} up to {_amount(which.unit, amount)}{when}",
         budget=label,
         retry_after=retry_after,
     )

@@ -119,7 +119,7 @@ class Exchange:
 
     def keel_headers(self) -> Headers:
         """``x-request-id``, the overhead so far, and the route, attempts, upstream id, remaining
-        budget (USD) and dropped tools when known."""
+        budget (USD, tokens) and dropped tools when known."""
         headers: Headers = [
             (b"x-request-id", self.request_id.encode()),
             (b"x-keel-overhead-ms", f"{self._overhead_ms():.3f}".encode()),
@@ -131,6 +131,9 @@ class Exchange:
             if remaining is not None:  # the tightest budget that applies, to the micro-dollar below
                 micros = Decimal(remaining).quantize(_MICRO, ROUND_FLOOR)
                 headers.append((b"x-keel-budget-remaining", str(micros).encode()))
+            tokens = self.call.options.get("budget_remaining_tokens")
+            if tokens is not None:  # the tightest token budget that applies
+                headers.append((b"x-keel-budget-remaining-tokens", str(tokens).encode()))
             headers += cache_headers(self.call.options)
             if self.call.options.get("tools_dropped"):  # the answering route cannot call tools
                 headers.append((b"x-keel-tools-dropped", b"true"))

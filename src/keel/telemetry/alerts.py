@@ -52,9 +52,12 @@ class BudgetAlerts:
             "subject": subject,
             "window": budget.window,
             "threshold": threshold,
-            "committed_usd": f"{used / 1e9:.6f}",  # spent, plus what calls in flight hold
-            "limit_usd": str(budget.limit_usd),
         }
+        if budget.limit_usd is not None:
+            event["committed_usd"] = f"{used / 1e9:.6f}"  # spent, plus what calls in flight hold
+            event["limit_usd"] = str(budget.limit_usd)
+        else:
+            event["committed_tokens"], event["limit_tokens"] = used, budget.limit_tokens
         log.warning("budget threshold crossed", **event)
         budget_alerts.labels(budget=budget.label, threshold=str(threshold)).inc()
         if self.webhook_url:
