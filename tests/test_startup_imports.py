@@ -23,7 +23,7 @@ from keel.mock import MockServer
 # stops the server with SIGINT, as Ctrl-C would.
 DRIVER = textwrap.dedent(
     """
-    import os, signal, sys, threading, time, urllib.request
+    import gc, os, signal, sys, threading, time, urllib.request
     import orjson
 
     def loaded():
@@ -43,6 +43,7 @@ DRIVER = textwrap.dedent(
             except OSError:
                 time.sleep(0.02)
         out["modules"] = loaded()
+        out["collecting"] = gc.isenabled()
         os.kill(os.getpid(), signal.SIGINT)
 
     out = {}
@@ -96,7 +97,7 @@ def test_help_loads_no_server_stack(args: list[str], tmp_path: Path) -> None:
 def test_serve_with_one_route_loads_no_extra(mock: MockServer, tmp_path: Path) -> None:
     """``keel serve`` with one OpenAI route answers its first call without importing what is off:
     the extras' libraries (local model, semantic cache, Redis, PostgreSQL) and structlog, which
-    loads on the first log event."""
+    loads on the first log event; and it serves with the garbage collector on."""
     config = tmp_path / "keel.yaml"
     config.write_text(
         f"providers: {{mock: {{kind: openai, profile: openai, base_url: '{mock.base_url}', api_key: k}}}}\n"
@@ -107,6 +108,7 @@ def test_serve_with_one_route_loads_no_extra(mock: MockServer, tmp_path: Path) -
         "serve", "--log-level", "warning", "--config", str(config), "--port", str(free_port()), cwd=tmp_path
     )
     assert found["status"] == 200
+    assert found["collecting"] is True  # start-up turns the collector off, serving turns it back on
     modules = set(found["modules"])  # type: ignore[arg-type]
     assert {"keel.gateway", "aiohttp", "uvicorn"} <= modules  # the server did start
     off = {"xllamacpp", "onnxruntime", "tokenizers", "numpy", "redis", "asyncpg", "structlog"}

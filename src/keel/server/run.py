@@ -9,6 +9,7 @@ config refuses to do without.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import socket
@@ -69,11 +70,15 @@ def serve(
             os.environ[CONFIG_ENV] = str(config_path.resolve())
         os.environ[LOG_LEVEL_ENV] = log_level
         settings = uvicorn_config(f"{__name__}:app_factory", config, log_level=log_level)
+        gc.enable()
         Multiprocess(settings, sockets=sockets or [settings.bind_socket()]).run()
         return
     from ..gateway import Gateway
 
     app = create_app(Gateway(config), keys=open_keys(config))
+    # ``keel serve`` imports and builds with the collector off (cli.serve); the app's lifespan then
+    # collects once and freezes what start-up built.
+    gc.enable()
     uvicorn.Server(uvicorn_config(app, config, log_level=log_level)).run(sockets=sockets)
 
 
