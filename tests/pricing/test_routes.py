@@ -131,3 +131,19 @@ def test_context_window_smaller_than_the_input_bound_still_covers_a_window_of_ou
     assert PRICER.route_worst_case(_windowed(100), request) == Decimal(
         max(100 * 2, input_token_bound(request) * 1)
     ) / Decimal(1_000_000)
+
+
+def test_a_claude_route_without_max_tokens_reserves_what_keel_sends() -> None:
+    """Anthropic requires max_tokens and Keel sends 4,096 when a caller sets none, so that bounds it."""
+    config = load_config(
+        {
+            "providers": {"claude": {"kind": "anthropic", "api_key": "sk-test"}},
+            "models": {"chat": ["claude/claude-haiku-4-5"]},
+            "pricing": {"models": {"claude/*": {"input": 1, "output": 5}}},
+        }
+    )
+    route = build_route(config, build_providers(config), "claude", "claude-haiku-4-5")
+    request = _request()
+    assert Pricer.from_config(config).route_worst_case(route, request) == Decimal(
+        input_token_bound(request) * 1 + 4096 * 5
+    ) / Decimal(1_000_000)

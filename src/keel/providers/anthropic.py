@@ -36,7 +36,10 @@ __all__ = ["ANTHROPIC_CAPABILITIES", "API_VERSION", "DEFAULT_BASE_URL", "Anthrop
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 API_VERSION = "2023-06-01"
 # Claude continues a trailing assistant message (prefill); JSON schemas go through a forced tool.
-ANTHROPIC_CAPABILITIES = Capabilities(supports_prefill=True, supports_json_schema=True)
+# Anthropic requires max_tokens and Keel sends this one when a caller sets none, so it bounds the output.
+ANTHROPIC_CAPABILITIES = Capabilities(
+    max_output_tokens=DEFAULT_MAX_TOKENS, supports_prefill=True, supports_json_schema=True
+)
 _KEEL_FIELDS = ("keel",)
 
 
