@@ -30,15 +30,20 @@ BUDGET = Decimal(75)
 PRICES = {"models": {"mock/*": {"input": 1300, "output": 241700}}}
 
 
-def issue_key(database: str) -> tuple[str, str]:
-    """A virtual key with a $75 daily budget, made as an operator would, by ``keel keys create``."""
+def keel_keys(database: str, *flags: str) -> dict[str, Any]:
+    """A virtual key made as an operator would, by ``keel keys create`` with ``flags``: its record."""
     made = subprocess.run(
-        [KEEL, "keys", "create", "--name", "race", "--budget-usd", str(BUDGET), "--budget-window", "day",
-         "--format", "json", "--database", database],
+        [KEEL, "keys", "create", "--name", "race", *flags, "--format", "json", "--database", database],
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert made.returncode == 0, made.stderr
-    record = orjson.loads(made.stdout)
+    record: dict[str, Any] = orjson.loads(made.stdout)
+    return record
+
+
+def issue_key(database: str) -> tuple[str, str]:
+    """A virtual key with a $75 daily budget."""
+    record = keel_keys(database, "--budget-usd", str(BUDGET), "--budget-window", "day")
     assert record["metadata"] == {"budget_usd": "75", "budget_window": "day"}
     return record["id"], record["key"]
 
