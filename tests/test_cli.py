@@ -162,21 +162,22 @@ def test_keel_usage_as_csv_and_table(tmp_path: Path) -> None:
     write_ledger(tmp_path / "keel.db")
     (tmp_path / "keel.yaml").write_text("database: sqlite:///keel.db\n")
     assert usage(tmp_path, "--by", "team", "--since", "2026-01-01", "--format", "csv").splitlines() == [
-        "team,calls,input_tokens,cached_input_tokens,cache_write_tokens,output_tokens,reasoning_tokens,cost_usd",
-        "research,2,2000,200,50,350,100,0.006612",
-        ",1,10,0,0,5,0,0.000015",
+        "team,calls,tokens,input_tokens,cached_input_tokens,cache_write_tokens,output_tokens,reasoning_tokens,"
+        "cost_usd",
+        "research,2,2350,2000,200,50,350,100,0.006612",
+        ",1,15,10,0,0,5,0,0.000015",
     ]
     table = usage(tmp_path, "--by", "team,model", "--since", "2026-01-01")
     header = [cell.strip() for cell in next(line for line in table.splitlines() if "┃" in line).split("┃")]
     assert header[1:-1] == [
-        "team", "model", "calls", "input_tokens", "cached_input_tokens", "cache_write_tokens",
+        "team", "model", "calls", "tokens", "input_tokens", "cached_input_tokens", "cache_write_tokens",
         "output_tokens", "reasoning_tokens", "cost_usd",
     ]  # fmt: skip
     rows = [[cell.strip() for cell in line.split("│")[1:-1]] for line in table.splitlines() if "│" in line]
     assert rows == [
-        ["research", "smart", "2", "2,000", "200", "50", "350", "100", "$0.006612"],
-        ["—", "cheap", "1", "10", "0", "0", "5", "0", "$0.000015"],
-        ["total", "", "3", "2,010", "200", "50", "355", "100", "$0.006627"],
+        ["research", "smart", "2", "2,350", "2,000", "200", "50", "350", "100", "$0.006612"],
+        ["—", "cheap", "1", "15", "10", "0", "0", "5", "0", "$0.000015"],
+        ["total", "", "3", "2,365", "2,010", "200", "50", "355", "100", "$0.006627"],
     ]
     everything = orjson.loads(usage(tmp_path, "--by", "team", "--format", "json"))
     assert everything[0]["cost_usd"] == "9.996612" and everything[0]["calls"] == 3  # 2023's call too

@@ -88,7 +88,7 @@ def mock(
 @app.command()
 def usage(
     by: Annotated[
-        str, typer.Option(help="group by: key, team, user, model, route, day (comma-separated)")
+        str, typer.Option(help="group by: key, team, user, model, route, hour, day, month (comma-separated)")
     ] = "model",
     since: Annotated[str | None, typer.Option(help="7d, 24h, 2w, 1m, or a date")] = None,
     until: Annotated[str | None, typer.Option(help="a date; default now")] = None,

@@ -20,6 +20,7 @@ __all__ = ["parse_since", "render", "spend"]
 
 COLUMNS = (
     "calls",
+    "tokens",  # input + output: what a token budget counts
     "input_tokens",
     "cached_input_tokens",
     "cache_write_tokens",

@@ -70,13 +70,16 @@ def reference(rows: Sequence[dict[str, Any]], by: Sequence[str]) -> list[dict[st
         "model": lambda row: row["requested_model"],
         "route": lambda row: row["route"],
         "day": lambda row: datetime.fromtimestamp(row["started_at"], UTC).date().isoformat(),
+        "hour": lambda row: datetime.fromtimestamp(row["started_at"], UTC).strftime("%Y-%m-%dT%H"),
+        "month": lambda row: datetime.fromtimestamp(row["started_at"], UTC).strftime("%Y-%m"),
     }
     groups: dict[tuple[Any, ...], dict[str, Any]] = {}
     for row in rows:
         labels = tuple(value[name](row) for name in by)
         group = groups.setdefault(labels, {**dict(zip(by, labels, strict=True)), **dict.fromkeys(COLUMNS, 0)})
         group["calls"] += 1
-        for column in COLUMNS[1:]:
+        group["tokens"] += row["input_tokens"] + row["output_tokens"]  # what token budgets count
+        for column in COLUMNS[2:]:
             group[column] += row[column]
         group["cost_usd"] += Decimal(to_nano(row["cost_usd"])) / NANO - row["cost_usd"]  # in nano-dollars
     return list(groups.values())
@@ -126,11 +129,18 @@ async def test_every_grouping_counts_what_it_names(ledger: LedgerStore) -> None:
         assert unordered(await ledger.spend(by)) == unordered(reference(ROWS, by)), by  # type: ignore[attr-defined]
 
 
+@pytest.mark.parametrize("by", [["hour"], ["month"], ["key", "hour"], ["month", "model"]])
+async def test_hour_and_month_count_what_they_name(ledger: LedgerStore, by: list[str]) -> None:
+    """Grouping by the UTC hour (``2026-11-23T08``) or month (``2026-11``), the calendar periods of
+    budget windows, sums calls, tokens and cost per period exactly as the records say."""
+    assert unordered(await ledger.spend(by)) == unordered(reference(ROWS, by)), by  # type: ignore[attr-defined]
+
+
 async def test_engines_give_identical_reports(both: tuple[LedgerStore, LedgerStore]) -> None:
     """SQLite and PostgreSQL return the same report for the same rows — values, types, order and
     the rendered JSON — for every grouping, with and without a time window."""
     sqlite, postgres = both
-    for by in GROUPINGS:
+    for by in [*GROUPINGS, ["hour", "key"], ["month"]]:
         for window in ({}, {"since": DAY_1 + 1, "until": DAY_2 + 6}):
             mine = await sqlite.spend(by, **window)  # type: ignore[attr-defined]
             theirs = await postgres.spend(by, **window)  # type: ignore[attr-defined]

@@ -58,7 +58,9 @@ ADMIN_SCHEMAS: dict[str, Any] = {
             "metadata": {
                 "type": ["object", "null"],
                 "additionalProperties": {"type": "string"},
-                "description": "Strings; budget_usd and budget_window give the key its own budget",
+                "description": (
+                    "Strings; budget_usd, budget_tokens and budget_window give the key its own budget"
+                ),
             },
         },
     },
@@ -73,6 +75,7 @@ ADMIN_SCHEMAS: dict[str, Any] = {
         "required": ["calls"],
         "properties": {
             "calls": {"type": "integer"},
+            "tokens": {"type": "integer", "description": "input + output, what a token budget counts"},
             "input_tokens": {"type": ["integer", "null"]},
             "cached_input_tokens": {"type": ["integer", "null"]},
             "cache_write_tokens": {"type": ["integer", "null"]},
@@ -176,7 +179,9 @@ ADMIN_PATHS: dict[str, Any] = {
                     "name": "by",
                     "in": "query",
                     "required": False,
-                    "description": "Comma list of key, team, user, model, route, day (default model)",
+                    "description": (
+                        "Comma list of key, team, user, model, route, hour, day, month (default model)"
+                    ),
                     "schema": {"type": "string"},
                 },
                 {"name": "since", "in": "query", "required": False, "schema": _WINDOW},

@@ -15,22 +15,25 @@ from typing import Any
 
 __all__ = ["GROUPINGS", "dimensions", "spend_query", "spend_rows"]
 
-GROUPINGS = ("key", "team", "user", "model", "route", "day")
+GROUPINGS = ("key", "team", "user", "model", "route", "hour", "day", "month")
 """What a report can group by; ``model`` is the alias the caller asked for, not the one that answered."""
 
 _TOKENS = ("input_tokens", "cached_input_tokens", "cache_write_tokens", "output_tokens", "reasoning_tokens")
 _NANO = Decimal(10) ** 9
 
 
-def dimensions(*, day: str) -> dict[str, str]:
-    """Each grouping's column in the ledger table; ``day`` is the engine's UTC date of ``started_at``."""
+def dimensions(*, hour: str, day: str, month: str) -> dict[str, str]:
+    """Each grouping's column in the ledger table; ``hour``, ``day`` and ``month`` are the engine's
+    UTC ``2026-11-23T08``, ``2026-11-23`` and ``2026-11`` of ``started_at`` (budget windows' periods)."""
     return {
         "key": "key_id",
         "team": "team",
         "user": '"user"',
         "model": "requested_model",
         "route": "route",
+        "hour": hour,
         "day": day,
+        "month": month,
     }
 
 
@@ -67,8 +70,9 @@ def spend_rows(found: Sequence[Mapping[str, Any]], by: Sequence[str]) -> list[di
     for one in found:
         row: dict[str, Any] = {name: one[f"group_{index}"] for index, name in enumerate(by)}
         row["calls"] = int(one["calls"])
-        for column in _TOKENS:
-            row[column] = int(one[column] or 0)
+        tokens = {column: int(one[column] or 0) for column in _TOKENS}
+        row["tokens"] = tokens["input_tokens"] + tokens["output_tokens"]  # what a token budget counts
+        row.update(tokens)
         row["cost_usd"] = Decimal(int(one["cost_nano"] or 0)) / _NANO
         rows.append(row)
     rows.sort(key=lambda row: (-row["cost_usd"], *((row[name] is not None, row[name] or "") for name in by)))

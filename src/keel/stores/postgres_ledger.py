@@ -42,7 +42,12 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
 )
 
-_DIMENSIONS = dimensions(day="to_char(to_timestamp(started_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD')")
+_UTC = "to_timestamp(started_at) AT TIME ZONE 'UTC'"
+_DIMENSIONS = dimensions(
+    hour=f"to_char({_UTC}, 'YYYY-MM-DD\"T\"HH24')",
+    day=f"to_char({_UTC}, 'YYYY-MM-DD')",
+    month=f"to_char({_UTC}, 'YYYY-MM')",
+)
 
 
 class PostgresLedger:

@@ -48,7 +48,11 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
 )
 
-_DIMENSIONS = dimensions(day="date(started_at, 'unixepoch')")
+_DIMENSIONS = dimensions(
+    hour="strftime('%Y-%m-%dT%H', started_at, 'unixepoch')",
+    day="date(started_at, 'unixepoch')",
+    month="strftime('%Y-%m', started_at, 'unixepoch')",
+)
 
 
 def sqlite_path(url: str) -> Path:
