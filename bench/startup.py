@@ -1,6 +1,6 @@
 """Start-up time: from launching ``keel serve`` to its first 200 on ``/v1/chat/completions``.
 
-    .venv/bin/python bench/startup.py [--starts 5] [--src OTHER_CHECKOUT/src] [--extras]
+    .venv/bin/python bench/startup.py [--starts 5] [--src A/src] [--compare B/src] [--extras]
 
 An already-running ``keel mock --fast`` is the upstream; ``keel serve`` gets one route to it
 (``mock/gpt-4o-mini``, priced from the pricing library, as a real OpenAI route is) and a fresh SQLite
@@ -15,6 +15,8 @@ cache) and then the time of the first call to the local model (which loads it).
 
 ``--src`` puts another checkout's ``src`` first on ``PYTHONPATH`` (the venv's ``keel`` then runs
 that code): measure a commit with ``git archive <commit> src | tar -x -C /tmp/keel-before``.
+``--compare OTHER/src`` starts that checkout in turn with the first, in every round, and reports the
+median of the in-round ratios as well (the machine is noisy: compare within rounds).
 """
 
 from __future__ import annotations
@@ -129,13 +131,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--starts", type=int, default=5)
     parser.add_argument("--src", help="run this checkout's src instead of the installed keel")
+    parser.add_argument("--compare", help="another checkout's src, started in turn with the first")
     parser.add_argument("--extras", action="store_true", help="also time first use with every extra on")
     parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/test")
     options = parser.parse_args()
     keel = str(Path(sys.executable).with_name("keel"))
-    env = dict(os.environ)
-    if options.src:
-        env["PYTHONPATH"] = str(Path(options.src).resolve())
+    targets = [target(options.src)] + ([target(options.compare)] if options.compare else [])
     workdir = Path(tempfile.mkdtemp(prefix="keel-startup-"))
     mock_port = free_port()
     mock = subprocess.Popen(
@@ -147,14 +148,19 @@ def main() -> None:
     extras: dict[str, str] = {}
     try:
         wait_listening(mock, mock_port)
+        print("targets: " + "; ".join(f"[{index}] {label}" for index, (label, _) in enumerate(targets)))
         for label, args in (
             ("keel --help", [keel, "--help"]),
             ("keel serve --help", [keel, "serve", "--help"]),
         ):
-            timed_exit(args, env)  # warm the page cache and the bytecode
-            times = [timed_exit(args, env) for _ in range(options.starts)]
-            print(f"{label:<40} median {statistics.median(times):.3f} s  ({fmt(times)})")
-        report("keel serve, one route to the mock", measure(keel, env, workdir, mock_port, None, options))
+            for _, env in targets:
+                timed_exit(args, env)  # warm the page cache and the bytecode
+            rounds = [[timed_exit(args, env) for _, env in targets] for _ in range(options.starts)]
+            report(label, rounds)
+        rounds = [
+            measure(keel, targets, workdir, mock_port, None, index) for index in range(options.starts + 1)
+        ]
+        report("keel serve, one route to the mock", [times for times, _ in rounds[1:]])
         if options.extras:
             redis_port = free_port()
             redis = subprocess.Popen(
@@ -169,7 +175,12 @@ def main() -> None:
                 extras["postgres"] = schema_url
             database = "PostgreSQL" if "postgres" in extras else "SQLite (no PostgreSQL answered)"
             print(f"every extra on: Redis state, {database}, the semantic cache, the local model")
-            report("  first 200 via the mock route", measure(keel, env, workdir, mock_port, extras, options))
+            rounds = [
+                measure(keel, targets, workdir, mock_port, extras, index)
+                for index in range(options.starts + 1)
+            ]
+            report("  first 200 via the mock route", [times for times, _ in rounds[1:]])
+            report("  then the first local-model call", [local for _, local in rounds[1:]])
     finally:
         for process in (mock, redis):
             if process is not None:
@@ -179,17 +190,26 @@ def main() -> None:
             postgres_schema(options.postgres, drop=f"keel_startup_{os.getpid()}")
 
 
+def target(src: str | None) -> tuple[str, dict[str, str]]:
+    """A label and the environment that runs the installed keel, or ``src`` first on the path."""
+    env = dict(os.environ)
+    if src is None:
+        return "the venv's keel (this checkout)", env
+    env["PYTHONPATH"] = str(Path(src).resolve())
+    return src, env
+
+
 def measure(
     keel: str,
-    env: dict[str, str],
+    targets: list[tuple[str, dict[str, str]]],
     workdir: Path,
     mock_port: int,
     extras: dict[str, str] | None,
-    options: argparse.Namespace,
-) -> list[float]:
-    """Seconds to the first 200 for each start (and, with extras, prints the local model's first call)."""
+    index: int,
+) -> tuple[list[float], list[float]]:
+    """One start of each target: seconds to its first 200 and (with extras) of its first local call."""
     times, local = [], []
-    for index in range(options.starts + 1):  # the first start warms the page cache and is dropped
+    for _, env in targets:
         config = workdir / f"keel-{index}.yaml"
         (workdir / "keel.db").unlink(missing_ok=True)
         write_config(config, mock_port, workdir, extras)
@@ -208,12 +228,7 @@ def measure(
         finally:
             stop(process)
         times.append(seconds)
-    if local:
-        print(
-            f"  first call to the local model (loads it) median {statistics.median(local[1:]):.3f} s"
-            f"  ({fmt(local[1:])})"
-        )
-    return times[1:]
+    return times, local
 
 
 def postgres_schema(url: str, drop: str | None = None) -> str | None:
@@ -239,12 +254,15 @@ def postgres_schema(url: str, drop: str | None = None) -> str | None:
         return None
 
 
-def fmt(times: list[float]) -> str:
-    return ", ".join(f"{value:.3f}" for value in times)
-
-
-def report(label: str, times: list[float]) -> None:
-    print(f"{label:<40} median {statistics.median(times):.3f} s  ({fmt(times)})")
+def report(label: str, rounds: list[list[float]]) -> None:
+    """Each target's median over rounds (and its values), then the median in-round ratio to [0]."""
+    for index in range(len(rounds[0])):
+        mine = [times[index] for times in rounds]
+        line = f"{label:<36} [{index}] median {statistics.median(mine):.3f} s"
+        line += "  (" + ", ".join(f"{value:.3f}" for value in mine) + ")"
+        if index:
+            line += f"  x [0] {statistics.median(times[index] / times[0] for times in rounds):.2f}"
+        print(line)
 
 
 if __name__ == "__main__":
