@@ -105,7 +105,13 @@ class Gateway:
         if self.ledger is not None:
             policies.append(LedgerPolicy(self.ledger))
         policies.append(
-            BudgetPolicy(config.budgets, self.counters, self.pricer.route_worst_case, self.alerts)
+            BudgetPolicy(
+                config.budgets,
+                self.counters,
+                self.pricer.route_worst_case,
+                self.alerts,
+                input_bound=self.pricer.input_bound,
+            )
         )
         if any(rule.scope != "route" for rule in config.rate_limits):
             policies.append(RateLimitPolicy(config.rate_limits, self.counters, token_bound))

@@ -5,6 +5,7 @@ own; a per-request token limit a call can never fit is a 400; calendar windows r
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -12,11 +13,19 @@ from typing import Any
 
 import pytest
 
-from keel import BudgetExceededError, ChatRequest, ConfigError, Gateway, RequestOverBudgetError
+from keel import (
+    BudgetExceededError,
+    ChatRequest,
+    ConfigError,
+    Gateway,
+    RequestOverBudgetError,
+    StreamInterruptedError,
+)
 from keel.config import BudgetConfig
 from keel.mock import MockServer
 from keel.policies.base import chain
 from keel.policies.budget import BudgetPolicy, spent, spent_tokens
+from keel.pricing import input_token_bound
 from keel.stores.sqlite_ledger import SQLiteLedger
 
 from .conftest import GatewayFactory, user
@@ -144,3 +153,36 @@ async def test_concurrent_calls_never_overspend_tokens(
     assert len(answered) + len(refused) == 60 and answered and refused
     assert len(mock_server.attempts(model=ok)) == len(answered)
     assert await spent_tokens(gateway.counters, "global", "all", "lifetime") == 6 * len(answered) <= 300
+
+
+async def test_a_cut_stream_settles_to_what_it_delivered(gateway_for: GatewayFactory, uid) -> None:
+    """A stream cut before its usage arrived settles its input bound plus one token per delivered
+    byte, as its cost does."""
+    gateway = gateway_for(
+        {"smart": [f"mock/{uid('cut:after=3,tokens=10')}"]},
+        budgets=[{"window": "lifetime", "limit_tokens": 10_000}],
+    )
+    handle = gateway.stream("smart", user(), max_tokens=50)
+    with pytest.raises(StreamInterruptedError) as info:
+        async for _ in handle:
+            pass
+    delivered = info.value.partial.text.encode()
+    assert delivered == b"token0 token1 token2"
+    expected = input_token_bound(handle.call.request) + len(delivered)
+    assert await spent_tokens(gateway.counters, "global", "all", "lifetime") == expected
+
+
+async def test_token_budget_alerts_say_tokens(
+    gateway_for: GatewayFactory, uid, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Crossing a token budget's soft threshold raises one alert, in tokens."""
+    gateway = gateway_for(
+        {"smart": [f"mock/{uid('ok:tokens=5')}"]},
+        budgets=[{"window": "day", "limit_tokens": 200, "alert_at": [0.1], "name": uid("alerting")}],
+    )
+    with caplog.at_level(logging.WARNING, logger="keel.alerts"):
+        for _ in range(4):
+            await gateway.call(hi())
+    assert caplog.text.count("budget threshold crossed") == 1
+    assert "limit_tokens" in caplog.text and "committed_tokens" in caplog.text
+    assert "limit_usd" not in caplog.text

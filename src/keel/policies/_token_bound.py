@@ -6,6 +6,7 @@ provider reports them; ``Usage.input_tokens`` and ``output_tokens`` already hold
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from .._prices.bound import input_token_bound
@@ -15,20 +16,28 @@ if TYPE_CHECKING:
     from ..route import Route
     from ..types import Attempt, ChatRequest
 
-__all__ = ["attempt_tokens", "route_token_bound"]
+__all__ = ["InputBound", "attempt_tokens", "route_token_bound", "utf8_input_bound"]
+
+InputBound = Callable[["Route", "ChatRequest"], int]
+"""An upper bound on the input tokens of ``request`` on ``route`` (``Pricer.input_bound``)."""
 
 
-def route_token_bound(route: Route, request: ChatRequest) -> int:
+def utf8_input_bound(route: Route, request: ChatRequest) -> int:
+    """The tokenizer-free bound: the UTF-8 length of what the model reads, plus framing."""
+    return input_token_bound(request)
+
+
+def route_token_bound(route: Route, request: ChatRequest, input_bound: InputBound = utf8_input_bound) -> int:
     """Input bound plus output bound for one attempt of ``request`` on ``route``.
 
     Output is bounded by the request's limit, else the route's ``max_output_tokens``; with neither,
     the context window bounds input and output together. With none of them it is refused as the
     dollar reservation refuses it (a 400 saying to send ``max_tokens``).
     """
-    input_bound = input_token_bound(request)
+    bound = input_bound(route, request)
     limit = request.output_limit() or route.capabilities.max_output_tokens
     if limit is not None:
-        return input_bound + limit
+        return bound + limit
     window = route.capabilities.context_window
     if window is None:
         raise RequestError(
@@ -39,12 +48,14 @@ def route_token_bound(route: Route, request: ChatRequest) -> int:
     return window
 
 
-def attempt_tokens(request: ChatRequest, attempt: Attempt) -> int:
+def attempt_tokens(
+    route: Route, request: ChatRequest, attempt: Attempt, input_bound: InputBound = utf8_input_bound
+) -> int:
     """What an ended attempt used: its reported usage, or for a stream cut before the provider said,
     the input bound and one token per delivered byte (as its cost is bounded); 0 for none."""
     usage = attempt.usage
     if usage is not None:
         return usage.input_tokens + usage.output_tokens
     if attempt.delivered_bytes:
-        return input_token_bound(request) + attempt.delivered_bytes
+        return input_bound(route, request) + attempt.delivered_bytes
     return 0

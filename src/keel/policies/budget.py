@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Literal, Protocol
 from ..config import BudgetConfig
 from ..errors import BudgetExceededError, RequestOverBudgetError
 from ..stores.base import Counters, Hold, Limit, Refusal
-from ._token_bound import attempt_tokens, route_token_bound
+from ._token_bound import InputBound, attempt_tokens, route_token_bound, utf8_input_bound
 from ._windows import Window, current_window
 
 if TYPE_CHECKING:
@@ -112,12 +112,14 @@ class BudgetPolicy:
         worst_case: WorstCase,
         alerter: Alerter | None = None,
         clock: Callable[[], datetime] | None = None,
+        input_bound: InputBound = utf8_input_bound,
     ) -> None:
         self.budgets = list(budgets)
         self.counters = counters
         self.worst_case = worst_case
         self.alerter = alerter
         self.clock = clock  # what time it is for the calendar windows; None: the system's UTC clock
+        self.input_bound = input_bound  # a token budget's input bound: the route's tokenizer where one is
 
     async def __call__(self, call: Call, call_next: Handler) -> Reply:
         applies = self._applicable(call)
@@ -210,7 +212,7 @@ class _Reservations:
     def _bound(self, unit: Unit, route: Route, request: ChatRequest) -> int:
         if unit == "usd":
             return to_nano(self.policy.worst_case(route, request), ROUND_CEILING)
-        return route_token_bound(route, request)
+        return route_token_bound(route, request, self.policy.input_bound)
 
     async def attempt_ended(self, call: Call, route: Route, attempt: Attempt) -> None:
         holds = self.holds.pop(id(attempt), None)
@@ -220,7 +222,7 @@ class _Reservations:
             if unit == "usd":
                 actual = to_nano(attempt.cost or Decimal(0))
             else:
-                actual = attempt_tokens(call.request, attempt)
+                actual = attempt_tokens(route, call.request, attempt, self.policy.input_bound)
             await self.policy.counters.settle(hold, actual)
         used = await self.remaining(call)
         alerter = self.policy.alerter
