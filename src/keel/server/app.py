@@ -4,8 +4,9 @@ The public endpoints (``/v1/...``, health, the OpenAPI document) are matched by 
 dict and run as plain ASGI through an ``Exchange``: on the hot path there is no framework routing,
 request or response object (docs/decisions/0003-server-framework.md has the measurement). The
 admin API, which another module builds from Starlette routes, is mounted under ``/admin`` on a
-Starlette app that also runs the lifespan: on shutdown the gateway is closed after uvicorn drained
-in-flight calls and streams.
+Starlette app built (and Starlette imported) at the first request outside the table. The app runs
+the ASGI lifespan itself: on shutdown the gateway is closed after uvicorn drained in-flight calls
+and streams.
 
 Adding an endpoint is one ``add_route`` call; ``/v1/messages`` passes its own error renderer so its
 errors come in Anthropic's shape.
@@ -19,10 +20,7 @@ import importlib
 import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
-
-from starlette.applications import Starlette
-from starlette.routing import BaseRoute, Mount
+from typing import TYPE_CHECKING, Any
 
 from ..config import ServerConfig
 from ..errors import KeelError
@@ -32,7 +30,6 @@ from . import eager_tasks
 from .access_log import log_access
 from .anthropic_api import count_message_tokens, messages, messages_elsewhere
 from .anthropic_wire import anthropic_error
-from .cache_admin import cache_routes
 from .caller import identify
 from .context import ApiContext
 from .errors import ApiError, ErrorRenderer, openai_error
@@ -40,6 +37,9 @@ from .exchange import Exchange
 from .health import healthz, readyz
 from .openai_api import chat_completions, embeddings, list_models, retrieve_model
 from .openapi import openapi_json
+
+if TYPE_CHECKING:
+    from starlette.routing import BaseRoute
 
 __all__ = ["ApiRoute", "Handler", "KeelApp", "create_app"]
 
@@ -89,7 +89,7 @@ class KeelApp:
         self.add_route("/healthz", ApiRoute("GET", healthz, auth=False))
         self.add_route("/readyz", ApiRoute("GET", readyz, auth=False))
         self.add_route("/openapi.json", ApiRoute("GET", openapi_json, auth=False))
-        self._outer = Starlette(routes=self._admin_routes(), lifespan=self._lifespan)
+        self._outer: Any = None
 
     @property
     def gateway(self) -> Gateway:
@@ -114,6 +114,13 @@ class KeelApp:
             if not path.startswith("/admin"):
                 await self._serve(_NOT_FOUND, scope, receive, send)
                 return
+        elif scope["type"] == "lifespan":
+            await self._run_lifespan(receive, send)
+            return
+        if self._outer is None:
+            from starlette.applications import Starlette
+
+            self._outer = Starlette(routes=self._admin_routes())
         await self._outer(scope, receive, send)
 
     async def _serve(self, route: ApiRoute, scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -150,12 +157,32 @@ class KeelApp:
             admin = importlib.import_module("keel.server.admin")
         except ImportError:
             return []
+        from starlette.routing import Mount
+
+        from .cache_admin import cache_routes
+
         routes = admin.admin_routes(ctx.keys, ctx.settings.master_key, database=ctx.gateway.config.database)
         routes += cache_routes(ctx.gateway, ctx.settings.master_key)
         return [Mount("/admin", routes=routes)]
 
+    async def _run_lifespan(self, receive: Any, send: Any) -> None:
+        """The ASGI lifespan protocol around ``_lifespan``, as Starlette's router runs it: a failure
+        is reported to the server (with its traceback) and raised."""
+        started = False
+        await receive()  # lifespan.startup
+        try:
+            async with self._lifespan():
+                await send({"type": "lifespan.startup.complete"})
+                started = True
+                await receive()  # lifespan.shutdown
+        except BaseException:
+            failed = "lifespan.shutdown.failed" if started else "lifespan.startup.failed"
+            await send({"type": failed, "message": traceback.format_exc()})
+            raise
+        await send({"type": "lifespan.shutdown.complete"})
+
     @contextlib.asynccontextmanager
-    async def _lifespan(self, _app: Starlette) -> AsyncIterator[None]:
+    async def _lifespan(self) -> AsyncIterator[None]:
         # Everything built at start (config, routes, imported modules) lives until shutdown: move it
         # out of the collector's view, so full collections under load scan only per-request garbage
         # (they stalled the loop for ~110 ms each at concurrency 32; bench/README.md). A request
