@@ -18,6 +18,7 @@ from keel import (
     ChatRequest,
     ConfigError,
     Gateway,
+    RequestError,
     RequestOverBudgetError,
     StreamInterruptedError,
 )
@@ -186,3 +187,16 @@ async def test_token_budget_alerts_say_tokens(
     assert caplog.text.count("budget threshold crossed") == 1
     assert "limit_tokens" in caplog.text and "committed_tokens" in caplog.text
     assert "limit_usd" not in caplog.text
+
+
+async def test_an_unbounded_output_under_a_token_budget_is_a_clear_400(
+    gateway_for: GatewayFactory, mock_server: MockServer, uid
+) -> None:
+    """Under a token budget alone, a call whose output nothing bounds is refused as the caller's to
+    fix, untried, as under a dollar budget."""
+    ok = uid("ok")
+    gateway = gateway_for({"smart": [f"mock/{ok}"]}, budgets=[{"window": "day", "limit_tokens": 10_000}])
+    with pytest.raises(RequestError, match="token budget cannot cover it; send max_tokens") as info:
+        await gateway.chat("smart", user())
+    assert info.value.status == 400
+    assert mock_server.attempts(model=ok) == []
