@@ -6,23 +6,56 @@ import asyncio
 import gc
 import logging
 import sys
+from functools import cache
+from importlib import import_module
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, ClassVar
 
 import typer
-from rich.console import Console
-from rich.markup import escape
+from typer.core import TyperGroup
 
-from .cache_cli import cache_app
 from .errors import KeelError
-from .keys_cli import keys_app
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from typer._click import Command, Context
 
 __all__ = ["app", "main"]
 
-app = typer.Typer(help="Keel: a reliable LLM gateway.", no_args_is_help=True, add_completion=False)
-app.add_typer(keys_app, name="keys")
-app.add_typer(cache_app, name="cache")
-err = Console(stderr=True)
+
+class _Commands(TyperGroup):
+    """The ``keel`` group: the ``keys`` and ``cache`` command groups (and rich, which they use) are
+    imported when asked for or listed in the help, so ``keel serve`` starts without them."""
+
+    LAZY: ClassVar[dict[str, tuple[str, str]]] = {
+        "keys": ("keel.keys_cli", "keys_app"),
+        "cache": ("keel.cache_cli", "cache_app"),
+    }
+
+    def list_commands(self, ctx: Context) -> list[str]:
+        return [*super().list_commands(ctx), *(name for name in self.LAZY if name not in self.commands)]
+
+    def get_command(self, ctx: Context, cmd_name: str) -> Command | None:
+        if cmd_name in self.LAZY and cmd_name not in self.commands:
+            module, attribute = self.LAZY[cmd_name]
+            group = typer.main.get_group(getattr(import_module(module), attribute))
+            group.name = cmd_name
+            self.commands[cmd_name] = group
+        return super().get_command(ctx, cmd_name)
+
+
+app = typer.Typer(
+    cls=_Commands, help="Keel: a reliable LLM gateway.", no_args_is_help=True, add_completion=False
+)
+
+
+@cache
+def _err() -> Console:
+    """The console for messages on stderr (rich loads when there is one to write)."""
+    from rich.console import Console
+
+    return Console(stderr=True)
+
 
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", "-c", help="keel.yaml (default: $KEEL_CONFIG or ./keel.yaml)")
@@ -61,14 +94,16 @@ def chat(
                 response = await gateway.chat(model, messages, max_tokens=max_tokens)
                 print(response.text)
             if verbose and response is not None:
-                err.print(f"[dim]model {response.model} via {response.route}[/dim]")
+                _err().print(f"[dim]model {response.model} via {response.route}[/dim]")
                 for attempt in response.attempts:
-                    err.print(f"[dim]  {attempt.route}: {attempt.outcome} in {attempt.duration_s:.3f}s[/dim]")
+                    _err().print(
+                        f"[dim]  {attempt.route}: {attempt.outcome} in {attempt.duration_s:.3f}s[/dim]"
+                    )
 
     try:
         asyncio.run(run())
     except KeelError as error:
-        err.print(f"[red]{type(error).__name__}:[/red] {error}")
+        _err().print(f"[red]{type(error).__name__}:[/red] {error}")
         raise typer.Exit(1) from None
 
 
@@ -102,7 +137,7 @@ def usage(
 
     groups = [name.strip() for name in by.split(",") if name.strip()]
     if fmt not in ("table", "csv", "json"):
-        err.print("[red]--format takes table, csv or json[/red]")
+        _err().print("[red]--format takes table, csv or json[/red]")
         raise typer.Exit(2)
 
     async def run() -> str:
@@ -117,7 +152,7 @@ def usage(
         report = asyncio.run(run())
         sys.stdout.write(report if report.endswith("\n") else report + "\n")  # CSV ends its own last line
     except (KeelError, ValueError) as error:
-        err.print(f"[red]{error}[/red]")
+        _err().print(f"[red]{error}[/red]")
         raise typer.Exit(1) from None
 
 
@@ -142,7 +177,9 @@ def serve(
     try:
         launch(config, host=host, port=port, workers=workers, log_level=log_level)
     except KeelError as error:  # one unwrapped line, so the command it suggests can be copied
-        err.print(f"[red]{type(error).__name__}:[/red] {escape(str(error))}", soft_wrap=True)
+        from rich.markup import escape
+
+        _err().print(f"[red]{type(error).__name__}:[/red] {escape(str(error))}", soft_wrap=True)
         raise typer.Exit(1) from None
 
 
