@@ -6,6 +6,7 @@ import asyncio
 import gc
 import logging
 import sys
+import threading
 from functools import cache
 from importlib import import_module
 from pathlib import Path
@@ -172,6 +173,9 @@ def serve(
     # Start-up builds objects that live until shutdown and leaves little garbage: no collections
     # while it imports and builds (~10% of its time); ``serve`` turns the collector back on.
     gc.disable()
+    # aiohttp builds its default TLS contexts when imported (~0.1 s reading the CA bundle, with the
+    # GIL released): import it in a thread, so that overlaps start-up's other imports.
+    threading.Thread(target=import_module, args=("aiohttp",), name="keel-import", daemon=True).start()
     from .server.launch import launch
 
     try:
