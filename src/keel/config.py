@@ -176,6 +176,11 @@ class PricingConfig(_Strict):
     providers: dict[str, str] = Field(
         default_factory=dict, description="a configured provider priced as a genai-prices provider id"
     )
+    tokenizer: bool = Field(
+        True,
+        description="bound a budget's input with the route's own tokenizer where one ships offline "
+        "(keel[tokenizer]; ~150 MB per process once loaded); false: the UTF-8 bound everywhere",
+    )
 
     @field_validator("unknown", mode="before")
     @classmethod

@@ -100,7 +100,7 @@ class Pricer:
             for tier in tiers
             for deployment in tier
         }
-        if config.budgets:  # reservations want the tighter bound from the first burst on
+        if config.budgets and config.pricing.tokenizer:  # reservations want the tighter bound at once
             tokenizer.preload(
                 encoding
                 for provider, model in deployments
@@ -212,7 +212,7 @@ class Pricer:
         other route, the UTF-8 bound is used.
         """
         settings = self.providers.get(route.provider.name)
-        encoding = tokenizer.encoding_for(route.upstream_model)
+        encoding = tokenizer.encoding_for(route.upstream_model) if self.settings.tokenizer else None
         if encoding is None or (settings is not None and settings.kind != "openai"):
             return input_token_bound(request)
         tokenizer.preload((encoding,))

@@ -105,3 +105,12 @@ def test_the_pricer_uses_the_tokenizer_for_openai_routes_only() -> None:
     claude = build_route(CONFIG, PROVIDERS, "claude", "claude-haiku-4-5")
     assert PRICER.input_bound(openai, request) == input_token_bound(request, count=O200K)
     assert PRICER.input_bound(claude, request) == input_token_bound(request)
+
+
+def test_the_tokenizer_can_be_turned_off() -> None:
+    """``pricing.tokenizer: false`` keeps the UTF-8 bound on an OpenAI route too."""
+    config = load_config({**CONFIG.model_dump(mode="json"), "pricing": {"tokenizer": False}})
+    request = _request(PARAGRAPH)
+    openai = build_route(config, build_providers(config), "openai", "gpt-4o-mini")
+    assert Pricer.from_config(config).input_bound(openai, request) == input_token_bound(request)
+    assert PRICER.input_bound(openai, request) < input_token_bound(request)
