@@ -170,12 +170,6 @@ def serve(
     ] = "info",
 ) -> None:
     """Run the OpenAI-compatible server (default: 127.0.0.1:4000 with the default cascade)."""
-    # Start-up builds objects that live until shutdown and leaves little garbage: no collections
-    # while it imports and builds (~10% of its time); ``serve`` turns the collector back on.
-    gc.disable()
-    # aiohttp builds its default TLS contexts when imported (~0.1 s reading the CA bundle, with the
-    # GIL released): import it in a thread, so that overlaps start-up's other imports.
-    threading.Thread(target=import_module, args=("aiohttp",), name="keel-import", daemon=True).start()
     from .server.launch import launch
 
     try:
@@ -189,4 +183,16 @@ def serve(
 
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="keel: %(levelname)s %(message)s")
+    if sys.argv[1:2] == ["serve"] and "--help" not in sys.argv:
+        _starting_server()
     app()
+
+
+def _starting_server() -> None:
+    """Before ``keel serve`` parses its options (which imports pydantic) and imports the server."""
+    # Start-up builds objects that live until shutdown and leaves little garbage: no collections
+    # while it imports and builds (~10% of its time); ``server.run.serve`` turns the collector on.
+    gc.disable()
+    # aiohttp builds its default TLS contexts when imported (~0.1 s reading the CA bundle, with the
+    # GIL released): import it in a thread, so that overlaps start-up's other imports.
+    threading.Thread(target=import_module, args=("aiohttp",), name="keel-import", daemon=True).start()
