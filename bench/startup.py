@@ -16,7 +16,9 @@ cache) and then the time of the first call to the local model (which loads it).
 ``--src`` puts another checkout's ``src`` first on ``PYTHONPATH`` (the venv's ``keel`` then runs
 that code): measure a commit with ``git archive <commit> src | tar -x -C /tmp/keel-before``.
 ``--compare OTHER/src`` starts that checkout in turn with the first, in every round, and reports the
-median of the in-round ratios as well (the machine is noisy: compare within rounds).
+median of the in-round ratios as well (the machine is noisy: compare within rounds). Compare two
+``--src`` checkouts (``--src A/src --compare B/src``) so that both run the same way; each target's
+bytecode is compiled before the first start.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+TICK = os.sysconf("SC_CLK_TCK")
 
 
 def chat_body(model: str, **extra: object) -> bytes:
@@ -76,15 +80,16 @@ def chat(port: int, body: bytes, timeout: float = 60.0) -> int | None:
 
 def first_answer(
     args: list[str], env: dict[str, str], port: int, body: bytes, within: float = 60.0
-) -> tuple[float, subprocess.Popen[bytes]]:
-    """Seconds from spawning ``args`` to the first 200 on ``port``, and the still-running process."""
+) -> tuple[float, float, subprocess.Popen[bytes]]:
+    """Seconds from spawning ``args`` to the first 200 on ``port``, the CPU seconds the process had
+    used by then, and the still-running process."""
     started = time.perf_counter()
     process = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     stop = time.monotonic() + within
     while time.monotonic() < stop:
         status = chat(port, body)
         if status == 200:
-            return time.perf_counter() - started, process
+            return time.perf_counter() - started, cpu_seconds(process.pid), process
         if status is not None:
             process.kill()
             raise RuntimeError(f"first answer was {status}")
@@ -93,6 +98,12 @@ def first_answer(
         time.sleep(0.005)
     process.kill()
     raise RuntimeError(f"no 200 within {within} s")
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of ``pid`` (all its threads), in seconds (clock ticks of 10 ms)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
@@ -155,12 +166,13 @@ def main() -> None:
         ):
             for _, env in targets:
                 timed_exit(args, env)  # warm the page cache and the bytecode
-            rounds = [[timed_exit(args, env) for _, env in targets] for _ in range(options.starts)]
-            report(label, rounds)
+            exits = [[timed_exit(args, env) for _, env in targets] for _ in range(options.starts)]
+            report(label, exits)
         rounds = [
             measure(keel, targets, workdir, mock_port, None, index) for index in range(options.starts + 1)
         ]
-        report("keel serve, one route to the mock", [times for times, _ in rounds[1:]])
+        report("keel serve, one route to the mock", [times for times, _, _ in rounds[1:]])
+        report("  its CPU by then", [cpu for _, _, cpu in rounds[1:]])
         if options.extras:
             redis_port = free_port()
             redis = subprocess.Popen(
@@ -179,8 +191,9 @@ def main() -> None:
                 measure(keel, targets, workdir, mock_port, extras, index)
                 for index in range(options.starts + 1)
             ]
-            report("  first 200 via the mock route", [times for times, _ in rounds[1:]])
-            report("  then the first local-model call", [local for _, local in rounds[1:]])
+            report("  first 200 via the mock route", [times for times, _, _ in rounds[1:]])
+            report("  its CPU by then", [cpu for _, _, cpu in rounds[1:]])
+            report("  then the first local-model call", [local for _, local, _ in rounds[1:]])
     finally:
         for process in (mock, redis):
             if process is not None:
@@ -191,12 +204,23 @@ def main() -> None:
 
 
 def target(src: str | None) -> tuple[str, dict[str, str]]:
-    """A label and the environment that runs the installed keel, or ``src`` first on the path."""
+    """A label and the environment that runs the installed keel, or ``src`` first on the path.
+
+    Its bytecode is compiled first, as an installed package's is: with ``PYTHONDONTWRITEBYTECODE``
+    set (as on this machine) every start would otherwise compile each changed module again.
+    """
     env = dict(os.environ)
     if src is None:
-        return "the venv's keel (this checkout)", env
-    env["PYTHONPATH"] = str(Path(src).resolve())
-    return src, env
+        package = Path(subprocess.check_output([sys.executable, "-c", LOCATE], text=True).strip())
+        label = "the venv's keel (this checkout)"
+    else:
+        env["PYTHONPATH"] = str(Path(src).resolve())
+        package, label = Path(src, "keel"), src
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(package)], check=True)
+    return label, env
+
+
+LOCATE = "import importlib.util; print(importlib.util.find_spec('keel').submodule_search_locations[0])"
 
 
 def measure(
@@ -206,9 +230,12 @@ def measure(
     mock_port: int,
     extras: dict[str, str] | None,
     index: int,
-) -> tuple[list[float], list[float]]:
-    """One start of each target: seconds to its first 200 and (with extras) of its first local call."""
-    times, local = [], []
+) -> tuple[list[float], list[float], list[float]]:
+    """One start of each target: seconds to its first 200, (with extras) of its first local call,
+    and the CPU seconds it used to its first 200."""
+    times: list[float] = []
+    local: list[float] = []
+    cpus: list[float] = []
     for _, env in targets:
         config = workdir / f"keel-{index}.yaml"
         (workdir / "keel.db").unlink(missing_ok=True)
@@ -217,7 +244,7 @@ def measure(
         args = [keel, "serve", "--config", str(config), "--port", str(port)]
         # With the extras the call is cache-eligible (temperature 0), so the semantic cache embeds it.
         body = chat_body("bench") if extras is None else chat_body("bench", temperature=0)
-        seconds, process = first_answer(args, env, port, body)
+        seconds, cpu, process = first_answer(args, env, port, body)
         try:
             if extras is not None:
                 started = time.perf_counter()
@@ -228,7 +255,8 @@ def measure(
         finally:
             stop(process)
         times.append(seconds)
-    return times, local
+        cpus.append(cpu)
+    return times, local, cpus
 
 
 def postgres_schema(url: str, drop: str | None = None) -> str | None:
