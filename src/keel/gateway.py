@@ -126,7 +126,10 @@ class Gateway:
         policies: list[RoutePolicy] = [self.retry]
         if any(rule.scope == "route" for rule in self.config.rate_limits):
             policies.append(RouteRateLimitPolicy(self.config.rate_limits, self.counters, token_bound))
-        policies += [BreakerPolicy(self.breakers), AttemptPolicy(coster=self._cost)]
+        policies += [
+            BreakerPolicy(self.breakers),
+            AttemptPolicy(coster=self._cost, input_bound=self.pricer.input_bound),
+        ]
         return policies
 
     def _cost(self, route: Route, request: ChatRequest, attempt: Attempt) -> Decimal | None:

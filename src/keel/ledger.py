@@ -96,6 +96,9 @@ def record_of(
             record.cache_write_tokens += attempt.usage.cache_write_tokens
             record.output_tokens += attempt.usage.output_tokens
             record.reasoning_tokens += attempt.usage.reasoning_tokens
+        elif attempt.delivered_bytes:  # a stream cut before its usage: the tokens it was billed for
+            record.input_tokens += attempt.input_bound or 0
+            record.output_tokens += attempt.delivered_bytes
         record.cost_usd += attempt.cost or Decimal(0)
         if attempt.outcome in ("ok", "cancelled") or (attempt.usage and attempt.outcome != "refused"):
             record.route = attempt.route

@@ -229,9 +229,10 @@ class Pricer:
         """
         usage = attempt.usage
         if usage is None and attempt.delivered_bytes:
-            usage = Usage(
-                input_tokens=self.input_bound(route, request), output_tokens=attempt.delivered_bytes
+            bound = (
+                attempt.input_bound if attempt.input_bound is not None else self.input_bound(route, request)
             )
+            usage = Usage(input_tokens=bound, output_tokens=attempt.delivered_bytes)
         if usage is None:
             return None
         at = datetime.fromtimestamp(attempt.started_at, UTC) if attempt.started_at else None

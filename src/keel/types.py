@@ -200,6 +200,7 @@ class Attempt(_Open):
     upstream_request_id: str | None = None
     usage: Usage | None = None
     delivered_bytes: int | None = None  # a stream cut before the provider reported its usage
+    input_bound: int | None = None  # with delivered_bytes: the input tokens such a stream is billed for
     cost: Decimal | None = None
     tools_dropped: bool | None = None  # the route cannot call tools: it was sent the request without them
 

@@ -107,6 +107,11 @@ async def test_cut_stream_is_billed_for_what_it_delivered(
     ) / MILLION
     assert row["cost_usd"] == expected == Decimal(attempt["cost"]) == counter
     assert row["status"] == "stream_interrupted"
+    # The record's tokens are the ones it was billed for, as its cost is.
+    assert (row["input_tokens"], row["output_tokens"]) == (
+        input_token_bound(handle.call.request),
+        len(delivered),
+    )
 
 
 async def test_a_fallback_the_budget_cannot_cover_stops_the_call(

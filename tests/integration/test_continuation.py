@@ -75,7 +75,10 @@ async def test_a_cut_stream_is_finished_where_prefill_is_accepted(
     assert row["status"] == "ok" and row["model"] == finisher and row["route"] == f"{then}/{finisher}"
     cut_attempt, finishing = row["attempts"]
     assert cut_attempt["route"] == f"{first}/{cut}" and cut_attempt["delivered_bytes"] > 0
-    assert finishing["usage"]["output_tokens"] == 20 and row["output_tokens"] == 20
+    assert finishing["usage"]["output_tokens"] == 20
+    # The record counts the tokens each attempt was billed for: the cut one's bound, the finisher's usage.
+    assert row["output_tokens"] == cut_attempt["delivered_bytes"] + 20
+    assert row["input_tokens"] == cut_attempt["input_bound"] + finishing["usage"]["input_tokens"]
     # The caller is told the whole answer's output: the 40 tokens of the cut part and the 20 after it.
     assert response.usage.output_tokens == 60
     assert response.usage.input_tokens == finishing["usage"]["input_tokens"]

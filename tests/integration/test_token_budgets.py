@@ -156,9 +156,11 @@ async def test_concurrent_calls_never_overspend_tokens(
     assert await spent_tokens(gateway.counters, "global", "all", "lifetime") == 6 * len(answered) <= 300
 
 
-async def test_a_cut_stream_settles_to_what_it_delivered(gateway_for: GatewayFactory, uid) -> None:
+async def test_a_cut_stream_settles_to_what_it_delivered(
+    gateway_for: GatewayFactory, uid, tmp_path: Path
+) -> None:
     """A stream cut before its usage arrived settles its input bound plus one token per delivered
-    byte, as its cost does."""
+    byte, as its cost does, and its ledger record counts the same tokens."""
     gateway = gateway_for(
         {"smart": [f"mock/{uid('cut:after=3,tokens=10')}"]},
         budgets=[{"window": "lifetime", "limit_tokens": 10_000}],
@@ -171,6 +173,12 @@ async def test_a_cut_stream_settles_to_what_it_delivered(gateway_for: GatewayFac
     assert delivered == b"token0 token1 token2"
     expected = input_token_bound(handle.call.request) + len(delivered)
     assert await spent_tokens(gateway.counters, "global", "all", "lifetime") == expected
+    await gateway.aclose()
+    [row] = await ledger_rows(tmp_path / "keel.db")
+    assert (row["input_tokens"], row["output_tokens"]) == (
+        input_token_bound(handle.call.request),
+        len(delivered),
+    )
 
 
 async def test_token_budget_alerts_say_tokens(

@@ -57,5 +57,6 @@ def attempt_tokens(
     if usage is not None:
         return usage.input_tokens + usage.output_tokens
     if attempt.delivered_bytes:
-        return input_bound(route, request) + attempt.delivered_bytes
+        bound = attempt.input_bound if attempt.input_bound is not None else input_bound(route, request)
+        return bound + attempt.delivered_bytes
     return 0

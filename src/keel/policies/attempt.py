@@ -17,6 +17,7 @@ from ..errors import KeelError, StreamInterruptedError, UpstreamError
 from ..reply import ChunkStream, StreamEnd
 from ..telemetry.logs import get_logger
 from ..types import Attempt, ChatRequest, ChatResponse
+from ._token_bound import InputBound
 from ._tools import drops_tools
 
 if TYPE_CHECKING:
@@ -37,11 +38,14 @@ class AttemptPolicy:
 
     A stream's attempt ends when the stream does, so a cut stream's partial usage is recorded too;
     when the provider never reported it, ``delivered_bytes`` says how much output got through.
-    ``coster`` prices each attempt as it ends, before the listeners see it.
+    ``coster`` prices each attempt as it ends, before the listeners see it; a stream that ends before
+    its usage is billed by its bound, so its attempt records ``delivered_bytes`` and, from
+    ``input_bound``, the input bound it is billed for.
     """
 
-    def __init__(self, coster: Coster | None = None) -> None:
+    def __init__(self, coster: Coster | None = None, input_bound: InputBound | None = None) -> None:
         self.coster = coster
+        self.input_bound = input_bound
 
     async def __call__(self, call: Call, route: Route, call_next: RouteHandler) -> Reply:
         attempt = Attempt(route=route.name, model=route.upstream_model, started_at=time.time())
@@ -68,8 +72,10 @@ class AttemptPolicy:
             async def stream_ended(end: StreamEnd) -> None:
                 attempt.duration_s = time.monotonic() - started
                 attempt.usage = end.usage
-                if end.usage is None:
+                if end.usage is None:  # billed by its bound: the input's, and a token per delivered byte
                     attempt.delivered_bytes = _output_bytes(end.response)
+                    if attempt.delivered_bytes and self.input_bound is not None:
+                        attempt.input_bound = self.input_bound(route, call.request)
                 attempt.upstream_request_id = attempt.upstream_request_id or end.response.upstream_request_id
                 if end.status == "completed":
                     attempt.outcome = "ok"
