@@ -68,6 +68,17 @@ async def race(replicas: list[RunningKeel], secret: str) -> list[Any]:
             await sdk.close()
 
 
+def outcomes(results: list[Any]) -> tuple[list[Any], list[openai.RateLimitError]]:
+    """A race's answers and its refusals (429s), having checked that every call was one or the other
+    and that there were some of each."""
+    answered = [r for r in results if not isinstance(r, BaseException)]
+    refused = [r for r in results if isinstance(r, openai.RateLimitError)]
+    others = [r for r in results if isinstance(r, BaseException) and not isinstance(r, openai.RateLimitError)]
+    assert not others, others[:3]
+    assert answered and refused and len(answered) + len(refused) == CALLS
+    return answered, refused
+
+
 async def ledger_rows(path: Path, key_id: str) -> list[dict[str, Any]]:
     ledger = SQLiteLedger(path)
     try:
@@ -103,11 +114,7 @@ def test_concurrent_calls_never_overspend_a_key_budget(
         for server in servers:
             server.stop()  # closes each gateway, flushing its ledger
 
-    answered = [r for r in results if not isinstance(r, BaseException)]
-    refused = [r for r in results if isinstance(r, openai.RateLimitError)]
-    others = [r for r in results if isinstance(r, BaseException) and not isinstance(r, openai.RateLimitError)]
-    assert not others, others[:3]
-    assert answered and refused and len(answered) + len(refused) == CALLS
+    answered, refused = outcomes(results)
     for raw in answered:
         assert raw.http_response.status_code == 200
         assert raw.parse().choices[0].message.content == "token0 token1 token2 token3 token4"
