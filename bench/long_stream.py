@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/long_stream.py [--keel A/.venv/bin/keel --keel B/.venv/bin/keel] \
         [--scenarios unpaced-8,unpaced-64,paced-8,paced-64,rate-20] [--rounds 3] \
-        [--streams N] [--short-streams N] [--rate-streams N] [--client-processes 2] [--json PATH]
+        [--streams N] [--short-streams N] [--rate-streams N] [--client-processes 2] [--json PATH] \
+        [--floor]
 
 One ``keel mock --fast`` and one ``keel serve`` per executable given (defaults, access log on, one
 worker; two checkouts to compare commits), all on loopback. Scenarios (issue 13):
@@ -20,6 +21,11 @@ per 1-token stream) / 999, CPU being utime + stime of the ``keel serve`` process
 mock's CPU per chunk worked out the same way in the same runs as the reference. Streams per second
 and the median time per stream are reported against the direct run of the same round. Every figure
 is the median over rounds; ``x first`` is the median of in-round ratios to the first executable.
+
+``--floor`` adds one more target to every round, measured like a Keel: bench/minimal_proxy.py
+``--stream`` (uvicorn + aiohttp relaying the mock's body as it arrives, no parsing, run with the
+first executable's Python), sent the mock's model names as the direct target is. Its CPU per chunk
+is the least a Python relay built on Keel's HTTP layers spends on this machine.
 
 The load client is aiohttp in ``--client-processes`` worker processes (the connections split
 between them), each reading a fixed number of streams to ``data: [DONE]`` and checking every one
@@ -233,18 +239,22 @@ def model_alias(tokens: int, token_ms: int) -> str:
 SHAPES = [(LONG, 0), (SHORT, 0), (LONG, PACE_MS), (SHORT, PACE_MS), (RATE_TOKENS, 0)]
 
 
+FLOOR = "floor (uvicorn+aiohttp relay, no parsing)"
+
+
 @dataclass
 class Target:
     name: str
     base: str
-    process: subprocess.Popen[bytes] | None = None  # the keel serve; None for direct
+    process: subprocess.Popen[bytes] | None = None  # the keel serve (or floor proxy); None for direct
+    aliases: bool = True  # Keel's model names; False: the mock's own (direct, the floor proxy)
 
     @property
     def pid(self) -> int | None:
         return None if self.process is None else self.process.pid
 
     def model(self, tokens: int, token_ms: int) -> str:
-        return model_spec(tokens, token_ms) if self.process is None else model_alias(tokens, token_ms)
+        return model_alias(tokens, token_ms) if self.aliases else model_spec(tokens, token_ms)
 
 
 def serve(executable: str, index: int, mock_port: int, workdir: str) -> Target:
@@ -262,6 +272,16 @@ def serve(executable: str, index: int, mock_port: int, workdir: str) -> Target:
     port = free_port()
     process = start([executable, "serve", "--config", str(config), "--port", str(port)], port)
     return Target(executable, f"http://127.0.0.1:{port}/v1", process)
+
+
+def floor(executable: str, mock_port: int) -> Target:
+    """bench/minimal_proxy.py --stream in front of the mock, with ``executable``'s venv Python."""
+    python = str(Path(executable).with_name("python"))
+    script = str(Path(__file__).resolve().with_name("minimal_proxy.py"))
+    upstream = f"http://127.0.0.1:{mock_port}/v1/chat/completions"
+    port = free_port()
+    process = start([python, script, "--stream", "--upstream", upstream, "--port", str(port)], port)
+    return Target(FLOOR, f"http://127.0.0.1:{port}/v1", process, aliases=False)
 
 
 def measure(
@@ -463,6 +483,11 @@ def main() -> None:
         help="per scenario, seconds of no load to measure each Keel's background CPU (0: skip)",
     )
     parser.add_argument("--json", type=Path, help="write every run's raw figures here")
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="add bench/minimal_proxy.py --stream (no parsing) as one more target in every round",
+    )
     options = parser.parse_args()
     names = options.scenarios.split(",")
     unknown = [name for name in names if name not in SCENARIOS]
@@ -473,11 +498,13 @@ def main() -> None:
     mock_port = free_port()
     mock = start([executables[0], "mock", "--fast", "--port", str(mock_port)], mock_port)
     workdir = tempfile.mkdtemp(prefix="keel-long-stream-")
-    targets = [Target("direct", f"http://127.0.0.1:{mock_port}/v1")]
+    targets = [Target("direct", f"http://127.0.0.1:{mock_port}/v1", aliases=False)]
     everything: list[Results] = []
     try:
         for index, executable in enumerate(executables):
             targets.append(serve(executable, index, mock_port, workdir))
+        if options.floor:
+            targets.append(floor(executables[0], mock_port))
         for name in names:
             everything.append(run_scenario(SCENARIOS[name], options, client, targets, mock.pid))
     finally:
