@@ -60,3 +60,45 @@ async def test_aclose_reports_cancelled() -> None:
     await stream.aclose()
     assert [end.status for end in ends] == ["cancelled"]
     assert ends[0].response.text == "a"
+
+
+async def batched(*batches: list[Chunk], fail: Exception | None = None) -> AsyncIterator[list[Chunk]]:
+    for batch in batches:
+        yield batch
+    if fail:
+        raise fail
+
+
+async def test_a_batch_is_delivered_whole_or_one_chunk_at_a_time() -> None:
+    """``next_batch`` hands on what arrived together; iterating yields the same chunks one by one, and
+    either way the partial answer holds exactly what was handed on."""
+    stream = ChunkStream(batches=batched([chunk("a"), chunk("b")], [], [chunk("c"), chunk("d", "stop")]))
+    assert [c.text for c in await stream.next_batch()] == ["a", "b"]
+    assert (await anext(stream)).text == "c"
+    assert stream.partial.text == "abc"
+    assert [c.text for c in await stream.next_batch()] == ["d"]  # the rest of the batch begun
+    with pytest.raises(StopAsyncIteration):
+        await stream.next_batch()
+    assert stream.end is not None and stream.end.status == "completed"
+    assert stream.end.response.text == "abcd"
+
+
+async def test_closing_in_the_middle_of_a_batch_records_only_what_was_read() -> None:
+    """A reader that stops after one chunk of a batch: the end reports that chunk, not the batch."""
+    stream = ChunkStream(batches=batched([chunk("a"), chunk("b"), chunk("c")]))
+    assert (await anext(stream)).text == "a"
+    await stream.aclose()
+    assert stream.end is not None and stream.end.status == "cancelled"
+    assert stream.end.response.text == "a"
+    with pytest.raises(StopAsyncIteration):
+        await anext(stream)
+
+
+async def test_a_failure_after_a_batch_is_an_interruption() -> None:
+    """The batched source fails after delivering content: StreamInterruptedError with the partial text."""
+    stream = ChunkStream(batches=batched([chunk("He"), chunk("l")], fail=ServerError("boom", route="r")))
+    await stream.next_batch()
+    with pytest.raises(StreamInterruptedError) as caught:
+        await stream.next_batch()
+    assert caught.value.partial.text == "Hel"
+    assert stream.end is not None and stream.end.status == "failed"

@@ -39,30 +39,37 @@ class ChunkAssembler:
             self.usage = chunk.usage
         if chunk.upstream_request_id:
             self.upstream_request_id = chunk.upstream_request_id
-        for choice in chunk.choices:
-            parts = self._choices.setdefault(choice.index, _ChoiceParts())
-            delta = choice.delta
-            if delta.role:
-                parts.role = delta.role
-            if delta.content:
-                parts.text.append(delta.content)
-            reasoning = (delta.model_extra or {}).get("reasoning_content")
-            if isinstance(reasoning, str) and reasoning:
-                parts.reasoning.append(reasoning)  # thinking, as OpenAI-compatible servers stream it
-            for call in delta.tool_calls or ():
-                self._merge_tool_call(parts, call)
-            if choice.finish_reason:
-                parts.finish_reason = choice.finish_reason
+        for index, delta, finish_reason in chunk.deltas():
+            parts = self._choices.get(index)
+            if parts is None:
+                parts = self._choices[index] = _ChoiceParts()
+            if delta:
+                role = delta.get("role")
+                if role:
+                    parts.role = role
+                content = delta.get("content")
+                if content:
+                    parts.text.append(content)
+                reasoning = delta.get("reasoning_content")
+                if reasoning and isinstance(reasoning, str):
+                    parts.reasoning.append(reasoning)  # thinking, as OpenAI-compatible servers stream it
+                for call in delta.get("tool_calls") or ():
+                    self._merge_tool_call(parts, call)
+            if finish_reason:
+                parts.finish_reason = finish_reason
 
     @staticmethod
-    def _merge_tool_call(parts: _ChoiceParts, call: ToolCall) -> None:
-        index = call.index if call.index is not None else len(parts.tool_calls)
+    def _merge_tool_call(parts: _ChoiceParts, call: dict[str, Any]) -> None:
+        index = call.get("index")
+        if index is None:
+            index = len(parts.tool_calls)
         slot = parts.tool_calls.setdefault(index, {"id": None, "name": "", "arguments": []})
-        slot["id"] = slot["id"] or call.id
-        if call.function.name:
-            slot["name"] += call.function.name
-        if call.function.arguments:
-            slot["arguments"].append(call.function.arguments)
+        slot["id"] = slot["id"] or call.get("id")
+        function = call.get("function") or {}
+        if function.get("name"):
+            slot["name"] += function["name"]
+        if function.get("arguments"):
+            slot["arguments"].append(function["arguments"])
 
     def response(self) -> ChatResponse:
         choices = []

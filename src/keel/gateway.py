@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from ._build import build_providers, build_route, cascades_from_config
 from ._cache import open_cache
-from ._replay import chunks_of
+from ._replay import replayed
 from ._sync import SyncGateway
 from .call import Call, Deadline
 from .config import Config, load_config
@@ -282,7 +282,7 @@ class GatewayStream:
             except Exception as error:
                 error.attempts = self.call.attempts  # type: ignore[attr-defined]
                 raise
-            self._stream = reply if isinstance(reply, ChunkStream) else _replay(reply)
+            self._stream = reply if isinstance(reply, ChunkStream) else replayed(reply)
         return await self._stream.__anext__()
 
     @property
@@ -314,7 +314,3 @@ def _annotate(response: ChatResponse, call: Call) -> ChatResponse:
         response.route = answered[-1].route
         response.upstream_request_id = response.upstream_request_id or answered[-1].upstream_request_id
     return response
-
-
-def _replay(response: ChatResponse) -> ChunkStream:
-    return ChunkStream(chunks_of(response), model=response.model)

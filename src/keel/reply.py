@@ -41,15 +41,30 @@ EndCallback: TypeAlias = Callable[[StreamEnd], Awaitable[None] | None]
 class ChunkStream:
     """An async iterator of chunks that assembles what it delivers and reports its end once.
 
+    Its source yields chunks one by one (``source``) or in lists that arrived together
+    (``batches``: one upstream read each). ``next_batch()`` hands on such a list whole, for a relay
+    that writes it to its client at once; iterating yields the same chunks one at a time.
+
     An upstream failure after the first chunk was delivered is raised as ``StreamInterruptedError``
     carrying the partial answer, never as a quiet end that would pass for a complete one.
     """
 
-    def __init__(self, source: AsyncIterator[Chunk], *, model: str = "") -> None:
-        self._source = source
+    def __init__(
+        self,
+        source: AsyncIterator[Chunk] | None = None,
+        *,
+        model: str = "",
+        batches: AsyncIterator[list[Chunk]] | None = None,
+    ) -> None:
+        if (source is None) == (batches is None):
+            raise TypeError("ChunkStream takes a source of chunks or of batches, not both")
+        self._source: AsyncIterator[Chunk] | AsyncIterator[list[Chunk]] = source or batches  # type: ignore[assignment]
+        self._batched = batches is not None
         self._assembler = ChunkAssembler(model=model)
         self._callbacks: list[EndCallback] = []
         self._delivered = 0
+        self._queued: list[Chunk] = []  # the rest of a batch read one chunk at a time
+        self._at = 0
         self.end: StreamEnd | None = None
 
     def on_end(self, callback: EndCallback) -> None:
@@ -67,10 +82,46 @@ class ChunkStream:
         return self
 
     async def __anext__(self) -> Chunk:
+        if self._at < len(self._queued) and self.end is None:
+            chunk = self._queued[self._at]
+            self._at += 1
+        else:
+            batch = await self._pull()
+            chunk = batch[0]
+            self._queued, self._at = batch, 1
+        self._assembler.add(chunk)
+        self._delivered += 1
+        return chunk
+
+    async def next_batch(self) -> list[Chunk]:
+        """The chunks that arrived together (at least one), all delivered at once.
+
+        Raises:
+            StopAsyncIteration: the stream has ended.
+        """
+        if self._at < len(self._queued) and self.end is None:
+            batch = self._queued[self._at :]
+            self._queued, self._at = [], 0
+        else:
+            batch = await self._pull()
+        add = self._assembler.add
+        for chunk in batch:
+            add(chunk)
+        self._delivered += len(batch)
+        return batch
+
+    async def _pull(self) -> list[Chunk]:
+        """The source's next non-empty batch; the stream's end reported when there is none."""
         if self.end is not None:
             raise StopAsyncIteration
+        source = self._source
         try:
-            chunk = await self._source.__anext__()
+            if self._batched:
+                batch: list[Chunk] = await source.__anext__()  # type: ignore[assignment]
+                while not batch:
+                    batch = await source.__anext__()  # type: ignore[assignment]
+            else:
+                batch = [await source.__anext__()]  # type: ignore[list-item]
         except StopAsyncIteration:
             await self._finish("completed")
             raise
@@ -85,9 +136,7 @@ class ChunkStream:
         except BaseException as exc:  # cancellation: the caller went away mid-read
             await self._finish("cancelled", exc)
             raise
-        self._assembler.add(chunk)
-        self._delivered += 1
-        return chunk
+        return batch
 
     async def aclose(self) -> None:
         """Stop reading; closes the upstream and reports ``cancelled`` unless already ended."""
@@ -102,7 +151,10 @@ class ChunkStream:
 
     async def collect(self) -> ChatResponse:
         """Read the stream to its end and return the whole answer."""
-        async for _ in self:
+        try:
+            while True:
+                await self.next_batch()
+        except StopAsyncIteration:
             pass
         return self.partial
 

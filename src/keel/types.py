@@ -260,28 +260,156 @@ class ChunkChoice(_Open):
     finish_reason: str | None = None
 
 
-class Chunk(_Open):
-    """One streamed piece of an answer."""
+class Chunk:
+    """One streamed piece of an answer, in OpenAI's chunk shape.
 
-    id: str = ""
-    object: str = "chat.completion.chunk"
-    created: int = 0
-    model: str = ""
-    choices: list[ChunkChoice] = Field(default_factory=list)
-    usage: Usage | None = Field(default=None, exclude=True)
-    upstream_request_id: str | None = Field(default=None, exclude=True)
-    native: tuple[Native, ...] = Field(default=(), exclude=True)
+    Light by design: a chunk relayed through the gateway keeps its choices as the plain dicts its
+    upstream sent (checked where the gateway reads them), and its wire bytes in ``native``. The
+    accessors the gateway and its policies use (``text``, ``bears_content``, ``finishes``,
+    ``deltas``, ``tool_argument_deltas``) read those dicts; ``choices`` builds the validated
+    ``ChunkChoice`` models on first use, and from then on they are the chunk's choices (a change to
+    them is what is re-encoded).
+    """
+
+    __slots__ = (
+        "_choices",
+        "_extra",
+        "_raw",
+        "created",
+        "id",
+        "model",
+        "native",
+        "object",
+        "upstream_request_id",
+        "usage",
+    )
+
+    def __init__(
+        self,
+        *,
+        id: str = "",  # the wire fields' names
+        object: str = "chat.completion.chunk",
+        created: int = 0,
+        model: str = "",
+        choices: list[ChunkChoice] | list[dict[str, Any]] | None = None,
+        usage: Usage | None = None,
+        upstream_request_id: str | None = None,
+        native: tuple[Native, ...] = (),
+        **extra: Any,
+    ) -> None:
+        self.id = id
+        self.object = object
+        self.created = created
+        self.model = model
+        self.usage = usage
+        self.upstream_request_id = upstream_request_id
+        self.native = native
+        self._extra = extra
+        if choices and not isinstance(choices[0], dict):
+            self._choices: list[ChunkChoice] | None = choices
+            self._raw: list[dict[str, Any]] | None = None
+        else:
+            self._choices = None
+            self._raw = choices or []  # type: ignore[assignment]
+
+    @classmethod
+    def of_wire(
+        cls, body: dict[str, Any], choices: list[dict[str, Any]], native: tuple[Native, ...]
+    ) -> Chunk:
+        """A chunk for a parsed wire ``body`` whose ``choices`` have been checked, without copying."""
+        chunk = cls.__new__(cls)
+        chunk.id = body.get("id") or ""
+        chunk.object = "chat.completion.chunk"
+        chunk.created = body.get("created") or 0
+        chunk.model = body.get("model") or ""
+        chunk.usage = None
+        chunk.upstream_request_id = None
+        chunk.native = native
+        chunk._extra = body
+        chunk._choices = None
+        chunk._raw = choices
+        return chunk
+
+    def __repr__(self) -> str:
+        return f"Chunk(id={self.id!r}, model={self.model!r}, choices={self.choices!r}, usage={self.usage!r})"
+
+    @property
+    def choices(self) -> list[ChunkChoice]:
+        """The choices as validated models (built once, on first use)."""
+        if self._choices is None:
+            self._choices = [
+                ChunkChoice.model_validate(
+                    choice if choice.get("delta") is not None else {**choice, "delta": {}}
+                )
+                for choice in self._raw or ()
+            ]
+            self._raw = None
+        return self._choices
+
+    @choices.setter
+    def choices(self, value: list[ChunkChoice]) -> None:
+        self._choices, self._raw = value, None
+
+    @property
+    def has_choices(self) -> bool:
+        """Whether the chunk carries any choice (the usage-only last chunk does not)."""
+        return bool(self._raw if self._choices is None else self._choices)
+
+    def deltas(self) -> list[tuple[int, dict[str, Any], str | None]]:
+        """``(index, delta, finish_reason)`` per choice, the delta as a wire dict (tool calls too)."""
+        if self._choices is None:
+            return [
+                (c.get("index") or 0, c.get("delta") or {}, c.get("finish_reason")) for c in self._raw or ()
+            ]
+        return [(c.index, c.delta.wire(), c.finish_reason) for c in self._choices]
 
     @property
     def text(self) -> str:
         """The text this chunk adds."""
-        return "".join(choice.delta.content or "" for choice in self.choices)
+        if self._choices is None:
+            return "".join((c.get("delta") or {}).get("content") or "" for c in self._raw or ())
+        return "".join(choice.delta.content or "" for choice in self._choices)
 
     def bears_content(self) -> bool:
         """True for text, a tool-call delta, or a finish: what commits a stream (DESIGN §1)."""
+        if self._choices is None:
+            for choice in self._raw or ():
+                delta = choice.get("delta") or {}
+                if delta.get("content") or delta.get("tool_calls") or choice.get("finish_reason"):
+                    return True
+            return False
         return any(
-            choice.delta.content or choice.delta.tool_calls or choice.finish_reason for choice in self.choices
+            choice.delta.content or choice.delta.tool_calls or choice.finish_reason
+            for choice in self._choices
         )
+
+    def finishes(self) -> list[tuple[int, str]]:
+        """``(index, finish_reason)`` of each choice this chunk finishes."""
+        if self._choices is None:
+            return [
+                (c.get("index") or 0, c["finish_reason"]) for c in self._raw or () if c.get("finish_reason")
+            ]
+        return [(c.index, c.finish_reason) for c in self._choices if c.finish_reason]
+
+    def tool_argument_deltas(self) -> list[tuple[int, int, str]]:
+        """``(choice index, tool-call index, arguments text)`` of each tool-call delta with arguments."""
+        found = []
+        for index, delta, _ in self.deltas():
+            for position, call in enumerate(delta.get("tool_calls") or ()):
+                arguments = (call.get("function") or {}).get("arguments")
+                if arguments:
+                    found.append((index, call.get("index", position), arguments))
+        return found
+
+    def wire(self) -> dict[str, Any]:
+        """The JSON-ready dict, without fields that were never set (usage is left out)."""
+        body = {key: value for key, value in self._extra.items() if value is not None and key not in _OWN}
+        body.update(id=self.id, object=self.object, created=self.created, model=self.model)
+        if self._choices is None:
+            body["choices"] = [_without_none(choice) for choice in self._raw or ()]
+        else:
+            body["choices"] = [choice.wire() for choice in self._choices]
+        return body
 
     def to_openai(self) -> dict[str, Any]:
         """The chunk in OpenAI's wire shape."""
@@ -289,3 +417,15 @@ class Chunk(_Open):
         if self.usage is not None:
             body["usage"] = self.usage.to_openai()
         return body
+
+
+_OWN = frozenset(("id", "object", "created", "model", "choices", "usage"))
+
+
+def _without_none(value: Any) -> Any:
+    """``value`` with None-valued keys left out, at every depth (as ``wire()`` leaves them out)."""
+    if isinstance(value, dict):
+        return {key: _without_none(item) for key, item in value.items() if item is not None}
+    if isinstance(value, list):
+        return [_without_none(item) for item in value]
+    return value

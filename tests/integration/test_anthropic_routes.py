@@ -156,7 +156,7 @@ async def test_parameters_anthropic_lacks_are_dropped(claude_for, mock_server: M
 @pytest.fixture
 def wire(monkeypatch: pytest.MonkeyPatch) -> bytearray:
     """Every response body byte the Anthropic adapter receives: a whole body as aiohttp reads it, or a
-    stream's lines as they reach the event parser."""
+    stream's reads as they reach the event parser."""
     received = bytearray()
 
     async def on_chunk(session: Any, context: Any, params: aiohttp.TraceResponseChunkReceivedParams) -> None:
@@ -167,18 +167,21 @@ def wire(monkeypatch: pytest.MonkeyPatch) -> bytearray:
     monkeypatch.setattr(
         keel.providers._http, "new_session", lambda: aiohttp.ClientSession(trace_configs=[trace])
     )
-    parse = keel.providers.anthropic.sse_events
+    parse = keel.providers.anthropic.sse_batches
 
-    async def tapped(lines: AsyncIterator[bytes]) -> AsyncIterator[tuple[str, bytes]]:
-        async def tap() -> AsyncIterator[bytes]:
-            async for line in lines:
-                received.extend(line)
-                yield line
+    class Tap:
+        def __init__(self, reader: Any) -> None:
+            self.reader = reader
 
-        async for item in parse(tap()):
-            yield item
+        async def readany(self) -> bytes:
+            block: bytes = await self.reader.readany()
+            received.extend(block)
+            return block
 
-    monkeypatch.setattr(keel.providers.anthropic, "sse_events", tapped)
+    def tapped(reader: Any) -> AsyncIterator[list[tuple[str, bytes]]]:
+        return parse(Tap(reader))
+
+    monkeypatch.setattr(keel.providers.anthropic, "sse_batches", tapped)
     return received
 
 

@@ -21,8 +21,8 @@ async def test_a_late_joiner_reads_from_the_start() -> None:
     flight.join("late", reads_chunks=True)
     await flight.push(chunk("c"))
     flight.finish(ChatResponse())
-    assert [c.text async for c in flight.read("late")] == ["a", "b", "c"]
-    assert [c.text async for c in flight.read("early")] == ["a", "b", "c"]
+    assert [c.text async for batch in flight.read("late") for c in batch] == ["a", "b", "c"]
+    assert [c.text async for batch in flight.read("early") for c in batch] == ["a", "b", "c"]
 
 
 async def test_the_buffer_is_bounded_by_the_slowest_reader() -> None:
@@ -34,8 +34,8 @@ async def test_the_buffer_is_bounded_by_the_slowest_reader() -> None:
     assert not producer.done() and not flight.joinable
     assert flight.buffered <= flight.limit
     seen = []
-    async for c in flight.read("slow"):
-        seen.append(c.text)
+    async for batch in flight.read("slow"):
+        seen += [c.text for c in batch]
         assert flight.buffered <= flight.limit + 200
     await producer
     assert seen == [str(i) for i in range(50)]

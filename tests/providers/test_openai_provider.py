@@ -19,7 +19,7 @@ from keel.errors import MalformedResponseError
 from keel.providers.base import AttemptLimits
 from keel.providers.openai import OpenAIProvider
 from keel.route import Route
-from keel.types import ChatRequest, Chunk
+from keel.types import ChatRequest, Chunk, ChunkChoice
 
 LIMITS = AttemptLimits(connect=1.0, total=5.0)
 
@@ -159,3 +159,94 @@ async def test_done_ends_the_stream_without_a_log_line(
     with caplog.at_level(logging.INFO, logger="keel.providers"):
         chunks = await read(script, base)
     assert len(chunks) == 3 and missing_done(caplog) == []
+
+
+async def batches(base: str) -> list[list[Chunk]]:
+    """Every batch of one stream (the chunks each network read brought), up to a failure."""
+    provider = OpenAIProvider("up", base_url=base, profile="generic")
+    route = Route(name="up/m", provider=provider, upstream_model="m")
+    request = ChatRequest(model="m", messages=[{"role": "user", "content": "hi"}])
+    found: list[list[Chunk]] = []
+    try:
+        async for batch in provider.stream_batches(request, route, LIMITS):
+            found.append(batch)
+    finally:
+        await provider.aclose()
+    return found
+
+
+async def test_the_events_of_one_read_are_one_batch(upstream: tuple[Upstream, str]) -> None:
+    """Events the upstream wrote at once arrive as one batch, in order; the request id rides on the first."""
+    script, base = upstream
+    script.frames = [text("a") + text("b") + text("c") + finish() + USAGE + b"data: [DONE]\n\n"]
+    [batch] = await batches(base)
+    assert [chunk.text for chunk in batch] == ["a", "b", "c", "", ""]
+    assert batch[0].upstream_request_id == "req_1"
+    assert batch[-1].usage is not None and batch[-1].usage.output_tokens == 2
+
+
+async def test_the_chunks_before_a_malformed_event_are_delivered_first(
+    upstream: tuple[Upstream, str],
+) -> None:
+    """A malformed event in the middle of a read: the chunks before it go on, then the stream fails."""
+    script, base = upstream
+    script.frames = [text("a") + text("b") + b"data: {not json\n\n" + text("c") + finish()]
+    provider = OpenAIProvider("up", base_url=base, profile="generic")
+    route = Route(name="up/m", provider=provider, upstream_model="m")
+    request = ChatRequest(model="m", messages=[{"role": "user", "content": "hi"}])
+    source = provider.stream_batches(request, route, LIMITS)
+    try:
+        first = await anext(source)
+        assert [chunk.text for chunk in first] == ["a", "b"]
+        with pytest.raises(MalformedResponseError):
+            await anext(source)
+    finally:
+        await source.aclose()
+        await provider.aclose()
+
+
+@pytest.mark.parametrize(
+    "choice",
+    [
+        {"index": 0, "delta": {"content": 5}},
+        {"index": 0, "delta": ["x"]},
+        {"index": "0", "delta": {"content": "x"}},
+        {"index": 0, "delta": {}, "finish_reason": 1},
+        {"index": 0, "delta": {"role": {"r": 1}}},
+        {"index": 0, "delta": {"tool_calls": [{"index": 0, "id": "t"}]}},
+        {"index": 0, "delta": {"tool_calls": [{"index": 0, "function": {"arguments": 3}}]}},
+        {"index": 0, "delta": {"tool_calls": {"index": 0}}},
+        "text",
+    ],
+)
+async def test_a_chunk_of_the_wrong_shape_is_malformed(upstream: tuple[Upstream, str], choice: Any) -> None:
+    """What the gateway reads of a chunk is checked as it arrives: a wrong type is a malformed stream."""
+    script, base = upstream
+    script.frames = [b"data: " + orjson.dumps({"id": "c1", "model": "m", "choices": [choice]}) + b"\n\n"]
+    with pytest.raises(MalformedResponseError, match="malformed stream event"):
+        await batches(base)
+
+
+async def test_a_light_chunk_reads_as_the_validated_one(upstream: tuple[Upstream, str]) -> None:
+    """The choices built on demand equal the validated models of the same JSON, extras included, and
+    the chunk re-encodes to what the upstream sent (without its nulls)."""
+    script, base = upstream
+    call = {"index": 0, "id": "call_1", "type": "function", "function": {"name": "f", "arguments": '{"a"'}}
+    choice = {
+        "index": 0,
+        "delta": {"role": "assistant", "content": None, "tool_calls": [call], "reasoning_content": "hm"},
+        "finish_reason": None,
+        "logprobs": None,
+    }
+    body = {"id": "c1", "object": "chat.completion.chunk", "created": 7, "model": "m", "choices": [choice]}
+    script.frames = [b"data: " + orjson.dumps({**body, "system_fingerprint": "fp"}) + b"\n\n", finish()]
+    [[chunk, _]] = await batches(base)
+    assert chunk.bears_content() and chunk.text == ""
+    assert chunk.tool_argument_deltas() == [(0, 0, '{"a"')]
+    expected = ChunkChoice.model_validate(choice)
+    wire = chunk.to_openai()  # from the light form
+    assert wire["system_fingerprint"] == "fp" and wire["created"] == 7
+    assert wire["choices"] == [expected.wire()]
+    assert chunk.choices == [expected]
+    assert chunk.choices[0].delta.model_extra == {"reasoning_content": "hm"}
+    assert chunk.to_openai() == wire  # and from the models

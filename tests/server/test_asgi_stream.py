@@ -41,6 +41,32 @@ class CountingProvider:
         pass
 
 
+class BatchingProvider(CountingProvider):
+    """Streams ``total`` one-word chunks in batches of ``size``, as if each batch came in one read."""
+
+    def __init__(self, total: int, size: int) -> None:
+        super().__init__(total)
+        self.size = size
+        self.batches = 0
+
+    async def stream_batches(
+        self, request: ChatRequest, route: Any, limits: Any
+    ) -> AsyncIterator[list[Chunk]]:
+        try:
+            for start in range(0, self.total, self.size):
+                count = min(self.size, self.total - start)
+                self.pulled += count
+                self.batches += 1
+                yield [
+                    Chunk(
+                        id="c", model="fake-1", choices=[ChunkChoice(delta=Delta(content=f"w{start + i} "))]
+                    )
+                    for i in range(count)
+                ]
+        finally:
+            self.closed = True
+
+
 def app_with(provider: CountingProvider) -> Any:
     config = {
         "providers": {"fake": {"profile": "generic", "base_url": "http://127.0.0.1:9"}},
@@ -116,3 +142,36 @@ def test_overhead_includes_time_queued_before_the_handler() -> None:
     ex = Exchange(scope(**{RECEIVED_AT: received}), None, None)
     headers = dict(ex.keel_headers())
     assert float(headers[b"x-keel-overhead-ms"]) >= 50
+
+
+async def test_what_arrives_together_goes_out_in_one_write() -> None:
+    """Chunks that came in one upstream read reach the client in one body message, in order, and the
+    next read waits until that write was taken; the stream still ends with [DONE]."""
+    provider = BatchingProvider(total=12, size=5)
+    app = app_with(provider)
+    bodies: list[bytes] = []
+    pulled_at_write: list[int] = []
+
+    async def receive() -> dict[str, Any]:
+        if not bodies:
+            return {"type": "http.request", "body": BODY, "more_body": False}
+        await asyncio.Event().wait()  # the client stays
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.body":
+            bodies.append(message["body"])
+            pulled_at_write.append(provider.pulled)
+
+    await asyncio.wait_for(app(scope(), receive, send), 5)
+    assert bodies[-1] == b"data: [DONE]\n\n"
+    frames = [body.count(b"data: ") for body in bodies[:-1]]
+    assert frames == [5, 5, 2]  # one write per upstream read
+    assert pulled_at_write == [5, 10, 12, 12]  # nothing was read ahead of a write
+    text = "".join(
+        orjson.loads(line[6:])["choices"][0]["delta"]["content"]
+        for body in bodies[:-1]
+        for line in body.split(b"\n\n")
+        if line
+    )
+    assert text == "".join(f"w{i} " for i in range(12))

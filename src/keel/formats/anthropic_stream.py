@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 
 from ..errors import MalformedResponseError, UpstreamError
-from ..types import Chunk, ChunkChoice, Delta, FunctionCall, Native, ToolCall, Usage
+from ..types import Chunk, Native, Usage
 from .anthropic_response import finish_reason
 
 __all__ = ["AnthropicStreamDecoder"]
@@ -49,6 +49,7 @@ class AnthropicStreamDecoder:
         self._json_tool = json_tool
         self._pending: list[Native] = []
         self._held: Chunk | None = None
+        self._held_choice: dict[str, Any] = {}  # the held chunk's choice, which takes the finish
         self._id = ""
         self._model = ""
         self._created = int(time.time())
@@ -95,7 +96,7 @@ class AnthropicStreamDecoder:
             message = payload["message"]
             self._id, self._model = str(message.get("id") or ""), str(message.get("model") or "")
             self._usage = dict(message.get("usage") or {})
-            return self._chunk(Delta(role="assistant"), native)
+            return self._chunk({"role": "assistant"}, native)
         if kind == "content_block_start":
             return self._block_start(int(payload["index"]), payload["content_block"], native)
         if kind == "content_block_delta":
@@ -120,30 +121,29 @@ class AnthropicStreamDecoder:
             self._json_blocks.add(index)
         elif kind == "tool_use":
             position = self._tools[index] = len(self._tools)
-            call = ToolCall(
-                index=position,
-                id=block.get("id"),
-                function=FunctionCall(name=block.get("name"), arguments=""),
-            )
-            return self._chunk(Delta(tool_calls=[call]), native)
+            call = {
+                "index": position,
+                "id": _text(block.get("id")),
+                "type": "function",
+                "function": {"name": _text(block.get("name")), "arguments": ""},
+            }
+            return self._chunk({"tool_calls": [call]}, native)
         elif kind == "text" and block.get("text"):
-            return self._chunk(Delta(content=block["text"]), native)
+            return self._chunk({"content": _text(block["text"])}, native)
         self._pending.append(native)
         return None
 
     def _block_delta(self, index: int, delta: dict[str, Any], native: Native) -> Chunk | None:
         kind = delta.get("type")
         if kind == "text_delta":
-            return self._chunk(Delta(content=delta["text"]), native)
+            return self._chunk({"content": _text(delta["text"])}, native)
         if kind == "input_json_delta" and index in self._json_blocks:
-            return self._chunk(Delta(content=delta["partial_json"]), native)
+            return self._chunk({"content": _text(delta["partial_json"])}, native)
         if kind == "input_json_delta":
-            call = ToolCall(
-                index=self._tools[index], type=None, function=FunctionCall(arguments=delta["partial_json"])
-            )
-            return self._chunk(Delta(tool_calls=[call]), native)
+            call = {"index": self._tools[index], "function": {"arguments": _text(delta["partial_json"])}}
+            return self._chunk({"tool_calls": [call]}, native)
         if kind == "thinking_delta":
-            return self._chunk(Delta(reasoning_content=delta["thinking"]), native)
+            return self._chunk({"reasoning_content": _text(delta["thinking"])}, native)
         self._pending.append(native)  # signature_delta, citations_delta: no canonical form
         return None
 
@@ -154,17 +154,27 @@ class AnthropicStreamDecoder:
         finish = finish_reason((payload.get("delta") or {}).get("stop_reason"))
         if finish == "tool_calls" and self._json_blocks and not self._tools:
             finish = "stop"  # the forced JSON tool is how the answer came, not a call to make
-        held = self._held or self._chunk(Delta(), None)
+        held = self._held
+        if held is None:
+            self._held_choice = {"index": 0, "delta": {}}
+            held = Chunk(id=self._id, created=self._created, model=self._model, choices=[self._held_choice])
         held.native = (*held.native, *self._pending, native)
         self._pending = []
-        held.choices[0].finish_reason = finish or held.choices[0].finish_reason
+        self._held_choice["finish_reason"] = finish or self._held_choice.get("finish_reason")
         held.usage = Usage.from_anthropic(self._usage)
         self._held = held
 
-    def _chunk(self, delta: Delta | None, native: Native | None) -> Chunk:
+    def _chunk(self, delta: dict[str, Any] | None, native: Native | None) -> Chunk:
         """A chunk for ``delta`` (None: no choice at all), carrying the waiting events and ``native``."""
-        choices = [] if delta is None else [ChunkChoice(index=0, delta=delta)]
+        choices = [] if delta is None else [{"index": 0, "delta": delta}]
         chunk = Chunk(id=self._id, created=self._created, model=self._model, choices=choices)
         chunk.native = (*self._pending, native) if native is not None else tuple(self._pending)
         self._pending = []
         return chunk
+
+
+def _text(value: Any) -> str | None:
+    """``value`` if it is text (or absent); a malformed event otherwise."""
+    if value is None or isinstance(value, str):
+        return value
+    raise TypeError(f"expected text, not {type(value).__name__}")

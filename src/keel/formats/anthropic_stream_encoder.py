@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 
-from ..types import Chunk, Native, ToolCall, Usage
+from ..types import Chunk, Native, Usage
 from .anthropic_response import anthropic_message_id, new_tool_id, stop_reason, to_anthropic_usage
 
 __all__ = ["AnthropicStreamEncoder", "sse_frame"]
@@ -50,21 +50,21 @@ class AnthropicStreamEncoder:
         self.model = chunk.model or self.model
         if chunk.usage is not None:
             self._usage = chunk.usage
-        for choice in chunk.choices:
-            if choice.index != 0:
+        for index, delta, finish_reason in chunk.deltas():
+            if index != 0:
                 continue
-            delta = choice.delta
-            reasoning = (delta.model_extra or {}).get("reasoning_content")
+            reasoning = delta.get("reasoning_content")
             if reasoning:
                 events += self._open("thinking")
                 events.append(self._delta({"type": "thinking_delta", "thinking": reasoning}))
-            if delta.content:
+            content = delta.get("content")
+            if content:
                 events += self._open("text")
-                events.append(self._delta({"type": "text_delta", "text": delta.content}))
-            for call in delta.tool_calls or ():
+                events.append(self._delta({"type": "text_delta", "text": content}))
+            for call in delta.get("tool_calls") or ():
                 events += self._tool_call(call)
-            if choice.finish_reason:
-                self._stop = stop_reason(choice.finish_reason)
+            if finish_reason:
+                self._stop = stop_reason(finish_reason)
         return events
 
     def follow(self, native: Native) -> None:
@@ -110,19 +110,20 @@ class AnthropicStreamEncoder:
         }
         return [{"type": "message_start", "message": message}]
 
-    def _tool_call(self, call: ToolCall) -> list[dict[str, Any]]:
-        position = call.index if call.index is not None else 0
+    def _tool_call(self, call: dict[str, Any]) -> list[dict[str, Any]]:
+        position = call.get("index") or 0
+        function = call.get("function") or {}
         events: list[dict[str, Any]] = []
         if self._block != ("tool_use", position):
-            block = {
+            block: dict[str, Any] = {
                 "type": "tool_use",
-                "id": call.id or new_tool_id(),
-                "name": call.function.name or "",
+                "id": call.get("id") or new_tool_id(),
+                "name": function.get("name") or "",
                 "input": {},
             }
             events += self._open("tool_use", position, block)
-        if call.function.arguments:
-            events.append(self._delta({"type": "input_json_delta", "partial_json": call.function.arguments}))
+        if function.get("arguments"):
+            events.append(self._delta({"type": "input_json_delta", "partial_json": function["arguments"]}))
         return events
 
     def _open(

@@ -22,11 +22,9 @@ def _size(chunk: Chunk) -> int:
     """Roughly what a chunk holds: its wire bytes when known, else its text plus some framing."""
     if chunk.native:
         return sum(len(item.data) for item in chunk.native)
-    size = 100
-    for choice in chunk.choices:
-        size += len((choice.delta.content or "").encode())
-        for call in choice.delta.tool_calls or ():
-            size += len((call.function.arguments or "").encode())
+    size = 100 + len(chunk.text.encode())
+    for _, _, arguments in chunk.tool_argument_deltas():
+        size += len(arguments.encode())
     return size
 
 
@@ -107,17 +105,19 @@ class Flight:
         while not self.done:
             await self.changed()
 
-    async def read(self, member: object) -> AsyncIterator[Chunk]:
-        """The chunks from this reader's position on; the shared call's error if it fails."""
+    async def read(self, member: object) -> AsyncIterator[list[Chunk]]:
+        """The chunks from this reader's position on, all that are there at each step; the shared
+        call's error if it fails."""
         while True:
             position = self.positions[member]
-            if position < self.first + len(self.chunks):
-                chunk = self.chunks[position - self.first]
-                self.positions[member] = position + 1
+            end = self.first + len(self.chunks)
+            if position < end:
+                batch = self.chunks[position - self.first :]
+                self.positions[member] = end
                 if not self.joinable:
                     self._trim()
                     self._notify()
-                yield chunk
+                yield batch
                 continue
             if self.done:
                 if self.error is not None:

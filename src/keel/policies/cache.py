@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol
 
-from .._replay import chunks_of
+from .._replay import replayed
 from ..reply import ChunkStream, StreamEnd
 from ..telemetry.metrics import cache_bytes, cache_lookups
 from ..types import CacheStatus, ChatResponse
@@ -115,7 +115,7 @@ class CachePolicy:
         response = answer.response
         response.cache = status
         if call.stream:
-            return ChunkStream(chunks_of(response), model=response.model)
+            return replayed(response)
         return response
 
     async def _keep(self, call: Call, tenant: str, key: str, ttl: float, response: ChatResponse) -> None:

@@ -23,7 +23,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable
 from typing import TYPE_CHECKING, TypeVar
 
-from .._replay import chunks_of
+from .._replay import replayed
 from ..reply import ChunkStream, StreamStatus
 from ..telemetry.logs import get_logger
 from ..telemetry.metrics import coalesced_calls
@@ -95,19 +95,19 @@ class CoalescePolicy:
             source = self._read(flight, member)
             if leader:
                 return _LeaderStream(source, flight, self._pending, model=call.request.model)
-            return ChunkStream(source, model=call.request.model)
+            return ChunkStream(batches=source, model=call.request.model)
         flight.leave(member)
         assert flight.response is not None
         response = flight.response.model_copy()
         if call.stream:
-            return ChunkStream(chunks_of(response), model=response.model)
+            return replayed(response)
         return response
 
     @staticmethod
-    async def _read(flight: Flight, member: object) -> AsyncIterator[Chunk]:
+    async def _read(flight: Flight, member: object) -> AsyncIterator[list[Chunk]]:
         try:
-            async for chunk in flight.read(member):
-                yield chunk
+            async for batch in flight.read(member):
+                yield batch
         finally:
             flight.leave(member)
 
@@ -124,8 +124,13 @@ class CoalescePolicy:
             flight.tools_dropped = bool(call.options.get("tools_dropped"))
             if isinstance(reply, ChunkStream):
                 flight.started(streamed=True)
-                async for chunk in reply:
-                    await flight.push(chunk)
+                while True:
+                    try:
+                        batch = await reply.next_batch()
+                    except StopAsyncIteration:
+                        break
+                    for chunk in batch:
+                        await flight.push(chunk)
                 flight.finish(reply.partial)
             else:
                 flight.started(streamed=False)
@@ -192,9 +197,14 @@ class _LeaderStream(ChunkStream):
     call ends, with the whole call's cost, while the caller itself goes at once."""
 
     def __init__(
-        self, source: AsyncIterator[Chunk], flight: Flight, pending: set[asyncio.Task[None]], *, model: str
+        self,
+        source: AsyncIterator[list[Chunk]],
+        flight: Flight,
+        pending: set[asyncio.Task[None]],
+        *,
+        model: str,
     ) -> None:
-        super().__init__(source, model=model)
+        super().__init__(batches=source, model=model)
         self._flight = flight
         self._pending = pending
         self._deferred = False

@@ -46,12 +46,12 @@ def continued(
     ]
     if not candidates:
         return first
-    return ChunkStream(_stitched(call, first, candidates, route_handler), model=first.partial.model)
+    return ChunkStream(batches=_stitched(call, first, candidates, route_handler), model=first.partial.model)
 
 
 async def _stitched(
     call: Call, first: ChunkStream, candidates: list[Route], route_handler: RouteHandler
-) -> AsyncIterator[Chunk]:
+) -> AsyncIterator[list[Chunk]]:
     messages = list(call.request.messages)
     prefix = messages.pop().text() if messages and messages[-1].role == "assistant" else ""
     current, delivered = first, prefix
@@ -62,23 +62,27 @@ async def _stitched(
     try:
         while True:
             try:
-                async for chunk in current:
-                    if original is not None:
-                        # The caller already has the role delta, and the upstream's own bytes would
-                        # start a second message: a continuation's chunks are re-encoded instead.
-                        for choice in chunk.choices:
-                            choice.delta.role = None
-                        chunk.native = ()
-                        if owed:
-                            owed = _drop_leading_space(chunk, owed)
-                        if chunk.usage is not None and earlier is not None:
-                            chunk.usage = _whole_answer(earlier, chunk.usage)
-                    text = chunk.text
-                    if text:
-                        pieces += 1
-                        delivered += text
-                    yield chunk
-                return
+                while True:
+                    try:
+                        batch = await current.next_batch()
+                    except StopAsyncIteration:
+                        return
+                    for chunk in batch:
+                        if original is not None:
+                            # The caller already has the role delta, and the upstream's own bytes
+                            # would start a second message: a continuation's chunks are re-encoded.
+                            for choice in chunk.choices:
+                                choice.delta.role = None
+                            chunk.native = ()
+                            if owed:
+                                owed = _drop_leading_space(chunk, owed)
+                            if chunk.usage is not None and earlier is not None:
+                                chunk.usage = _whole_answer(earlier, chunk.usage)
+                        text = chunk.text
+                        if text:
+                            pieces += 1
+                            delivered += text
+                    yield batch
             except StreamInterruptedError as cut:
                 original = original or cut
                 if cut.partial.choices and cut.partial.choices[0].message.tool_calls:

@@ -18,6 +18,7 @@ from ..errors import DeadlineExceededError, UpstreamTimeoutError
 from ..providers.base import AttemptLimits
 from ..reply import ChunkStream
 from ..types import ChatRequest, Chunk
+from ._read_watch import ReadWatch
 from ._tools import drops_tools, without_tools
 
 if TYPE_CHECKING:
@@ -50,15 +51,15 @@ class AttemptRunner:
     async def _stream(
         self, call: Call, route: Route, request: ChatRequest, limits: AttemptLimits, budget: float
     ) -> ChunkStream:
-        source = route.provider.stream(request, route, limits)
+        source = _batches(route, request, limits)
         ends_at = time.monotonic() + budget
         first_token = min(route.timeouts.first_token, budget)
         held: list[Chunk] = []
         try:
             async with asyncio.timeout(first_token):
-                async for chunk in source:
-                    held.append(chunk)
-                    if chunk.bears_content():
+                async for batch in source:
+                    held += batch
+                    if any(chunk.bears_content() for chunk in batch):
                         call.first_token_at = time.monotonic()
                         break
         except TimeoutError:
@@ -68,33 +69,56 @@ class AttemptRunner:
             await source.aclose()  # type: ignore[attr-defined]
             raise
         model = held[0].model if held else route.upstream_model
-        return ChunkStream(_committed(call, route, held, source, ends_at, budget), model=model)
+        return ChunkStream(batches=_committed(call, route, held, source, ends_at, budget), model=model)
+
+
+def _batches(route: Route, request: ChatRequest, limits: AttemptLimits) -> AsyncIterator[list[Chunk]]:
+    """The provider's chunks as they arrive together, one list per read (one each if it cannot say)."""
+    provider = route.provider
+    batches = getattr(provider, "stream_batches", None)
+    if batches is not None:
+        return batches(request, route, limits)
+    return _one_by_one(provider.stream(request, route, limits))
+
+
+async def _one_by_one(source: AsyncIterator[Chunk]) -> AsyncIterator[list[Chunk]]:
+    try:
+        async for chunk in source:
+            yield [chunk]
+    finally:
+        await source.aclose()  # type: ignore[attr-defined]
 
 
 async def _committed(
-    call: Call, route: Route, held: list[Chunk], source: AsyncIterator[Chunk], ends_at: float, budget: float
-) -> AsyncIterator[Chunk]:
-    """The held-back chunks, then the rest, each read within the idle timeout and the attempt's end
-    (``ends_at``, ``budget`` seconds after it began)."""
+    call: Call,
+    route: Route,
+    held: list[Chunk],
+    source: AsyncIterator[list[Chunk]],
+    ends_at: float,
+    budget: float,
+) -> AsyncIterator[list[Chunk]]:
+    """The held-back chunks, then the rest as they arrive, each read within the idle timeout and the
+    attempt's end (``ends_at``, ``budget`` seconds after it began), watched by one timer."""
     idle = route.timeouts.idle
+    watch = ReadWatch()
     try:
-        for chunk in held:
-            yield chunk
+        if held:
+            yield held
         while True:
             left = ends_at - time.monotonic()
             wait = min(idle, left)
             if wait <= 0:
                 raise _timed_out(call, route, "attempt", budget)
             try:
-                async with asyncio.timeout(wait):
-                    chunk = await anext(source)
+                batch = await watch.read(source, wait)
             except StopAsyncIteration:
                 return
             except TimeoutError:
                 phase, limit = ("idle", idle) if wait == idle else ("attempt", budget)
                 raise _timed_out(call, route, phase, limit) from None
-            yield chunk
+            yield batch
     finally:
+        watch.close()
         await source.aclose()  # type: ignore[attr-defined]
 
 

@@ -29,9 +29,9 @@ class Finishes:
 
     def see(self, chunk: Chunk) -> None:
         """Note the finishes and usage ``chunk`` carries."""
-        for choice in chunk.choices:
-            if choice.finish_reason:
-                self._open.discard(choice.index)
+        if self._open:
+            for index, _ in chunk.finishes():
+                self._open.discard(index)
         if chunk.usage is not None:
             self.usage = True
 

@@ -1,24 +1,85 @@
-"""Server-sent events: the ``data`` payloads of an event stream, one per event."""
+"""Server-sent events: the ``(event, data)`` pairs of an event stream, as many as each read brings.
+
+A provider that streams fast sends many events per network read; they are handed on together, so the
+gateway reads, checks and relays them as one batch (one write to its client) instead of one by one.
+An event of the usual form (one ``data:`` line) is cut out of the buffer without a per-line scan.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Protocol
 
-__all__ = ["sse_events"]
+__all__ = ["sse_batches", "sse_events"]
+
+Event = tuple[str, bytes]
 
 
-async def sse_events(lines: AsyncIterable[bytes]) -> AsyncIterator[tuple[str, bytes]]:
-    """Yield ``(event, data)`` per event; comments and ``id``/``retry`` fields are skipped."""
-    event = ""
-    data: list[bytes] = []
-    async for raw in lines:
-        line = raw.rstrip(b"\r\n")
-        if not line:
-            if data:
-                yield event, b"\n".join(data)
-            event, data = "", []
+class _Reader(Protocol):
+    async def readany(self) -> bytes: ...
+
+
+async def sse_batches(reader: _Reader) -> AsyncIterator[list[Event]]:
+    """Yield the complete events of each read (never an empty list); comments and ``id``/``retry``
+    fields are skipped, and an event the body ends without a blank line after still counts."""
+    buffer = b""
+    while True:
+        block = await reader.readany()
+        if not block:
+            break
+        buffer = buffer + block if buffer else block
+        if b"\r" in block:
+            buffer = _lf_only(buffer)
+        end = buffer.rfind(b"\n\n")
+        if end < 0:
             continue
-        if line.startswith(b":"):
+        events = _events(buffer[:end])
+        buffer = buffer[end + 2 :]
+        if events:
+            yield events
+    if buffer.strip():
+        events = _events(buffer)
+        if events:
+            yield events
+
+
+async def sse_events(reader: _Reader) -> AsyncIterator[Event]:
+    """Yield ``(event, data)`` per event (``sse_batches`` one at a time)."""
+    async for batch in sse_batches(reader):
+        for event in batch:
+            yield event
+
+
+def _lf_only(buffer: bytes) -> bytes:
+    """CRLF line ends as LF; a CR at the very end waits for the byte after it."""
+    if buffer.endswith(b"\r"):
+        return buffer[:-1].replace(b"\r\n", b"\n") + b"\r"
+    return buffer.replace(b"\r\n", b"\n")
+
+
+def _events(text: bytes) -> list[Event]:
+    """The events in ``text``: whole events, each ending at a blank line (or the end)."""
+    events: list[Event] = []
+    for block in text.split(b"\n\n"):
+        if block.startswith(b"data: ") and b"\n" not in block:
+            events.append(("", block[6:]))  # the usual form
+        elif (
+            block.startswith(b"event: ") and (line := block.find(b"\ndata: ")) > 0 and block.count(b"\n") == 1
+        ):
+            events.append((block[7:line].decode("utf-8", "replace"), block[line + 7 :]))  # Anthropic's form
+        elif block:
+            event = _parse(block)
+            if event is not None:
+                events.append(event)
+    return events
+
+
+def _parse(block: bytes) -> Event | None:
+    """One event of any form: several ``data`` lines joined by LF, an ``event`` name, comments."""
+    name = ""
+    data: list[bytes] = []
+    for line in block.split(b"\n"):
+        if not line or line.startswith(b":"):
             continue
         field, _, value = line.partition(b":")
         if value.startswith(b" "):
@@ -26,6 +87,5 @@ async def sse_events(lines: AsyncIterable[bytes]) -> AsyncIterator[tuple[str, by
         if field == b"data":
             data.append(value)
         elif field == b"event":
-            event = value.decode("utf-8", "replace")
-    if data:
-        yield event, b"\n".join(data)
+            name = value.decode("utf-8", "replace")
+    return (name, b"\n".join(data)) if data else None

@@ -25,7 +25,7 @@ from ..route import Capabilities
 from ..types import ChatRequest, ChatResponse, Chunk, Native
 from ._anthropic_errors import error_from_payload, error_from_response
 from ._http import SessionPool, post, read_body, transport_errors
-from ._sse import sse_events
+from ._sse import sse_batches
 from .base import AttemptLimits
 
 if TYPE_CHECKING:
@@ -170,6 +170,14 @@ class AnthropicProvider:
         return Native("anthropic", data), request_id
 
     async def stream(self, request: ChatRequest, route: Route, limits: AttemptLimits) -> AsyncIterator[Chunk]:
+        async for batch in self.stream_batches(request, route, limits):
+            for chunk in batch:
+                yield chunk
+
+    async def stream_batches(
+        self, request: ChatRequest, route: Route, limits: AttemptLimits
+    ) -> AsyncIterator[list[Chunk]]:
+        """The stream's chunks, as many at a time as each network read brings (never none)."""
         body, json_tool = self._body(request, route, stream=True)
         response = await self._post(body, route, limits, self._headers_for(request, stream=True))
         request_id = response.headers.get("request-id")
@@ -182,16 +190,29 @@ class AnthropicProvider:
         decoder = AnthropicStreamDecoder(
             route=route.name, on_error=in_stream_error, json_tool=json_tool, request_id=request_id
         )
+        feed = decoder.feed
         try:
             with transport_errors(route.name, headers_received=True):
                 first = True
-                async for event, data in sse_events(response.content):
-                    chunk = decoder.feed(event, data)
-                    if chunk is None:
-                        continue
-                    if first:
-                        chunk.upstream_request_id, first = request_id, False
-                    yield chunk
+                async for events in sse_batches(response.content):
+                    batch: list[Chunk] = []
+                    failure: BaseException | None = None
+                    for event, data in events:
+                        try:
+                            chunk = feed(event, data)
+                        except Exception as error:  # the chunks before it are delivered first
+                            failure = error
+                            break
+                        if chunk is not None:
+                            batch.append(chunk)
+                            if decoder.done:
+                                break
+                    if batch:
+                        if first:
+                            batch[0].upstream_request_id, first = request_id, False
+                        yield batch
+                    if failure is not None:
+                        raise failure
                     if decoder.done:
                         return
             decoder.close()

@@ -66,13 +66,22 @@ class LocalProvider:
         return response
 
     async def stream(self, request: ChatRequest, route: Route, limits: AttemptLimits) -> AsyncIterator[Chunk]:
+        async for batch in self.stream_batches(request, route, limits):
+            for chunk in batch:
+                yield chunk
+
+    async def stream_batches(
+        self, request: ChatRequest, route: Route, limits: AttemptLimits
+    ) -> AsyncIterator[list[Chunk]]:
+        """The runtime's chunks as they arrive together, named for this model."""
         client = await self._ready(route)
         name = self.model_name()
-        source = client.stream(request, route, limits)
+        source = client.stream_batches(request, route, limits)
         try:
-            async for chunk in source:
-                chunk.model, chunk.native = name, ()
-                yield chunk
+            async for batch in source:
+                for chunk in batch:
+                    chunk.model, chunk.native = name, ()
+                yield batch
         finally:
             await source.aclose()  # type: ignore[attr-defined]
 

@@ -13,8 +13,9 @@ from ..errors import MalformedResponseError
 from ..types import ChatRequest, ChatResponse, Chunk, Native, Usage
 from ._finishes import Finishes, closed_early
 from ._http import SessionPool, post, read_body, transport_errors
+from ._openai_chunks import parse_chunk
 from ._openai_errors import error_from_payload, error_from_response
-from ._sse import sse_events
+from ._sse import sse_batches
 from .base import AttemptLimits
 from .profiles import Profile, get_profile
 
@@ -110,30 +111,54 @@ class OpenAIProvider:
         return result
 
     async def stream(self, request: ChatRequest, route: Route, limits: AttemptLimits) -> AsyncIterator[Chunk]:
+        async for batch in self.stream_batches(request, route, limits):
+            for chunk in batch:
+                yield chunk
+
+    async def stream_batches(
+        self, request: ChatRequest, route: Route, limits: AttemptLimits
+    ) -> AsyncIterator[list[Chunk]]:
+        """The stream's chunks, as many at a time as each network read brings (never none)."""
         response = await self._post(request, route, limits, stream=True)
         request_id = response.headers.get("x-request-id")
         finishes = Finishes(request.n or 1)
+        name = route.name
         try:
             try:
-                with transport_errors(route.name, headers_received=True):
+                with transport_errors(name, headers_received=True):
                     first = True
-                    async for _event, data in sse_events(response.content):
-                        if data == b"[DONE]":
+                    async for events in sse_batches(response.content):
+                        batch: list[Chunk] = []
+                        failure: BaseException | None = None
+                        done = False
+                        for _event, data in events:
+                            if data == b"[DONE]":
+                                done = True
+                                break
+                            try:
+                                chunk = parse_chunk(data, name, request_id)
+                            except Exception as error:  # the chunks before it are delivered first
+                                failure = error
+                                break
+                            finishes.see(chunk)
+                            batch.append(chunk)
+                        if batch:
+                            if first:
+                                batch[0].upstream_request_id, first = request_id, False
+                            yield batch
+                        if failure is not None:
+                            raise failure
+                        if done:
                             return
-                        chunk = _parse_chunk(data, route.name, request_id)
-                        finishes.see(chunk)
-                        if first:
-                            chunk.upstream_request_id, first = request_id, False
-                        yield chunk
             except MalformedResponseError as error:
                 if not (finishes.complete and closed_early(error)):
                     raise
             if not finishes.complete:
                 raise MalformedResponseError(
-                    "stream ended without [DONE]", route=route.name, upstream_request_id=request_id
+                    "stream ended without [DONE]", route=name, upstream_request_id=request_id
                 )
             usage_asked = route.capabilities.supports_stream_usage
-            finishes.ended_without_done(route.name, request_id, usage_asked=usage_asked)
+            finishes.ended_without_done(name, request_id, usage_asked=usage_asked)
         finally:
             response.close()  # an unfinished body must not go back to the pool
 
@@ -173,19 +198,3 @@ class OpenAIProvider:
 
     async def aclose(self) -> None:
         await self._pool.aclose()
-
-
-def _parse_chunk(data: bytes, route: str, request_id: str | None) -> Chunk:
-    try:
-        raw: dict[str, Any] = orjson.loads(data)
-        if "error" in raw and "choices" not in raw:
-            raise error_from_payload(raw, status=500, route=route)
-        chunk = Chunk.model_validate(raw)
-    except (orjson.JSONDecodeError, ValidationError, TypeError, AttributeError) as exc:
-        raise MalformedResponseError(
-            "malformed stream event", route=route, upstream_request_id=request_id
-        ) from exc
-    if raw.get("usage"):
-        chunk.usage = Usage.from_openai(raw["usage"])
-    chunk.native = (Native("openai", data),)
-    return chunk

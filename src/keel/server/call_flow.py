@@ -13,7 +13,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
-from .._replay import chunks_of
+from .._replay import replayed
 from ..errors import KeelError
 from ..reply import ChunkStream
 from ..telemetry.logs import get_logger
@@ -100,15 +100,18 @@ async def answer_stream(
             finally:
                 ex.upstream_done = time.perf_counter()
                 ex.note_call(ex.call)
-            stream = reply if isinstance(reply, ChunkStream) else _replayed(reply)
-            first = await anext(stream, None)  # held back until the commit point: already here
-            if first is not None and first.upstream_request_id:
-                ex.upstream_request_id = first.upstream_request_id
+            stream = reply if isinstance(reply, ChunkStream) else replayed(reply)
+            try:
+                first = await stream.next_batch()  # held back until the commit point: already here
+            except StopAsyncIteration:
+                first = []
+            if first and first[0].upstream_request_id:
+                ex.upstream_request_id = first[0].upstream_request_id
             ex.status = 200
             await ex.send(
                 {"type": "http.response.start", "status": 200, "headers": [*headers, *ex.keel_headers()]}
             )
-            await _pump(ex, stream, first, frames_for(first))
+            await _pump(ex, stream, first, frames_for(first[0] if first else None))
         finally:
             if stream is not None and stream.end is None:
                 await stream.aclose()  # cancelled between chunks: close the upstream now
@@ -117,15 +120,21 @@ async def answer_stream(
     ex.note_call(ex.call)
 
 
-async def _pump(ex: Exchange, stream: ChunkStream, first: Chunk | None, frames: StreamFrames) -> None:
-    """Forward chunks one at a time: the next is read only when ``send`` took the last."""
+async def _pump(ex: Exchange, stream: ChunkStream, first: list[Chunk], frames: StreamFrames) -> None:
+    """Forward chunks as they arrive: what one upstream read brought goes in one write, and the next
+    read waits until ``send`` took the last."""
     send = ex.send
+    encode = frames.chunk
+    batch = first
     try:
-        if first is not None and (body := frames.chunk(first)):
-            await send({"type": "http.response.body", "body": body, "more_body": True})
-        async for chunk in stream:
-            if body := frames.chunk(chunk):
+        while True:
+            body = encode(batch[0]) if len(batch) == 1 else b"".join([encode(chunk) for chunk in batch])
+            if body:
                 await send({"type": "http.response.body", "body": body, "more_body": True})
+            try:
+                batch = await stream.next_batch()
+            except StopAsyncIteration:
+                break
     except asyncio.CancelledError:
         raise
     except Exception as error:
@@ -136,7 +145,3 @@ async def _pump(ex: Exchange, stream: ChunkStream, first: Chunk | None, frames: 
         return
     ex.outcome = "completed"
     await send({"type": "http.response.body", "body": frames.end(), "more_body": False})
-
-
-def _replayed(response: ChatResponse) -> ChunkStream:
-    return ChunkStream(chunks_of(response), model=response.model)

@@ -39,7 +39,7 @@ def keeps_chunk(chunk: Chunk, include_usage: bool) -> bool:
     Keel always asks the upstream for usage, for its own accounting; the client gets it only with
     ``stream_options.include_usage``.
     """
-    return include_usage or bool(chunk.choices) or chunk.usage is None
+    return include_usage or chunk.has_choices or chunk.usage is None
 
 
 def error_event(detail: dict[str, Any]) -> bytes:

@@ -1,0 +1,94 @@
+"""One OpenAI stream event as a light ``Chunk``: parsed once, checked where the gateway reads it.
+
+Nothing per event builds a validated model: the fields the gateway, its policies and the library's
+``Chunk`` accessors read — the choices' index, role, content, reasoning text, tool-call deltas and
+finish reason, and the chunk's id, model and creation time — are type-checked by hand, so that the
+``ChunkChoice`` models built later on demand cannot fail, and a malformed event is refused at once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from ..errors import MalformedResponseError
+from ..types import Chunk, Native, Usage
+from ._openai_errors import error_from_payload
+
+__all__ = ["parse_chunk"]
+
+_TEXT = (str, type(None))
+
+
+def parse_chunk(data: bytes, route: str, request_id: str | None) -> Chunk:
+    """The chunk ``data`` (one event's JSON) encodes.
+
+    Raises:
+        UpstreamError: the event is an in-stream error, as its taxonomy class.
+        MalformedResponseError: it is not a chat completion chunk.
+    """
+    try:
+        raw = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise _malformed(route, request_id) from exc
+    if type(raw) is not dict:
+        raise _malformed(route, request_id)
+    choices = raw.get("choices")
+    if choices is None:
+        if "error" in raw:
+            raise error_from_payload(raw, status=500, route=route)
+        choices = []
+    if not (type(choices) is list and _well_formed(raw) and all(_choice_ok(choice) for choice in choices)):
+        raise _malformed(route, request_id)
+    chunk = Chunk.of_wire(raw, choices, (Native("openai", data),))
+    usage = raw.get("usage")
+    if usage:
+        if type(usage) is not dict:
+            raise _malformed(route, request_id)
+        chunk.usage = Usage.from_openai(usage)
+    return chunk
+
+
+def _well_formed(raw: dict[str, Any]) -> bool:
+    return (
+        isinstance(raw.get("id"), _TEXT)
+        and isinstance(raw.get("model"), _TEXT)
+        and isinstance(raw.get("created", 0), int | None)
+    )
+
+
+def _choice_ok(choice: Any) -> bool:
+    if type(choice) is not dict or not isinstance(choice.get("index", 0), int):
+        return False
+    if not isinstance(choice.get("finish_reason"), _TEXT):
+        return False
+    delta = choice.get("delta")
+    if delta is None:
+        return True
+    if type(delta) is not dict:
+        return False
+    if not (isinstance(delta.get("content"), _TEXT) and isinstance(delta.get("role"), _TEXT)):
+        return False
+    if not isinstance(delta.get("reasoning_content"), _TEXT):
+        return False
+    calls = delta.get("tool_calls")
+    return calls is None or (type(calls) is list and all(_tool_call_ok(call) for call in calls))
+
+
+def _tool_call_ok(call: Any) -> bool:
+    if type(call) is not dict:
+        return False
+    function = call.get("function")
+    return (
+        type(function) is dict
+        and isinstance(function.get("name"), _TEXT)
+        and isinstance(function.get("arguments"), _TEXT)
+        and isinstance(call.get("id"), _TEXT)
+        and isinstance(call.get("type"), _TEXT)
+        and isinstance(call.get("index"), int | None)
+    )
+
+
+def _malformed(route: str, request_id: str | None) -> MalformedResponseError:
+    return MalformedResponseError("malformed stream event", route=route, upstream_request_id=request_id)
