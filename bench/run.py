@@ -202,7 +202,7 @@ class Service:
 
 @dataclass
 class Target:
-    name: str  # direct | keel | litellm
+    name: str  # direct | keel | keel-base | litellm
     label: str
     urls: dict[str, str]  # workload -> URL
     service: Service | None = None  # None for direct
@@ -422,7 +422,7 @@ METRICS = {
 
 def summarize(runs: dict, names: list[str]) -> dict:
     """Per scenario and metric: each target's median over rounds, and the medians of the in-round
-    ratios (gateway / direct, Keel / LiteLLM) and differences (gateway - direct)."""
+    ratios (gateway / direct, Keel / LiteLLM, Keel / Keel base) and differences (gateway - direct)."""
     summary: dict = {}
     for scenario in SCENARIOS:
         if scenario.name not in runs:
@@ -451,12 +451,13 @@ def summarize(runs: dict, names: list[str]) -> dict:
                     ]
                     entry[f"{t}_vs_direct_ratio"] = med(ratios)
                     entry[f"{t}_minus_direct"] = med(diffs)
-            if "keel" in names and "litellm" in names:
-                ratios = [
-                    k / lt if k is not None and lt else None
-                    for k, lt in zip(per["keel"], per["litellm"], strict=False)
-                ]
-                entry["keel_vs_litellm_ratio"] = med(ratios)
+            for other in ("litellm", "keel-base"):
+                if "keel" in names and other in names:
+                    ratios = [
+                        k / o if k is not None and o else None
+                        for k, o in zip(per["keel"], per[other], strict=False)
+                    ]
+                    entry[f"keel_vs_{other}_ratio"] = med(ratios)
             out[metric] = entry
         summary[scenario.name] = out
     return summary
@@ -475,8 +476,8 @@ def table(summary: dict, memory: dict, names: list[str], labels: dict[str, str])
     head = ["scenario", "figure"] + [labels[t] for t in names]
     if "direct" in names:
         head += [f"{labels[t]} vs direct" for t in gws]
-    if "keel" in names and "litellm" in names:
-        head.append("Keel / LiteLLM")
+    others = [t for t in ("litellm", "keel-base") if "keel" in names and t in names]
+    head += [f"Keel / {labels[t]}" for t in others]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
 
     def row(scenario: str, metric: str, title: str, kind: str) -> None:
@@ -494,8 +495,8 @@ def table(summary: dict, memory: dict, names: list[str], labels: dict[str, str])
                     cells.append("–" if r is None else f"{r:.3f}×" if r >= 0.1 else f"{r:.4f}×")
                 else:
                     cells.append("")
-        if "keel" in names and "litellm" in names:
-            r = entry.get("keel_vs_litellm_ratio")
+        for t in others:
+            r = entry.get(f"keel_vs_{t}_ratio")
             cells.append("–" if r is None else f"{r:.2f}×" if r < 100 else f"{r:.0f}×")
         lines.append("| " + " | ".join(cells) + " |")
 
@@ -637,13 +638,23 @@ def parse_args() -> argparse.Namespace:
     )
     p.add_argument("--soak-connections", type=int, default=32)
     p.add_argument("--soak-targets", default="keel,litellm", help="gateways to soak (empty: none)")
-    p.add_argument("--targets", default="direct,keel,litellm", help="comma list of direct, keel, litellm")
+    p.add_argument(
+        "--targets",
+        default="direct,keel,litellm",
+        help="comma list of direct, keel, keel-base (needs --keel-base), litellm, run in this order",
+    )
     p.add_argument("--scenarios", default=",".join(s.name for s in SCENARIOS), help="comma list of scenarios")
     p.add_argument(
         "--wrk-threads", type=int, default=1, help="wrk threads (the load generator shares the 2 cores)"
     )
     p.add_argument("--keel-log-level", default="info", help="keel serve --log-level (info: with access logs)")
     p.add_argument("--keel-config", type=Path, default=BENCH / "keel.bench.yaml", help="Keel's config")
+    p.add_argument(
+        "--keel-base",
+        type=Path,
+        help="a second keel executable (e.g. another checkout's .venv/bin/keel): target keel-base, "
+        "started like keel, reported with the in-round ratio Keel / Keel base",
+    )
     p.add_argument("--stop-timeout", type=float, default=60.0, help="seconds from SIGTERM to SIGKILL")
     p.add_argument("--no-netns", action="store_true", help="run in the current network namespace")
     p.add_argument("--out", type=Path, help="results JSON (default bench/results/<stamp>.json)")
@@ -660,6 +671,8 @@ def parse_args() -> argparse.Namespace:
     for name, value in defaults.items():
         if getattr(args, name) is None:
             setattr(args, name, value)
+    if args.keel_base:  # the gateways run with the work directory as their cwd
+        args.keel_base = args.keel_base.absolute()
     return args
 
 
@@ -668,9 +681,12 @@ def main() -> int:
     in_netns_or_reexec(args)
     names = [t for t in args.targets.split(",") if t]
     scenarios = [s for s in SCENARIOS if s.name in args.scenarios.split(",")]
-    unknown = set(names) - {"direct", "keel", "litellm"}
+    if args.keel_base and "keel-base" not in names:
+        names.insert(names.index("keel") + 1 if "keel" in names else len(names), "keel-base")
+    unknown = set(names) - {"direct", "keel", "litellm"} - ({"keel-base"} if args.keel_base else set())
     if unknown or not names:
-        sys.exit(f"unknown targets {unknown}")
+        hint = " (keel-base needs --keel-base)" if "keel-base" in unknown else ""
+        sys.exit(f"unknown targets {unknown}{hint}")
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S") + ("-quick" if args.quick else "")
     out_path = args.out or BENCH / "results" / f"{stamp}.json"
     logdir = BENCH / "results" / "logs" / stamp
@@ -702,7 +718,17 @@ def main() -> int:
         "problems": [],
         "logs": str(logdir.relative_to(ROOT)),
     }
-    labels = {"direct": "direct", "keel": "Keel", "litellm": "LiteLLM"}
+    labels = {"direct": "direct", "keel": "Keel", "keel-base": "Keel base", "litellm": "LiteLLM"}
+    if args.keel_base:
+        results["meta"]["keel_base"] = {
+            "exe": str(args.keel_base),
+            "git": subprocess.run(
+                ["git", "-C", str(args.keel_base.parents[2]), "rev-parse", "--short", "HEAD"],
+                capture_output=True,
+                text=True,
+            ).stdout.strip()
+            or None,
+        }
     upstream = Upstream()
     targets: dict[str, Target] = {}
     t_start = time.monotonic()
@@ -718,16 +744,21 @@ def main() -> int:
                 "direct",
                 {"json": upstream.json_url, "sse": upstream.sse_url, "slow": upstream.slow_url},
             )
-        if "keel" in names:
+        # keel-base: a second Keel executable (another checkout), started exactly like keel but with
+        # its own ledger database (BENCH_WORKDIR), so neither reads the other's schema
+        keels = {"keel": (KEEL_BIN, workdir), "keel-base": (args.keel_base, workdir / "keel-base")}
+        for name in [n for n in names if n in keels]:
+            exe, keel_workdir = keels[name]
+            keel_workdir.mkdir(exist_ok=True)
             port = free_port()
             env = {
                 "BENCH_UPSTREAM": upstream.base,
                 "BENCH_UPSTREAM_SLOW": upstream.slow_base,
                 "BENCH_MASTER_KEY": MASTER_KEY,
-                "BENCH_WORKDIR": str(workdir),
+                "BENCH_WORKDIR": str(keel_workdir),
             }
             cmd = [
-                str(KEEL_BIN),
+                str(exe),
                 "serve",
                 "--config",
                 str(args.keel_config),
@@ -737,11 +768,11 @@ def main() -> int:
                 args.keel_log_level,
             ]
             url = f"http://127.0.0.1:{port}/v1/chat/completions"
-            targets["keel"] = Target(
-                "keel",
-                "Keel",
+            targets[name] = Target(
+                name,
+                labels[name],
                 dict.fromkeys(BODIES, url),
-                Service("keel", cmd, env, logdir / "keel.log", workdir),
+                Service(name, cmd, env, logdir / f"{name}.log", workdir),
                 f"http://127.0.0.1:{port}/healthz",
             )
         if "litellm" in names:
