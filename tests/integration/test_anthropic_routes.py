@@ -4,13 +4,13 @@ thinking, JSON output, dropped parameters, and native pass-through."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
 import pytest
 
 import keel.providers._http
+import keel.providers._sse
 import keel.providers.anthropic
 from keel import ChatRequest, RequestError
 from keel.mock import MockServer
@@ -167,21 +167,13 @@ def wire(monkeypatch: pytest.MonkeyPatch) -> bytearray:
     monkeypatch.setattr(
         keel.providers._http, "new_session", lambda: aiohttp.ClientSession(trace_configs=[trace])
     )
-    parse = keel.providers.anthropic.sse_batches
 
-    class Tap:
-        def __init__(self, reader: Any) -> None:
-            self.reader = reader
-
-        async def readany(self) -> bytes:
-            block: bytes = await self.reader.readany()
+    class Tapped(keel.providers._sse.SSEDecoder):
+        def feed(self, block: bytes) -> list[tuple[str, bytes]]:
             received.extend(block)
-            return block
+            return super().feed(block)
 
-    def tapped(reader: Any) -> AsyncIterator[list[tuple[str, bytes]]]:
-        return parse(Tap(reader))
-
-    monkeypatch.setattr(keel.providers.anthropic, "sse_batches", tapped)
+    monkeypatch.setattr(keel.providers.anthropic, "SSEDecoder", Tapped)
     return received
 
 

@@ -38,21 +38,36 @@ class ReadWatch:
             StopAsyncIteration: ``source`` has ended.
             TimeoutError: the read took longer than ``wait``.
         """
+        cancelling = self.start(wait)
+        try:
+            return await source.__anext__()
+        except asyncio.CancelledError:
+            if self.expired(cancelling):
+                raise TimeoutError from None
+            raise
+        finally:
+            self.stop()
+
+    def start(self, wait: float) -> int:
+        """A read begins in the current task and must end within ``wait`` seconds; returns what
+        ``expired`` needs (the task's pending cancellations)."""
         due = self._loop.time() + wait
         task = asyncio.current_task()
         assert task is not None
         self._due, self._task, self._fired = due, task, False
         if self._handle is None or self._when > due:
             self._arm(due)
-        cancelling = task.cancelling()
-        try:
-            return await source.__anext__()
-        except asyncio.CancelledError:
-            if self._fired and task.uncancel() <= cancelling:
-                raise TimeoutError from None
-            raise
-        finally:
-            self._due = 0.0
+        return task.cancelling()
+
+    def stop(self) -> None:
+        """The read has ended (however it ended)."""
+        self._due = 0.0
+
+    def expired(self, cancelling: int) -> bool:
+        """After a ``CancelledError`` at the read: whether this watch cancelled it (a timeout, and
+        the cancellation is taken back) rather than someone else."""
+        assert self._task is not None
+        return self._fired and self._task.uncancel() <= cancelling
 
     def close(self) -> None:
         """Stop the timer (the stream has ended)."""

@@ -109,13 +109,18 @@ async def _committed(
             wait = min(idle, left)
             if wait <= 0:
                 raise _timed_out(call, route, "attempt", budget)
+            cancelling = watch.start(wait)
             try:
-                batch = await watch.read(source, wait)
+                batch = await source.__anext__()
             except StopAsyncIteration:
                 return
-            except TimeoutError:
+            except asyncio.CancelledError:
+                if not watch.expired(cancelling):
+                    raise
                 phase, limit = ("idle", idle) if wait == idle else ("attempt", budget)
                 raise _timed_out(call, route, phase, limit) from None
+            finally:
+                watch.stop()
             yield batch
     finally:
         watch.close()

@@ -39,8 +39,11 @@ def parse_chunk(data: bytes, route: str, request_id: str | None) -> Chunk:
         if "error" in raw:
             raise error_from_payload(raw, status=500, route=route)
         choices = []
-    if not (type(choices) is list and _well_formed(raw) and all(_choice_ok(choice) for choice in choices)):
+    if type(choices) is not list or not _well_formed(raw):
         raise _malformed(route, request_id)
+    for choice in choices:
+        if not _choice_ok(choice):
+            raise _malformed(route, request_id)
     chunk = Chunk.of_wire(raw, choices, (Native("openai", data),))
     usage = raw.get("usage")
     if usage:
@@ -51,29 +54,35 @@ def parse_chunk(data: bytes, route: str, request_id: str | None) -> Chunk:
 
 
 def _well_formed(raw: dict[str, Any]) -> bool:
+    id_, model, created = raw.get("id"), raw.get("model"), raw.get("created")
     return (
-        isinstance(raw.get("id"), _TEXT)
-        and isinstance(raw.get("model"), _TEXT)
-        and isinstance(raw.get("created", 0), int | None)
+        (id_ is None or type(id_) is str)
+        and (model is None or type(model) is str)
+        and (created is None or type(created) is int)
     )
 
 
+_DELTA_TEXT = frozenset(("content", "role", "reasoning_content"))
+
+
 def _choice_ok(choice: Any) -> bool:
-    if type(choice) is not dict or not isinstance(choice.get("index", 0), int):
+    if type(choice) is not dict:
         return False
-    if not isinstance(choice.get("finish_reason"), _TEXT):
+    index, finish, delta = choice.get("index"), choice.get("finish_reason"), choice.get("delta")
+    if not ((index is None or type(index) is int) and (finish is None or type(finish) is str)):
         return False
-    delta = choice.get("delta")
     if delta is None:
         return True
     if type(delta) is not dict:
         return False
-    if not (isinstance(delta.get("content"), _TEXT) and isinstance(delta.get("role"), _TEXT)):
-        return False
-    if not isinstance(delta.get("reasoning_content"), _TEXT):
-        return False
-    calls = delta.get("tool_calls")
-    return calls is None or (type(calls) is list and all(_tool_call_ok(call) for call in calls))
+    for key, value in delta.items():  # usually one or two
+        if value is None or type(value) is str:
+            continue
+        if key in _DELTA_TEXT:
+            return False
+        if key == "tool_calls" and not (type(value) is list and all(_tool_call_ok(call) for call in value)):
+            return False
+    return True
 
 
 def _tool_call_ok(call: Any) -> bool:

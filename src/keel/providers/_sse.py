@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Protocol
 
-__all__ = ["sse_batches", "sse_events"]
+__all__ = ["SSEDecoder", "sse_batches", "sse_events"]
 
 Event = tuple[str, bytes]
 
@@ -19,28 +19,43 @@ class _Reader(Protocol):
     async def readany(self) -> bytes: ...
 
 
-async def sse_batches(reader: _Reader) -> AsyncIterator[list[Event]]:
-    """Yield the complete events of each read (never an empty list); comments and ``id``/``retry``
-    fields are skipped, and an event the body ends without a blank line after still counts."""
-    buffer = b""
-    while True:
-        block = await reader.readany()
-        if not block:
-            break
-        buffer = buffer + block if buffer else block
+class SSEDecoder:
+    """Cuts complete events out of a body fed to it in blocks, as the reads bring them."""
+
+    __slots__ = ("_buffer",)
+
+    def __init__(self) -> None:
+        self._buffer = b""
+
+    def feed(self, block: bytes) -> list[Event]:
+        """The events ``block`` completes (often none, or many); the rest waits for the next block."""
+        buffer = self._buffer + block if self._buffer else block
         if b"\r" in block:
             buffer = _lf_only(buffer)
         end = buffer.rfind(b"\n\n")
         if end < 0:
-            continue
-        events = _events(buffer[:end])
-        buffer = buffer[end + 2 :]
+            self._buffer = buffer
+            return []
+        self._buffer = buffer[end + 2 :]
+        return _events(buffer[:end])
+
+    def close(self) -> list[Event]:
+        """The body has ended: an event it ended without a blank line after still counts."""
+        rest, self._buffer = self._buffer, b""
+        return _events(rest) if rest.strip() else []
+
+
+async def sse_batches(reader: _Reader) -> AsyncIterator[list[Event]]:
+    """Yield the complete events of each read (never an empty list); comments and ``id``/``retry``
+    fields are skipped, and an event the body ends without a blank line after still counts."""
+    decoder = SSEDecoder()
+    while True:
+        block = await reader.readany()
+        events = decoder.feed(block) if block else decoder.close()
         if events:
             yield events
-    if buffer.strip():
-        events = _events(buffer)
-        if events:
-            yield events
+        if not block:
+            return
 
 
 async def sse_events(reader: _Reader) -> AsyncIterator[Event]:

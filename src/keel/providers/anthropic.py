@@ -25,7 +25,7 @@ from ..route import Capabilities
 from ..types import ChatRequest, ChatResponse, Chunk, Native
 from ._anthropic_errors import error_from_payload, error_from_response
 from ._http import SessionPool, post, read_body, transport_errors
-from ._sse import sse_batches
+from ._sse import SSEDecoder
 from .base import AttemptLimits
 
 if TYPE_CHECKING:
@@ -194,7 +194,11 @@ class AnthropicProvider:
         try:
             with transport_errors(route.name, headers_received=True):
                 first = True
-                async for events in sse_batches(response.content):
+                decoder_sse = SSEDecoder()
+                read = response.content.readany
+                while True:
+                    block = await read()
+                    events = decoder_sse.feed(block) if block else decoder_sse.close()
                     batch: list[Chunk] = []
                     failure: BaseException | None = None
                     for event, data in events:
@@ -215,6 +219,8 @@ class AnthropicProvider:
                         raise failure
                     if decoder.done:
                         return
+                    if not block:
+                        break
             decoder.close()
         finally:
             response.close()  # an unfinished body must not go back to the pool

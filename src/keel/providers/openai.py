@@ -15,7 +15,7 @@ from ._finishes import Finishes, closed_early
 from ._http import SessionPool, post, read_body, transport_errors
 from ._openai_chunks import parse_chunk
 from ._openai_errors import error_from_payload, error_from_response
-from ._sse import sse_batches
+from ._sse import SSEDecoder
 from .base import AttemptLimits
 from .profiles import Profile, get_profile
 
@@ -127,21 +127,12 @@ class OpenAIProvider:
             try:
                 with transport_errors(name, headers_received=True):
                     first = True
-                    async for events in sse_batches(response.content):
-                        batch: list[Chunk] = []
-                        failure: BaseException | None = None
-                        done = False
-                        for _event, data in events:
-                            if data == b"[DONE]":
-                                done = True
-                                break
-                            try:
-                                chunk = parse_chunk(data, name, request_id)
-                            except Exception as error:  # the chunks before it are delivered first
-                                failure = error
-                                break
-                            finishes.see(chunk)
-                            batch.append(chunk)
+                    decoder = SSEDecoder()
+                    read = response.content.readany
+                    while True:
+                        block = await read()
+                        events = decoder.feed(block) if block else decoder.close()
+                        batch, failure, done = _chunks(events, name, request_id, finishes)
                         if batch:
                             if first:
                                 batch[0].upstream_request_id, first = request_id, False
@@ -150,6 +141,8 @@ class OpenAIProvider:
                             raise failure
                         if done:
                             return
+                        if not block:
+                            break
             except MalformedResponseError as error:
                 if not (finishes.complete and closed_early(error)):
                     raise
@@ -198,3 +191,21 @@ class OpenAIProvider:
 
     async def aclose(self) -> None:
         await self._pool.aclose()
+
+
+def _chunks(
+    events: list[tuple[str, bytes]], route: str, request_id: str | None, finishes: Finishes
+) -> tuple[list[Chunk], Exception | None, bool]:
+    """The chunks of one read's events; the error of a bad event (the chunks before it still go
+    on first); whether ``[DONE]`` came."""
+    batch: list[Chunk] = []
+    for _event, data in events:
+        if data == b"[DONE]":
+            return batch, None, True
+        try:
+            chunk = parse_chunk(data, route, request_id)
+        except Exception as error:
+            return batch, error, False
+        finishes.see(chunk)
+        batch.append(chunk)
+    return batch, None, False
