@@ -52,7 +52,7 @@ class ReadWatch:
         """A read begins in the current task and must end within ``wait`` seconds; returns what
         ``expired`` needs (the task's pending cancellations)."""
         due = self._loop.time() + wait
-        task = asyncio.current_task()
+        task = asyncio.current_task(self._loop)  # with the loop: no get_running_loop (a getpid call)
         assert task is not None
         self._due, self._task, self._fired = due, task, False
         if self._handle is None or self._when > due:
