@@ -7,16 +7,9 @@ An event of the usual form (one ``data:`` line) is cut out of the buffer without
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Protocol
-
-__all__ = ["SSEDecoder", "sse_batches", "sse_events"]
+__all__ = ["SSEDecoder"]
 
 Event = tuple[str, bytes]
-
-
-class _Reader(Protocol):
-    async def readany(self) -> bytes: ...
 
 
 class SSEDecoder:
@@ -43,26 +36,6 @@ class SSEDecoder:
         """The body has ended: an event it ended without a blank line after still counts."""
         rest, self._buffer = self._buffer, b""
         return _events(rest) if rest.strip() else []
-
-
-async def sse_batches(reader: _Reader) -> AsyncIterator[list[Event]]:
-    """Yield the complete events of each read (never an empty list); comments and ``id``/``retry``
-    fields are skipped, and an event the body ends without a blank line after still counts."""
-    decoder = SSEDecoder()
-    while True:
-        block = await reader.readany()
-        events = decoder.feed(block) if block else decoder.close()
-        if events:
-            yield events
-        if not block:
-            return
-
-
-async def sse_events(reader: _Reader) -> AsyncIterator[Event]:
-    """Yield ``(event, data)`` per event (``sse_batches`` one at a time)."""
-    async for batch in sse_batches(reader):
-        for event in batch:
-            yield event
 
 
 def _lf_only(buffer: bytes) -> bytes:

@@ -36,7 +36,12 @@ class Provider(Protocol):
     async def chat(self, request: ChatRequest, route: Route, limits: AttemptLimits) -> ChatResponse: ...
 
     def stream(self, request: ChatRequest, route: Route, limits: AttemptLimits) -> AsyncIterator[Chunk]:
-        """Chunks as they arrive; the HTTP request is sent on the first ``__anext__``."""
+        """Chunks as they arrive; the HTTP request is sent on the first ``__anext__``.
+
+        A provider may also offer ``stream_batches`` (same arguments): the chunks as lists, every
+        chunk one network read brought in one list, which the gateway then relays in one write.
+        Without it each chunk is a batch of its own.
+        """
         ...
 
     async def aclose(self) -> None: ...
