@@ -240,6 +240,7 @@ SHAPES = [(LONG, 0), (SHORT, 0), (LONG, PACE_MS), (SHORT, PACE_MS), (RATE_TOKENS
 
 
 FLOOR = "floor (uvicorn+aiohttp relay, no parsing)"
+RAW_FLOOR = "raw floor (asyncio Protocol byte relay)"
 
 
 @dataclass
@@ -282,6 +283,15 @@ def floor(executable: str, mock_port: int) -> Target:
     port = free_port()
     process = start([python, script, "--stream", "--upstream", upstream, "--port", str(port)], port)
     return Target(FLOOR, f"http://127.0.0.1:{port}/v1", process, aliases=False)
+
+
+def raw_floor(executable: str, mock_port: int) -> Target:
+    """bench/raw_relay.py (bytes from socket to socket) in front of the mock."""
+    python = str(Path(executable).with_name("python"))
+    script = str(Path(__file__).resolve().with_name("raw_relay.py"))
+    port = free_port()
+    process = start([python, script, "--upstream", f"127.0.0.1:{mock_port}", "--port", str(port)], port)
+    return Target(RAW_FLOOR, f"http://127.0.0.1:{port}/v1", process, aliases=False)
 
 
 def measure(
@@ -488,6 +498,11 @@ def main() -> None:
         action="store_true",
         help="add bench/minimal_proxy.py --stream (no parsing) as one more target in every round",
     )
+    parser.add_argument(
+        "--floor-raw",
+        action="store_true",
+        help="add bench/raw_relay.py (bytes socket to socket, no HTTP stack) as one more target",
+    )
     options = parser.parse_args()
     names = options.scenarios.split(",")
     unknown = [name for name in names if name not in SCENARIOS]
@@ -505,6 +520,8 @@ def main() -> None:
             targets.append(serve(executable, index, mock_port, workdir))
         if options.floor:
             targets.append(floor(executables[0], mock_port))
+        if options.floor_raw:
+            targets.append(raw_floor(executables[0], mock_port))
         for name in names:
             everything.append(run_scenario(SCENARIOS[name], options, client, targets, mock.pid))
     finally:
