@@ -134,6 +134,7 @@ class BudgetExceededError(KeelError):
 
     status = 429
     openai_type = "budget_exceeded"
+    keel_code = True
     code = "budget_exceeded"
 
     def __init__(self, message: str, *, budget: str, retry_after: float | None = None) -> None:

@@ -70,6 +70,9 @@ def test_a_token_budget_refuses_and_says_what_remains(
     with claude, pytest.raises(anthropic.RateLimitError) as refused_message:
         claude.messages.create(model="smart", max_tokens=5, messages=user())
     assert remaining(refused_message.value.response.headers) == LIMIT - used
+    assert refused_message.value.body["error"]["type"] == "budget_exceeded"  # type: ignore[index]
+    for headers in (refused.response.headers, refused_message.value.response.headers):
+        assert headers["x-keel-error-code"] == "budget_exceeded"
     assert len(upstream.attempts(model=model)) == answered
 
 

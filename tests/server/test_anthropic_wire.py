@@ -57,7 +57,7 @@ CUT = StreamInterruptedError("stream interrupted after 3 chunks", partial=ChatRe
         (ContextLengthExceededError("x"), 400, "invalid_request_error"),
         (ContentPolicyError("x"), 400, "invalid_request_error"),
         (RateLimitError("x", retry_after=30), 429, "rate_limit_error"),
-        (BudgetExceededError("x", budget="team"), 429, "rate_limit_error"),
+        (BudgetExceededError("x", budget="team"), 429, "budget_exceeded"),
         (RateLimitExceededError("x", limit="rpm", retry_after=2), 429, "rate_limit_error"),
         (ServerError("x", upstream_status=500), 500, "api_error"),
         (ServerError("x", upstream_status=502), 500, "api_error"),

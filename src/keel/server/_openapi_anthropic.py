@@ -158,7 +158,8 @@ MESSAGES_PATH: dict[str, Any] = {
             "405": _error("invalid_request_error: wrong method"),
             "413": _error("request_too_large: the body is larger than the server's limit"),
             "429": _error(
-                "rate_limit_error: rate limited after Keel's retries, or Keel's own limits; see retry-after"
+                "rate_limit_error: rate limited after Keel's retries, or by Keel's own limits;"
+                " budget_exceeded (also x-keel-error-code): a budget cannot cover the call; see retry-after"
             ),
             "500": _error("api_error: every route failed, or an internal error in Keel"),
             "504": _error("timeout_error: the call's deadline ran out"),
