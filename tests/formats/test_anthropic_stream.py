@@ -131,6 +131,21 @@ def test_events_become_canonical_chunks() -> None:
     assert sum(1 for chunk in chunks if chunk.choices and chunk.choices[0].finish_reason) == 1
 
 
+def test_the_light_accessors_read_what_the_models_read() -> None:
+    """Decoded chunks answer ``text``, ``finishes``, ``bears_content`` and the tool-call argument
+    deltas from their light form, before any model is built, as the models then say."""
+    chunks = decode(EVENTS)
+    light = [(c.text, c.finishes(), c.bears_content(), c.tool_argument_deltas()) for c in chunks]
+    arguments = "".join(part for c in chunks for _, _, part in c.tool_argument_deltas())
+    assert arguments == '{"city": "Oslo"}'
+    assert [finish for c in chunks for finish in c.finishes()] == [(0, "tool_calls")]
+    for chunk, (text, finishes, bears, _) in zip(chunks, light, strict=True):
+        choices = chunk.choices  # the models, built now
+        assert text == "".join(choice.delta.content or "" for choice in choices)
+        assert finishes == [(c.index, c.finish_reason) for c in choices if c.finish_reason]
+        assert bears == any(c.delta.content or c.delta.tool_calls or c.finish_reason for c in choices)
+
+
 async def test_chunks_assemble_into_the_whole_answer() -> None:
     """Assembled, the chunks give the text, the thinking, and the tool call with its whole arguments."""
 
