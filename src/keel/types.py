@@ -285,7 +285,7 @@ class Chunk:
     accessors the gateway and its policies use (``text``, ``bears_content``, ``finishes``,
     ``deltas``, ``tool_argument_deltas``) read those dicts; ``choices`` builds the validated
     ``ChunkChoice`` models on first use, and from then on they are the chunk's choices (a change to
-    them is what is re-encoded).
+    them is what is re-encoded). Made with ``choices`` as dicts, a chunk takes them as checked.
     """
 
     __slots__ = (
