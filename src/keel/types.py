@@ -6,6 +6,7 @@ returned is silently dropped on the way through.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -30,32 +31,18 @@ __all__ = [
 ]
 
 
+@dataclass(slots=True, unsafe_hash=True)
 class Native:
     """The provider's (or client's) own encoding of one object, kept so that a client speaking the
     same format gets it unchanged (DESIGN §3a): a JSON body, or one SSE event of a stream.
 
-    A value (equal by its fields, hashable), never changed once made; a plain class rather than a
-    frozen dataclass because a stream makes one per event and a frozen dataclass is slow to build.
+    A value (equal by its fields, hashable), never changed once made; not ``frozen`` because a stream
+    makes one per event and a frozen dataclass is slow to build.
     """
 
-    __slots__ = ("data", "event", "format")
-
-    def __init__(self, format: Literal["openai", "anthropic"], data: bytes, event: str | None = None) -> None:
-        self.format = format
-        self.data = data
-        self.event = event
-
-    def _key(self) -> tuple[str, bytes, str | None]:
-        return (self.format, self.data, self.event)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Native) and self._key() == other._key()
-
-    def __hash__(self) -> int:
-        return hash(self._key())
-
-    def __repr__(self) -> str:
-        return f"Native(format={self.format!r}, data={self.data!r}, event={self.event!r})"
+    format: Literal["openai", "anthropic"]
+    data: bytes
+    event: str | None = None
 
 
 class _Open(BaseModel):

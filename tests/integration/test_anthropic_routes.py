@@ -11,6 +11,7 @@ import pytest
 
 import keel.providers._http
 import keel.providers._sse
+import keel.providers._stream_reads
 import keel.providers.anthropic
 from keel import ChatRequest, RequestError
 from keel.mock import MockServer
@@ -173,7 +174,7 @@ def wire(monkeypatch: pytest.MonkeyPatch) -> bytearray:
             received.extend(block)
             return super().feed(block)
 
-    monkeypatch.setattr(keel.providers.anthropic, "SSEDecoder", Tapped)
+    monkeypatch.setattr(keel.providers._stream_reads, "SSEDecoder", Tapped)
     return received
 
 

@@ -80,12 +80,14 @@ class AnthropicStreamDecoder:
                 upstream_request_id=self.request_id,
             ) from exc
 
-    def close(self) -> None:
-        """Check the stream ended properly.
+    def close(self, cut: MalformedResponseError | None = None) -> None:
+        """Check the stream ended properly (``cut``: the connection closed mid-body).
 
         Raises:
-            MalformedResponseError: it ended without ``message_stop``.
+            MalformedResponseError: it ended without ``message_stop`` (``cut`` if it was cut).
         """
+        if cut is not None:
+            raise cut
         if not self.done:
             raise MalformedResponseError(
                 "stream ended without message_stop", route=self.route, upstream_request_id=self.request_id

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 from ..errors import DeadlineExceededError, UpstreamTimeoutError
-from ..providers.base import AttemptLimits
+from ..providers.base import AttemptLimits, in_batches
 from ..reply import ChunkStream
 from ..types import ChatRequest, Chunk
 from ._read_watch import ReadWatch
@@ -78,15 +78,7 @@ def _batches(route: Route, request: ChatRequest, limits: AttemptLimits) -> Async
     batches = getattr(provider, "stream_batches", None)
     if batches is not None:
         return batches(request, route, limits)
-    return _one_by_one(provider.stream(request, route, limits))
-
-
-async def _one_by_one(source: AsyncIterator[Chunk]) -> AsyncIterator[list[Chunk]]:
-    try:
-        async for chunk in source:
-            yield [chunk]
-    finally:
-        await source.aclose()  # type: ignore[attr-defined]
+    return in_batches(provider.stream(request, route, limits))
 
 
 async def _committed(

@@ -14,11 +14,43 @@ import orjson
 
 from ..errors import MalformedResponseError
 from ..types import Chunk, Native, Usage
+from ._finishes import Finishes
 from ._openai_errors import error_from_payload
 
-__all__ = ["parse_chunk"]
+__all__ = ["OpenAIStreamDecoder", "parse_chunk"]
 
 _TEXT = (str, type(None))
+
+
+class OpenAIStreamDecoder:
+    """One Chat Completions stream's events as chunks (``read_batches``'s decoder): complete at
+    ``[DONE]``, or, for servers that close without it, once every choice has its finish reason."""
+
+    __slots__ = ("_finishes", "_usage_asked", "done", "request_id", "route")
+
+    def __init__(self, route: str, request_id: str | None, *, choices: int, usage_asked: bool) -> None:
+        self.route = route
+        self.request_id = request_id
+        self.done = False
+        self._finishes = Finishes(choices)
+        self._usage_asked = usage_asked
+
+    def feed(self, event: str, data: bytes) -> Chunk | None:
+        if data == b"[DONE]":
+            self.done = True
+            return None
+        chunk = parse_chunk(data, self.route, self.request_id)
+        self._finishes.see(chunk)
+        return chunk
+
+    def close(self, cut: MalformedResponseError | None = None) -> None:
+        """Without ``[DONE]``: complete if every choice finished (logged once), else ``cut`` or a
+        ``MalformedResponseError``."""
+        if not self._finishes.complete:
+            raise cut or MalformedResponseError(
+                "stream ended without [DONE]", route=self.route, upstream_request_id=self.request_id
+            )
+        self._finishes.ended_without_done(self.route, self.request_id, usage_asked=self._usage_asked)
 
 
 def parse_chunk(data: bytes, route: str, request_id: str | None) -> Chunk:

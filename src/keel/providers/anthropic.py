@@ -24,9 +24,9 @@ from ..formats.anthropic_stream import AnthropicStreamDecoder
 from ..route import Capabilities
 from ..types import ChatRequest, ChatResponse, Chunk, Native
 from ._anthropic_errors import error_from_payload, error_from_response
-from ._http import SessionPool, post, read_body, transport_errors
-from ._sse import SSEDecoder
-from .base import AttemptLimits
+from ._http import SessionPool, post, read_body
+from ._stream_reads import read_batches
+from .base import AttemptLimits, one_by_one
 
 if TYPE_CHECKING:
     from ..route import Route
@@ -169,61 +169,27 @@ class AnthropicProvider:
             )
         return Native("anthropic", data), request_id
 
-    async def stream(self, request: ChatRequest, route: Route, limits: AttemptLimits) -> AsyncIterator[Chunk]:
-        async for batch in self.stream_batches(request, route, limits):
-            for chunk in batch:
-                yield chunk
+    def stream(self, request: ChatRequest, route: Route, limits: AttemptLimits) -> AsyncIterator[Chunk]:
+        return one_by_one(self.stream_batches(request, route, limits))
 
-    async def stream_batches(
+    def stream_batches(
         self, request: ChatRequest, route: Route, limits: AttemptLimits
     ) -> AsyncIterator[list[Chunk]]:
         """The stream's chunks, as many at a time as each network read brings (never none)."""
         body, json_tool = self._body(request, route, stream=True)
-        response = await self._post(body, route, limits, self._headers_for(request, stream=True))
-        request_id = response.headers.get("request-id")
 
-        def in_stream_error(payload: dict[str, Any]) -> UpstreamError:
-            error = error_from_payload(payload, status=200, route=route.name)
-            error.upstream_request_id = error.upstream_request_id or request_id
-            return error
+        def decoder(request_id: str | None) -> AnthropicStreamDecoder:
+            def in_stream_error(payload: dict[str, Any]) -> UpstreamError:
+                error = error_from_payload(payload, status=200, route=route.name)
+                error.upstream_request_id = error.upstream_request_id or request_id
+                return error
 
-        decoder = AnthropicStreamDecoder(
-            route=route.name, on_error=in_stream_error, json_tool=json_tool, request_id=request_id
-        )
-        feed = decoder.feed
-        try:
-            with transport_errors(route.name, headers_received=True):
-                first = True
-                decoder_sse = SSEDecoder()
-                read = response.content.readany
-                while True:
-                    block = await read()
-                    events = decoder_sse.feed(block) if block else decoder_sse.close()
-                    batch: list[Chunk] = []
-                    failure: BaseException | None = None
-                    for event, data in events:
-                        try:
-                            chunk = feed(event, data)
-                        except Exception as error:  # the chunks before it are delivered first
-                            failure = error
-                            break
-                        if chunk is not None:
-                            batch.append(chunk)
-                            if decoder.done:
-                                break
-                    if batch:
-                        if first:
-                            batch[0].upstream_request_id, first = request_id, False
-                        yield batch
-                    if failure is not None:
-                        raise failure
-                    if decoder.done:
-                        return
-                    if not block:
-                        break
-            decoder.close()
-        finally:
-            response.close()  # an unfinished body must not go back to the pool
+            return AnthropicStreamDecoder(
+                route=route.name, on_error=in_stream_error, json_tool=json_tool, request_id=request_id
+            )
+
+        headers = self._headers_for(request, stream=True)
+        return read_batches(lambda: self._post(body, route, limits, headers), decoder, "request-id")
 
     async def aclose(self) -> None:
         await self._pool.aclose()

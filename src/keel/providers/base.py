@@ -11,7 +11,7 @@ from ..types import ChatRequest, ChatResponse, Chunk
 if TYPE_CHECKING:
     from ..route import Route
 
-__all__ = ["AttemptLimits", "Provider"]
+__all__ = ["AttemptLimits", "Provider", "in_batches", "one_by_one"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,3 +45,22 @@ class Provider(Protocol):
         ...
 
     async def aclose(self) -> None: ...
+
+
+async def one_by_one(batches: AsyncIterator[list[Chunk]]) -> AsyncIterator[Chunk]:
+    """The chunks of ``batches`` one at a time: a provider's ``stream`` made from its ``stream_batches``."""
+    try:
+        async for batch in batches:
+            for chunk in batch:
+                yield chunk
+    finally:
+        await batches.aclose()  # type: ignore[attr-defined]
+
+
+async def in_batches(chunks: AsyncIterator[Chunk]) -> AsyncIterator[list[Chunk]]:
+    """Each chunk as a batch of its own: the batches of a provider that only has ``stream``."""
+    try:
+        async for chunk in chunks:
+            yield [chunk]
+    finally:
+        await chunks.aclose()  # type: ignore[attr-defined]

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import RouteUnavailableError
 from ..types import ChatRequest, ChatResponse, Chunk
-from .base import AttemptLimits
+from .base import AttemptLimits, one_by_one
 from .openai import OpenAIProvider
 
 if TYPE_CHECKING:
@@ -65,10 +65,8 @@ class LocalProvider:
         response.native = None  # it names the runtime's model, not this one
         return response
 
-    async def stream(self, request: ChatRequest, route: Route, limits: AttemptLimits) -> AsyncIterator[Chunk]:
-        async for batch in self.stream_batches(request, route, limits):
-            for chunk in batch:
-                yield chunk
+    def stream(self, request: ChatRequest, route: Route, limits: AttemptLimits) -> AsyncIterator[Chunk]:
+        return one_by_one(self.stream_batches(request, route, limits))
 
     async def stream_batches(
         self, request: ChatRequest, route: Route, limits: AttemptLimits

@@ -11,12 +11,11 @@ from pydantic import SecretStr, ValidationError
 
 from ..errors import MalformedResponseError
 from ..types import ChatRequest, ChatResponse, Chunk, Native, Usage
-from ._finishes import Finishes, closed_early
-from ._http import SessionPool, post, read_body, transport_errors
-from ._openai_chunks import parse_chunk
+from ._http import SessionPool, post, read_body
+from ._openai_chunks import OpenAIStreamDecoder
 from ._openai_errors import error_from_payload, error_from_response
-from ._sse import SSEDecoder
-from .base import AttemptLimits
+from ._stream_reads import read_batches
+from .base import AttemptLimits, one_by_one
 from .profiles import Profile, get_profile
 
 if TYPE_CHECKING:
@@ -110,50 +109,19 @@ class OpenAIProvider:
         result.native = Native("openai", payload)
         return result
 
-    async def stream(self, request: ChatRequest, route: Route, limits: AttemptLimits) -> AsyncIterator[Chunk]:
-        async for batch in self.stream_batches(request, route, limits):
-            for chunk in batch:
-                yield chunk
+    def stream(self, request: ChatRequest, route: Route, limits: AttemptLimits) -> AsyncIterator[Chunk]:
+        return one_by_one(self.stream_batches(request, route, limits))
 
-    async def stream_batches(
+    def stream_batches(
         self, request: ChatRequest, route: Route, limits: AttemptLimits
     ) -> AsyncIterator[list[Chunk]]:
         """The stream's chunks, as many at a time as each network read brings (never none)."""
-        response = await self._post(request, route, limits, stream=True)
-        request_id = response.headers.get("x-request-id")
-        finishes = Finishes(request.n or 1)
-        name = route.name
-        try:
-            try:
-                with transport_errors(name, headers_received=True):
-                    first = True
-                    decoder = SSEDecoder()
-                    read = response.content.readany
-                    while True:
-                        block = await read()
-                        events = decoder.feed(block) if block else decoder.close()
-                        batch, failure, done = _chunks(events, name, request_id, finishes)
-                        if batch:
-                            if first:
-                                batch[0].upstream_request_id, first = request_id, False
-                            yield batch
-                        if failure is not None:
-                            raise failure
-                        if done:
-                            return
-                        if not block:
-                            break
-            except MalformedResponseError as error:
-                if not (finishes.complete and closed_early(error)):
-                    raise
-            if not finishes.complete:
-                raise MalformedResponseError(
-                    "stream ended without [DONE]", route=name, upstream_request_id=request_id
-                )
-            usage_asked = route.capabilities.supports_stream_usage
-            finishes.ended_without_done(name, request_id, usage_asked=usage_asked)
-        finally:
-            response.close()  # an unfinished body must not go back to the pool
+
+        def decoder(request_id: str | None) -> OpenAIStreamDecoder:
+            usage = route.capabilities.supports_stream_usage
+            return OpenAIStreamDecoder(route.name, request_id, choices=request.n or 1, usage_asked=usage)
+
+        return read_batches(lambda: self._post(request, route, limits, stream=True), decoder, "x-request-id")
 
     async def embeddings(
         self, body: dict[str, Any], route: Route, limits: AttemptLimits
@@ -191,21 +159,3 @@ class OpenAIProvider:
 
     async def aclose(self) -> None:
         await self._pool.aclose()
-
-
-def _chunks(
-    events: list[tuple[str, bytes]], route: str, request_id: str | None, finishes: Finishes
-) -> tuple[list[Chunk], Exception | None, bool]:
-    """The chunks of one read's events; the error of a bad event (the chunks before it still go
-    on first); whether ``[DONE]`` came."""
-    batch: list[Chunk] = []
-    for _event, data in events:
-        if data == b"[DONE]":
-            return batch, None, True
-        try:
-            chunk = parse_chunk(data, route, request_id)
-        except Exception as error:
-            return batch, error, False
-        finishes.see(chunk)
-        batch.append(chunk)
-    return batch, None, False
