@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from .config import Config, DeploymentConfig, TimeoutsConfig
+from .config import Config, DeploymentConfig, ProviderConfig, TimeoutsConfig
 from .providers.anthropic import ANTHROPIC_CAPABILITIES, AnthropicProvider
 from .providers.local import LocalProvider
 from .providers.openai import OpenAIProvider
@@ -15,7 +15,7 @@ from .route import Capabilities, Cascade, Route, Tier, Timeouts
 if TYPE_CHECKING:
     from .providers.base import Provider
 
-__all__ = ["build_providers", "build_route", "cascades_from_config"]
+__all__ = ["build_provider", "build_providers", "build_route", "cascades_from_config"]
 
 # The capabilities a deployment in keel.yaml may override (its profile's are the defaults).
 _OVERRIDABLE = (
@@ -29,28 +29,29 @@ _OVERRIDABLE = (
 
 def build_providers(config: Config) -> dict[str, Provider]:
     """One provider object (one connection pool) per configured provider."""
-    providers: dict[str, Provider] = {}
-    for name, settings in config.providers.items():
-        if settings.kind == "local":
-            providers[name] = LocalProvider(name, model_path=settings.model_path)
-        elif settings.kind == "anthropic":
-            providers[name] = AnthropicProvider(
-                name,
-                base_url=settings.base_url,
-                api_key=settings.api_key,
-                headers=settings.headers,
-                api_version=settings.api_version,
-            )
-        else:
-            providers[name] = OpenAIProvider(
-                name,
-                base_url=settings.base_url,
-                api_key=settings.api_key,
-                profile=settings.profile or "openai",
-                headers=settings.headers,
-                api_version=settings.api_version,
-            )
-    return providers
+    return {name: build_provider(name, settings) for name, settings in config.providers.items()}
+
+
+def build_provider(name: str, settings: ProviderConfig) -> Provider:
+    """The provider object for one ``providers:`` entry; it opens its connections on first use."""
+    if settings.kind == "local":
+        return LocalProvider(name, model_path=settings.model_path)
+    if settings.kind == "anthropic":
+        return AnthropicProvider(
+            name,
+            base_url=settings.base_url,
+            api_key=settings.api_key,
+            headers=settings.headers,
+            api_version=settings.api_version,
+        )
+    return OpenAIProvider(
+        name,
+        base_url=settings.base_url,
+        api_key=settings.api_key,
+        profile=settings.profile or "openai",
+        headers=settings.headers,
+        api_version=settings.api_version,
+    )
 
 
 def cascades_from_config(config: Config, providers: dict[str, Provider]) -> dict[str, Cascade]:

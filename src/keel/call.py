@@ -17,6 +17,7 @@ from .errors import DeadlineExceededError
 from .types import Attempt, ChatRequest
 
 if TYPE_CHECKING:
+    from ._generation import Generation
     from .route import Route
 
 __all__ = ["AttemptListener", "Call", "Deadline", "new_request_id"]
@@ -73,3 +74,4 @@ class Call:
     started_at: float = field(default_factory=time.time)
     started: float = field(default_factory=time.monotonic)
     first_token_at: float | None = None  # monotonic; when a stream passed its commit point
+    generation: Generation | None = None  # the config it runs on (``Gateway.new_call`` sets it)

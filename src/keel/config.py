@@ -263,6 +263,8 @@ class ServerConfig(_Strict):
     master_key: SecretStr | None = Field(None, description="defaults to $KEEL_MASTER_KEY")
     max_body_bytes: int = Field(16 * 1024 * 1024, gt=0)
     drain_timeout: float = Field(30.0, ge=0, description="seconds to finish in-flight calls on shutdown")
+    watch_config: bool = Field(False, description="reload keel.yaml when the file changes")
+    watch_interval: float = Field(1.0, gt=0, description="seconds between looks at keel.yaml's file")
 
     @model_validator(mode="after")
     def _master_key_from_env(self) -> ServerConfig:

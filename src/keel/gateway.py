@@ -1,93 +1,62 @@
-"""``Gateway``: builds the policy stack from config — the one place that knows its order — and runs calls.
+"""``Gateway``: runs calls on the policy stack its config builds, and swaps in a new config live.
 
-    outer (once per call):   ledger → budget → ratelimit → cache → coalesce → router
-    per route (router's):    retry → route ratelimit → breaker → attempt → AttemptRunner → provider
-
-Guard, prompt and structured-output validation will each be one file and one line in ``_outer``.
+The stack itself is assembled in ``_generation`` (the one place that knows its order). ``reconfigure``
+builds the next ``Generation`` from a new config and makes it the one new calls start on; a call
+already running finishes on the generation it started on.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from ._build import build_providers, build_route, cascades_from_config
-from ._cache import open_cache
+from ._generation import DEFAULT_OUTPUT_BOUND, Generation, Lasting, token_bound
 from ._replay import replayed
 from ._sync import SyncGateway
 from .call import Call, Deadline
 from .config import Config, load_config
-from .errors import ConfigError, ModelNotFoundError, RequestError
+from .config_changes import changed_keys, check_reloadable
+from .errors import ConfigError, RequestError
 from .keys import key_budget, key_token_budget
-from .ledger import LedgerWriter
-from .policies.attempt import AttemptPolicy
-from .policies.base import Handler, Policy, RoutePolicy, chain, chain_route
-from .policies.breaker import BreakerPolicy
-from .policies.budget import BudgetPolicy
-from .policies.cache import CachePolicy
-from .policies.coalesce import CoalescePolicy
-from .policies.deadline import AttemptRunner
-from .policies.ledger import LedgerPolicy
-from .policies.ratelimit import RateLimitPolicy, RouteRateLimitPolicy
-from .policies.retry import RetryPolicy, RetrySettings
-from .policies.router import RouterPolicy
-from .pricing import Pricer, PricingError, input_token_bound
 from .reply import ChunkStream
-from .route import Cascade, Route, Tier
 from .stores.base import BreakerSettings
-from .stores.state import open_breaker_store, open_counters, open_ledger
-from .telemetry.alerts import BudgetAlerts
+from .stores.state import open_breaker_store, open_counters
 from .telemetry.logs import get_logger
-from .types import Attempt, ChatRequest, ChatResponse, Chunk, Message
+from .types import ChatRequest, ChatResponse, Chunk, Message
 
 if TYPE_CHECKING:
+    from ._cache import CacheStores
+    from .ledger import LedgerWriter
+    from .policies.base import Handler
+    from .policies.retry import RetryPolicy
+    from .pricing import Pricer
     from .providers.base import Provider
+    from .route import Cascade
+    from .stores.base import BreakerStore, Counters
+    from .telemetry.alerts import BudgetAlerts
 
-__all__ = ["Gateway", "GatewayStream"]
+__all__ = ["DEFAULT_OUTPUT_BOUND", "Gateway", "GatewayStream", "token_bound"]
 
 log = get_logger("keel.gateway")
-DEFAULT_OUTPUT_BOUND = 4096
 
-
-def token_bound(request: ChatRequest, max_output: int | None) -> int:
-    """The most tokens a call can use: its input bound plus the output it may generate."""
-    return input_token_bound(request) + (request.output_limit() or max_output or DEFAULT_OUTPUT_BOUND)
+GATEWAY_RESTART_KEYS = ("state", "database")
+"""What a gateway opens once: its state and ledger stores (``keel serve`` adds its socket's keys)."""
 
 
 class Gateway:
     """The library entry point: ``await gw.chat(...)``, ``async for c in gw.stream(...)``, ``gw.sync``."""
 
     def __init__(self, config: Config, *, providers: dict[str, Provider] | None = None) -> None:
-        self.config = config
-        self.providers = providers if providers is not None else build_providers(config)
-        self.cascades = cascades_from_config(config, self.providers)
-        self.pricer = Pricer.from_config(config)
-        self.pricer.check()
         try:
-            self.breakers = open_breaker_store(config.state, BreakerSettings(**config.breaker.model_dump()))
-            self.counters = open_counters(config.state)
+            breakers = open_breaker_store(config.state, BreakerSettings(**config.breaker.model_dump()))
+            counters = open_counters(config.state)
         except ImportError as exc:
             raise ConfigError(f"state: {exc}") from None
-        self.alerts = BudgetAlerts(self.counters, webhook_url=config.alerts.webhook_url)
-        self.retry = RetryPolicy(RetrySettings(**config.retry.model_dump()))
-        self.ledger = (
-            LedgerWriter(open_ledger(config.database), durability=config.ledger.durability)
-            if config.ledger.enabled
-            else None
-        )
-        self.cache = open_cache(config)
-        route_chain = chain_route(self._per_route(), AttemptRunner())
-        router = RouterPolicy(
-            self.resolve,
-            route_chain,
-            fallback_on_content_policy=config.router.fallback_on_content_policy,
-            continue_streams=config.router.continue_streams,
-        )
-        self._handler: Handler = chain(self._outer(), router)
+        self._lasting = Lasting(breakers, counters, flights={})
+        self._generation = Generation(config, self._lasting, providers=providers)
         self._sync: SyncGateway | None = None
 
     @classmethod
@@ -99,66 +68,81 @@ class Gateway:
         """
         return cls(load_config(source))
 
-    def _outer(self) -> list[Policy]:
-        config = self.config
-        policies: list[Policy] = []
-        if self.ledger is not None:
-            policies.append(LedgerPolicy(self.ledger))
-        policies.append(
-            BudgetPolicy(
-                config.budgets,
-                self.counters,
-                self.pricer.route_worst_case,
-                self.alerts,
-                input_bound=self.pricer.input_bound,
-            )
-        )
-        if any(rule.scope != "route" for rule in config.rate_limits):
-            policies.append(RateLimitPolicy(config.rate_limits, self.counters, token_bound))
-        if self.cache is not None:
-            cache = self.cache
-            policies.append(CachePolicy(config.cache, cache.entries, cache.semantic, cache.guard))
-        if self.cache is not None and config.cache.coalesce:
-            policies.append(CoalescePolicy(config.cache, self.cache.entries, self.cache.locks))
-        return policies
+    def reconfigure(
+        self,
+        source: str | Path | dict[str, Any] | Config,
+        *,
+        restart_keys: tuple[str, ...] = GATEWAY_RESTART_KEYS,
+    ) -> list[str]:
+        """Make ``source`` the config new calls run on; the keys it changed (names, never values).
 
-    def _per_route(self) -> list[RoutePolicy]:
-        policies: list[RoutePolicy] = [self.retry]
-        if any(rule.scope == "route" for rule in self.config.rate_limits):
-            policies.append(RouteRateLimitPolicy(self.config.rate_limits, self.counters, token_bound))
-        policies += [
-            BreakerPolicy(self.breakers),
-            AttemptPolicy(coster=self._cost, input_bound=self.pricer.input_bound),
-        ]
-        return policies
+        Calls already running finish on the config they started with. Providers whose settings did
+        not change keep their connection pools; breaker state, budget and rate-limit counters, the
+        cache and calls in flight for coalescing carry over; what the old config alone used is
+        closed when its last call ends. Nothing changes when the config is refused.
 
-    def _cost(self, route: Route, request: ChatRequest, attempt: Attempt) -> Decimal | None:
-        try:
-            return self.pricer.attempt_cost(route, request, attempt)
-        except PricingError as error:  # only a direct provider/model name can get here unpriced
-            log.error("no price for attempt", route=route.name, error=str(error))
-            return None
+        Raises:
+            ConfigError: the config is invalid (naming the field), or changes one of
+                ``restart_keys`` (``RestartNeededError``).
+        """
+        config = load_config(source)
+        changes = changed_keys(self.config, config)
+        check_reloadable(changes, restart_keys)
+        if not changes:
+            return changes
+        previous = self._generation
+        self._generation = Generation(config, self._lasting, previous=previous)
+        previous.retire()
+        return changes
+
+    # What the current config built (a running call keeps the generation it started on).
+    @property
+    def config(self) -> Config:
+        return self._generation.config
+
+    @property
+    def providers(self) -> dict[str, Provider]:
+        return self._generation.providers
+
+    @property
+    def cascades(self) -> dict[str, Cascade]:
+        return self._generation.cascades
+
+    @property
+    def pricer(self) -> Pricer:
+        return self._generation.pricer
+
+    @property
+    def cache(self) -> CacheStores | None:
+        return self._generation.cache
+
+    @property
+    def ledger(self) -> LedgerWriter | None:
+        return self._generation.ledger
+
+    @property
+    def alerts(self) -> BudgetAlerts:
+        return self._generation.alerts
+
+    @property
+    def retry(self) -> RetryPolicy:
+        return self._generation.retry
+
+    @property
+    def breakers(self) -> BreakerStore:
+        return self._lasting.breakers
+
+    @property
+    def counters(self) -> Counters:
+        return self._lasting.counters
+
+    @property
+    def _handler(self) -> Handler:
+        return self._generation.handler
 
     def resolve(self, model: str) -> Cascade:
         """The cascade for a model name: a configured alias, or ``provider/model`` for one route."""
-        cascade = self.cascades.get(model)
-        if cascade is not None:
-            return cascade
-        provider_name, _, upstream = model.partition("/")
-        provider = self.providers.get(provider_name)
-        if provider is None or not upstream:
-            known = ", ".join(sorted(self.cascades)) or "none"
-            raise ModelNotFoundError(
-                f"model {model!r} is not configured; use one of: {known}, or provider/model"
-            )
-        try:
-            self.pricer.check([(provider_name, upstream)])
-        except PricingError as error:
-            raise RequestError(str(error)) from None
-        cascade = self.cascades[model] = Cascade(
-            model, [Tier([build_route(self.config, self.providers, provider_name, upstream)])]
-        )
-        return cascade
+        return self._generation.resolve(model)
 
     async def call(
         self, request: ChatRequest, *, stream: bool = False, **options: Any
@@ -167,8 +151,19 @@ class Gateway:
         return await self.run(self.new_call(request, stream=stream, **options))
 
     async def run(self, call: Call) -> ChatResponse | ChunkStream:
-        """Run a prepared ``Call`` (see ``new_call``) through the stack."""
-        return await self._handler(call)
+        """Run a prepared ``Call`` (see ``new_call``) through the stack of the config it was made on."""
+        generation = call.generation or self._generation
+        generation.enter()
+        try:
+            reply = await generation.handler(call)
+        except BaseException:
+            generation.leave()
+            raise
+        if isinstance(reply, ChunkStream) and reply.end is None:
+            reply.on_end(generation.leave)
+        else:
+            generation.leave()
+        return reply
 
     def new_call(self, request: ChatRequest, *, stream: bool = False, **options: Any) -> Call:
         """A call ready for ``run``; ``options`` are Keel's own (``timeout``, ``key_id``, ``team``,
@@ -186,14 +181,16 @@ class Gateway:
                 options.setdefault("key_budget", budget)
             if tokens is not None:
                 options.setdefault("key_token_budget", tokens)
-        timeouts = self.config.timeouts
-        total = options.pop("timeout", None) or timeouts.total
+        generation = self._generation
+        config = generation.config
+        total = options.pop("timeout", None) or config.timeouts.total
         return Call(
             request=request,
             deadline=Deadline.after(total),
             stream=stream,
-            retries_left=self.config.retry.per_call_retries,
+            retries_left=config.retry.per_call_retries,
             options=options,
+            generation=generation,
         )
 
     async def chat(self, model: str = "default", messages: Iterable[Any] = (), **params: Any) -> ChatResponse:
@@ -216,7 +213,7 @@ class Gateway:
         options = {"timeout": params.pop("timeout", None), **(params.pop("keel", None) or {})}
         call = self.new_call(_request(model, messages, params), **options)
         try:
-            reply = await self._handler(call)
+            reply = await self.run(call)
         except Exception as error:
             error.attempts = call.attempts  # type: ignore[attr-defined]
             raise
@@ -237,19 +234,12 @@ class Gateway:
         return self._sync
 
     async def aclose(self) -> None:
-        for provider in self.providers.values():
-            await provider.aclose()
-        close = getattr(self.breakers, "aclose", None)
-        if close is not None:
-            await close()
-        if self.ledger is not None:
-            await self.ledger.close()
-        await self.alerts.aclose()
-        if self.cache is not None:
-            await self.cache.aclose()
-        close = getattr(self.counters, "aclose", None)
-        if close is not None:
-            await close()
+        """Close every provider and store, of the current config and of any still winding down."""
+        await self._lasting.aclose()
+        for store in (self.breakers, self.counters):
+            close = getattr(store, "aclose", None)
+            if close is not None:
+                await close()
 
     def close(self) -> None:
         """Close a gateway used through ``.sync``."""
@@ -278,7 +268,7 @@ class GatewayStream:
     async def __anext__(self) -> Chunk:
         if self._stream is None:
             try:
-                reply = await self._gateway._handler(self.call)
+                reply = await self._gateway.run(self.call)
             except Exception as error:
                 error.attempts = self.call.attempts  # type: ignore[attr-defined]
                 raise

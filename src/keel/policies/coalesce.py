@@ -48,11 +48,19 @@ log = get_logger("keel.coalesce")
 class CoalescePolicy:
     """Joins calls that carry the same ``cache_key`` (set by the cache policy) into one flight."""
 
-    def __init__(self, settings: CacheConfig, entries: TTLMap, locks: LockNotify | None = None) -> None:
+    def __init__(
+        self,
+        settings: CacheConfig,
+        entries: TTLMap,
+        locks: LockNotify | None = None,
+        flights: dict[str, Flight] | None = None,
+    ) -> None:
+        """``flights``: the calls in flight by key, shared with the policy a config reload replaces
+        this one with, so a call started before the reload can still be joined after it."""
         self.settings = settings
         self.entries = entries
         self.locks = locks
-        self._flights: dict[str, Flight] = {}
+        self._flights: dict[str, Flight] = {} if flights is None else flights
         self._pending: set[asyncio.Task[None]] = set()
 
     async def __call__(self, call: Call, call_next: Handler) -> Reply:

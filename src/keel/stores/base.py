@@ -52,7 +52,11 @@ class BreakerState:
 
 
 class BreakerStore(Protocol):
-    """Per-route circuit state shared by every caller of one process (memory) or of many (Redis)."""
+    """Per-route circuit state shared by every caller of one process (memory) or of many (Redis).
+
+    ``settings`` may be replaced while running (a config reload); circuits keep their state."""
+
+    settings: BreakerSettings
 
     async def acquire(self, route: str) -> float | None:
         """``None`` when an attempt may go ahead (taking the single probe when half-open);

@@ -120,8 +120,6 @@ class RedisBreakerStore:
         self.redis = redis
         self.settings = settings
         self.prefix = prefix
-        ttl = int(max(settings.window, settings.open_for) * 2 + 60)
-        self._args = [settings.failure_threshold, settings.window, settings.open_for, ttl]
         self._scripts = {
             name: redis.register_script(source)
             for name, source in {
@@ -133,6 +131,17 @@ class RedisBreakerStore:
                 "snapshot": _SNAPSHOT,
             }.items()
         }
+
+    @property
+    def settings(self) -> BreakerSettings:
+        return self._settings
+
+    @settings.setter
+    def settings(self, settings: BreakerSettings) -> None:
+        """New thresholds apply to the next failure or acquire; circuits keep their state."""
+        self._settings = settings
+        ttl = int(max(settings.window, settings.open_for) * 2 + 60)
+        self._args = [settings.failure_threshold, settings.window, settings.open_for, ttl]
 
     @classmethod
     def from_url(cls, url: str, settings: BreakerSettings, **options: Any) -> RedisBreakerStore:

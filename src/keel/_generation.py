@@ -1,0 +1,273 @@
+"""``Generation``: what one version of the config builds — providers, cascades, prices, the policy stack.
+
+A call runs to its end on the generation it started on. A reload builds the next generation from the
+new config and the previous one: a provider whose settings did not change keeps its object (and its
+connection pool), the cache stores, the ledger writer and the budget alerts are kept when their
+settings allow, and the process-wide parts (``Lasting``: breaker and counter stores, coalescing's
+flights, the retry budget) are the same objects for every generation. The previous generation is
+retired: when its last call has ended, whatever no later generation took over is closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from ._build import build_provider, build_route, cascades_from_config
+from ._cache import CacheStores, open_cache
+from .errors import ModelNotFoundError, RequestError
+from .ledger import LedgerWriter
+from .policies._backoff import RetryBudget
+from .policies.attempt import AttemptPolicy
+from .policies.base import Handler, Policy, RoutePolicy, chain, chain_route
+from .policies.breaker import BreakerPolicy
+from .policies.budget import BudgetPolicy
+from .policies.cache import CachePolicy
+from .policies.coalesce import CoalescePolicy
+from .policies.deadline import AttemptRunner
+from .policies.ledger import LedgerPolicy
+from .policies.ratelimit import RateLimitPolicy, RouteRateLimitPolicy
+from .policies.retry import RetryPolicy, RetrySettings
+from .policies.router import RouterPolicy
+from .pricing import Pricer, PricingError, input_token_bound
+from .route import Cascade, Route, Tier
+from .stores.base import BreakerSettings
+from .stores.state import open_ledger
+from .telemetry.alerts import BudgetAlerts
+from .telemetry.logs import get_logger
+
+if TYPE_CHECKING:
+    from .config import Config
+    from .policies._flight import Flight
+    from .providers.base import Provider
+    from .reply import StreamEnd
+    from .stores.base import BreakerStore, Counters
+    from .types import Attempt, ChatRequest
+
+__all__ = ["DEFAULT_OUTPUT_BOUND", "Generation", "Lasting", "token_bound"]
+
+log = get_logger("keel.gateway")
+DEFAULT_OUTPUT_BOUND = 4096
+
+
+def token_bound(request: ChatRequest, max_output: int | None) -> int:
+    """The most tokens a call can use: its input bound plus the output it may generate."""
+    return input_token_bound(request) + (request.output_limit() or max_output or DEFAULT_OUTPUT_BOUND)
+
+
+@dataclass(eq=False)
+class Lasting:
+    """What lives as long as the gateway whatever its config: the state stores, coalescing's
+    in-flight calls, and which generations hold each closable part."""
+
+    breakers: BreakerStore
+    counters: Counters
+    flights: dict[str, Flight]
+    retry_budget: RetryBudget | None = None
+    _holders: dict[int, list[Any]] = field(default_factory=dict)  # id(part) -> [part, generations]
+    _closing: set[asyncio.Task[None]] = field(default_factory=set)
+
+    def hold(self, parts: list[Any]) -> None:
+        for part in parts:
+            held = self._holders.setdefault(id(part), [part, 0])
+            held[1] += 1
+
+    def release(self, parts: list[Any]) -> None:
+        """Drop one generation's hold on ``parts``; close each that no generation holds any more."""
+        for part in parts:
+            held = self._holders[id(part)]
+            held[1] -= 1
+            if held[1] == 0:
+                del self._holders[id(part)]
+                self._close_soon(part)
+
+    def _close_soon(self, part: Any) -> None:
+        try:
+            task = asyncio.get_running_loop().create_task(close(part), name="keel-close-retired")
+        except RuntimeError:  # no loop: the gateway's ``aclose`` closes what is left
+            self._holders[id(part)] = [part, 0]
+            return
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
+    async def aclose(self) -> None:
+        """Close every part still held, and wait for retired ones being closed."""
+        parts = [part for part, _ in self._holders.values()]
+        self._holders.clear()
+        for part in parts:
+            await close(part)
+        if self._closing:
+            await asyncio.gather(*self._closing, return_exceptions=True)
+
+
+async def close(part: Any) -> None:
+    closer = getattr(part, "aclose", None) or part.close
+    await closer()
+
+
+class Generation:
+    """One config's providers, cascades, prices and policy stack, and the calls running on them."""
+
+    def __init__(
+        self,
+        config: Config,
+        lasting: Lasting,
+        *,
+        previous: Generation | None = None,
+        providers: dict[str, Provider] | None = None,
+    ) -> None:
+        """Build every part ``config`` needs, taking over what ``previous`` has that still fits.
+
+        Raises:
+            ConfigError: a part cannot be built (an unpriced route, a cache backend not installed).
+        """
+        self.config = config
+        self.lasting = lasting
+        self.inflight = 0
+        self.retired = False
+        self.providers = providers if providers is not None else _providers(config, previous)
+        self.cascades = cascades_from_config(config, self.providers)
+        self.pricer = Pricer.from_config(config)
+        self.pricer.check()
+        # Everything that can refuse the config is above; parts are opened or taken over below.
+        self.cache = _cache(config, previous)
+        self.alerts: BudgetAlerts = (
+            previous.alerts
+            if previous is not None and previous.config.alerts == config.alerts
+            else BudgetAlerts(lasting.counters, webhook_url=config.alerts.webhook_url)
+        )
+        self.ledger = _ledger(config, previous)
+        lasting.breakers.settings = BreakerSettings(**config.breaker.model_dump())
+        settings = RetrySettings(**config.retry.model_dump())
+        if lasting.retry_budget is None or previous is None or previous.config.retry != config.retry:
+            lasting.retry_budget = RetryBudget(settings.budget_ratio, settings.budget_min_per_second)
+        self.retry = RetryPolicy(settings, budget=lasting.retry_budget)
+        router = RouterPolicy(
+            self.resolve,
+            chain_route(self._per_route(), AttemptRunner()),
+            fallback_on_content_policy=config.router.fallback_on_content_policy,
+            continue_streams=config.router.continue_streams,
+        )
+        self.handler: Handler = chain(self._outer(), router)
+        lasting.hold(self.parts())
+
+    def parts(self) -> list[Any]:
+        """What this generation closes when it is retired and no later one holds it."""
+        parts: list[Any] = [*self.providers.values(), self.alerts]
+        return parts + [part for part in (self.cache, self.ledger) if part is not None]
+
+    # The policy stack: the one place that knows its order (DESIGN §1).
+    #   outer (once per call):   ledger → budget → ratelimit → cache → coalesce → router
+    #   per route (router's):    retry → route ratelimit → breaker → attempt → AttemptRunner → provider
+    def _outer(self) -> list[Policy]:
+        config, counters = self.config, self.lasting.counters
+        policies: list[Policy] = []
+        if self.ledger is not None:
+            policies.append(LedgerPolicy(self.ledger))
+        policies.append(
+            BudgetPolicy(
+                config.budgets,
+                counters,
+                self.pricer.route_worst_case,
+                self.alerts,
+                input_bound=self.pricer.input_bound,
+            )
+        )
+        if any(rule.scope != "route" for rule in config.rate_limits):
+            policies.append(RateLimitPolicy(config.rate_limits, counters, token_bound))
+        if self.cache is not None:
+            cache = self.cache
+            policies.append(CachePolicy(config.cache, cache.entries, cache.semantic, cache.guard))
+            if config.cache.coalesce:
+                flights = self.lasting.flights
+                policies.append(CoalescePolicy(config.cache, cache.entries, cache.locks, flights))
+        return policies
+
+    def _per_route(self) -> list[RoutePolicy]:
+        policies: list[RoutePolicy] = [self.retry]
+        if any(rule.scope == "route" for rule in self.config.rate_limits):
+            policies.append(RouteRateLimitPolicy(self.config.rate_limits, self.lasting.counters, token_bound))
+        policies += [
+            BreakerPolicy(self.lasting.breakers),
+            AttemptPolicy(coster=self._cost, input_bound=self.pricer.input_bound),
+        ]
+        return policies
+
+    def _cost(self, route: Route, request: ChatRequest, attempt: Attempt) -> Decimal | None:
+        try:
+            return self.pricer.attempt_cost(route, request, attempt)
+        except PricingError as error:  # only a direct provider/model name can get here unpriced
+            log.error("no price for attempt", route=route.name, error=str(error))
+            return None
+
+    def resolve(self, model: str) -> Cascade:
+        """The cascade for a model name: a configured alias, or ``provider/model`` for one route."""
+        cascade = self.cascades.get(model)
+        if cascade is not None:
+            return cascade
+        provider_name, _, upstream = model.partition("/")
+        provider = self.providers.get(provider_name)
+        if provider is None or not upstream:
+            known = ", ".join(sorted(self.cascades)) or "none"
+            raise ModelNotFoundError(
+                f"model {model!r} is not configured; use one of: {known}, or provider/model"
+            )
+        try:
+            self.pricer.check([(provider_name, upstream)])
+        except PricingError as error:
+            raise RequestError(str(error)) from None
+        cascade = self.cascades[model] = Cascade(
+            model, [Tier([build_route(self.config, self.providers, provider_name, upstream)])]
+        )
+        return cascade
+
+    def enter(self) -> None:
+        """A call starts on this generation."""
+        self.inflight += 1
+
+    def leave(self, end: StreamEnd | None = None) -> None:
+        """A call on this generation ended (a stream's end callback, or a complete answer)."""
+        self.inflight -= 1
+        if self.retired and self.inflight == 0:
+            self.lasting.release(self.parts())
+
+    def retire(self) -> None:
+        """A newer generation took over: release this one's parts once its last call has ended."""
+        self.retired = True
+        if self.inflight == 0:
+            self.lasting.release(self.parts())
+
+
+def _providers(config: Config, previous: Generation | None) -> dict[str, Provider]:
+    """One provider per configured name; unchanged settings keep the previous object and its pool."""
+    providers: dict[str, Provider] = {}
+    for name, settings in config.providers.items():
+        kept = previous.providers.get(name) if previous is not None else None
+        if kept is not None and previous is not None and previous.config.providers.get(name) == settings:
+            providers[name] = kept
+        else:
+            providers[name] = build_provider(name, settings)
+    return providers
+
+
+def _cache(config: Config, previous: Generation | None) -> CacheStores | None:
+    """The previous cache stores when the settings that shape them are unchanged, else new ones."""
+    settings = config.cache
+    if previous is not None and previous.cache is not None and settings.enabled:
+        old = previous.config.cache
+        shaped = ("backend", "max_bytes", "coalesce", "semantic")
+        if all(getattr(old, name) == getattr(settings, name) for name in shaped):
+            previous.cache.guard.timeout = settings.timeout
+            return previous.cache
+    return open_cache(config)
+
+
+def _ledger(config: Config, previous: Generation | None) -> LedgerWriter | None:
+    if not config.ledger.enabled:
+        return None
+    if previous is not None and previous.ledger is not None:
+        previous.ledger.durability = config.ledger.durability
+        return previous.ledger
+    return LedgerWriter(open_ledger(config.database), durability=config.ledger.durability)
