@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._build import build_provider, build_route, cascades_from_config
 from ._cache import CacheStores, open_cache
-from .errors import ModelNotFoundError, RequestError
+from .errors import ConfigError, ModelNotFoundError, RequestError
 from .ledger import LedgerWriter
 from .policies._backoff import RetryBudget
 from .policies.attempt import AttemptPolicy
@@ -39,14 +39,14 @@ from .telemetry.alerts import BudgetAlerts
 from .telemetry.logs import get_logger
 
 if TYPE_CHECKING:
-    from .config import Config
+    from .config import Config, ProviderConfig
     from .policies._flight import Flight
     from .providers.base import Provider
     from .reply import StreamEnd
     from .stores.base import BreakerStore, Counters
     from .types import Attempt, ChatRequest
 
-__all__ = ["DEFAULT_OUTPUT_BOUND", "Generation", "Lasting", "token_bound"]
+__all__ = ["DEFAULT_OUTPUT_BOUND", "Generation", "Lasting", "check_config", "token_bound"]
 
 log = get_logger("keel.gateway")
 DEFAULT_OUTPUT_BOUND = 4096
@@ -240,6 +240,25 @@ class Generation:
             self.lasting.release(self.parts())
 
 
+def check_config(config: Config) -> None:
+    """Refuse ``config`` as building a generation from it would, opening nothing: every provider,
+    every cascade and every route's price.
+
+    Raises:
+        ConfigError: naming what is wrong.
+    """
+    providers = {name: _provider(name, settings) for name, settings in config.providers.items()}
+    cascades_from_config(config, providers)
+    Pricer.from_config(config).check()
+
+
+def _provider(name: str, settings: ProviderConfig) -> Provider:
+    try:
+        return build_provider(name, settings)
+    except ValueError as error:
+        raise ConfigError(f"providers.{name}: {error}") from None
+
+
 def _providers(config: Config, previous: Generation | None) -> dict[str, Provider]:
     """One provider per configured name; unchanged settings keep the previous object and its pool."""
     providers: dict[str, Provider] = {}
@@ -248,7 +267,7 @@ def _providers(config: Config, previous: Generation | None) -> dict[str, Provide
         if kept is not None and previous is not None and previous.config.providers.get(name) == settings:
             providers[name] = kept
         else:
-            providers[name] = build_provider(name, settings)
+            providers[name] = _provider(name, settings)
     return providers
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import signal
 import sys
 import threading
 from functools import cache
@@ -193,6 +194,9 @@ def _starting_server() -> None:
     # Start-up builds objects that live until shutdown and leaves little garbage: no collections
     # while it imports and builds (~10% of its time); ``server.run.serve`` turns the collector on.
     gc.disable()
+    # SIGHUP reloads the config once the server can (``Reloader.start`` unblocks it); until then it
+    # waits, in every thread started from here on, instead of ending the process.
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP})
     # aiohttp builds its default TLS contexts when imported (~0.1 s reading the CA bundle, with the
     # GIL released): import it in a thread, so that overlaps start-up's other imports.
     threading.Thread(target=import_module, args=("aiohttp",), name="keel-import", daemon=True).start()

@@ -6,14 +6,16 @@ after its headers were sent names the finishing route and every attempt, as the 
 in ``continued_from`` the route its headers named.
 
 The line has the shape of every other Keel log line (``event='request' key=value …``, keys sorted,
-values as ``repr``) but is written straight into a ``LogRecord``: it is the one line per request, and
-structlog's processor chain plus the stdlib's caller lookup cost more than the rest of the request's
-bookkeeping. Key-shaped strings are masked in it as everywhere else.
+values as ``repr``; ``pid`` names the worker process) but is written straight into a ``LogRecord``:
+it is the one line per request, and structlog's processor chain plus the stdlib's caller lookup cost
+more than the rest of the request's bookkeeping. Key-shaped strings are masked in it as everywhere
+else.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import time
 
 from ..telemetry.logs import mask_secret_values
@@ -22,6 +24,16 @@ from .exchange import Exchange
 __all__ = ["log_access"]
 
 _std = logging.getLogger("keel.access")
+
+_pid = os.getpid()  # which worker served the request (``--workers N``)
+
+
+def _forked() -> None:
+    global _pid
+    _pid = os.getpid()
+
+
+os.register_at_fork(after_in_child=_forked)
 
 
 def log_access(ex: Exchange) -> None:
@@ -43,6 +55,7 @@ def log_access(ex: Exchange) -> None:
     if ex.overhead_ms is not None:
         parts.append(f"overhead_ms={round(ex.overhead_ms, 3)!r}")
     parts.append(f"path={ex.path!r}")
+    parts.append(f"pid={_pid!r}")
     parts.append(f"request_id={ex.request_id!r}")
     if ex.route:
         parts.append(f"route={ex.route!r}")

@@ -22,7 +22,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..config import ServerConfig
+from ..config import Config, ServerConfig
+from ..config_changes import RESTART_KEYS
 from ..errors import KeelError
 from ..gateway import Gateway
 from ..telemetry.logs import get_logger
@@ -40,6 +41,8 @@ from .openapi import openapi_json
 
 if TYPE_CHECKING:
     from starlette.routing import BaseRoute
+
+    from .reload import Reloader
 
 __all__ = ["ApiRoute", "Handler", "KeelApp", "create_app"]
 
@@ -90,10 +93,35 @@ class KeelApp:
         self.add_route("/readyz", ApiRoute("GET", readyz, auth=False))
         self.add_route("/openapi.json", ApiRoute("GET", openapi_json, auth=False))
         self._outer: Any = None
+        self.reloader: Reloader | None = None
+        """Set by ``keel serve`` (``server.reload``): what reloads this app's config."""
 
     @property
     def gateway(self) -> Gateway:
         return self.context.gateway
+
+    def apply_config(self, config: Config) -> list[str]:
+        """Make ``config`` the one new requests run on; the changed keys (``Gateway.reconfigure``).
+
+        Raises:
+            ConfigError: invalid, or a change only a restart applies (nothing changed then).
+        """
+        ctx = self.context
+        changes = self.gateway.reconfigure(config, restart_keys=RESTART_KEYS)
+        server = config.server
+        if server.master_key != ctx.settings.master_key:
+            if server.master_key is not None and ctx.keys is None:
+                from ..stores.state import open_key_store
+
+                ctx.keys = open_key_store(config.database)
+            self._outer = None  # the admin routes are built again, with the new key, on next use
+        if self.reloader is not None and (
+            server.watch_config != ctx.settings.watch_config
+            or server.watch_interval != ctx.settings.watch_interval
+        ):
+            self.reloader.watch(server.watch_config, server.watch_interval)
+        ctx.settings = server
+        return changes
 
     def add_route(self, path: str, route: ApiRoute, *, prefix: bool = False) -> None:
         """Serve ``path`` (or, with ``prefix``, every path under it) with ``route``."""
@@ -160,9 +188,11 @@ class KeelApp:
         from starlette.routing import Mount
 
         from .cache_admin import cache_routes
+        from .reload_admin import reload_routes
 
         routes = admin.admin_routes(ctx.keys, ctx.settings.master_key, database=ctx.gateway.config.database)
         routes += cache_routes(ctx.gateway, ctx.settings.master_key)
+        routes += reload_routes(self, ctx.settings.master_key)
         return [Mount("/admin", routes=routes)]
 
     async def _run_lifespan(self, receive: Any, send: Any) -> None:
@@ -193,9 +223,14 @@ class KeelApp:
         gc.freeze()
         gc.set_threshold(YOUNG_COLLECTION_THRESHOLD, *gc.get_threshold()[1:])
         eager_tasks.install()  # request bodies leave at once on Python 3.11 too (docs/decisions/0007)
+        settings = self.context.settings
+        if self.reloader is not None:
+            await self.reloader.start(settings.watch_config, settings.watch_interval)
         yield
         # uvicorn has stopped accepting and drained in-flight requests by now.
         self.context.draining = True
+        if self.reloader is not None:
+            await self.reloader.stop()
         if self._close_gateway:
             await self.gateway.aclose()
         keys = self.context.keys

@@ -82,4 +82,5 @@ def launch(
     logging.getLogger("keel").setLevel(log_level.upper())
     sockets = bind(config.server.host, config.server.port)
     echo(greeting(config))
-    serve(config, config_path=config_path, log_level=log_level.lower(), sockets=sockets)
+    overrides = {"host": host, "port": port, "workers": workers}
+    serve(config, config_path=config_path, overrides=overrides, log_level=log_level.lower(), sockets=sockets)

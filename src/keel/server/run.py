@@ -10,6 +10,7 @@ config refuses to do without.
 from __future__ import annotations
 
 import gc
+import json
 import logging
 import os
 import socket
@@ -17,9 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
-from uvicorn.supervisors import Multiprocess
 
-from ..config import Config
+from ..config import Config, load_config
 from ..telemetry.turn_handler import use_loop_turn_handlers
 from .app import KeelApp, create_app
 from .protocol import KeelHttpProtocol
@@ -28,6 +28,7 @@ __all__ = ["app_factory", "lean_log_records", "open_keys", "serve", "uvicorn_con
 
 CONFIG_ENV = "KEEL_CONFIG"
 LOG_LEVEL_ENV = "KEEL_LOG_LEVEL"
+OVERRIDES_ENV = "KEEL_SERVER_OVERRIDES"
 
 
 def uvicorn_config(app: Any, config: Config, *, log_level: str = "info") -> uvicorn.Config:
@@ -55,27 +56,43 @@ def serve(
     config: Config,
     *,
     config_path: Path | None = None,
+    overrides: dict[str, Any] | None = None,
     log_level: str = "info",
     sockets: list[socket.socket] | None = None,
 ) -> None:
     """Serve until interrupted, on ``sockets`` when given (bound by ``bind``), else on
-    ``server.host:server.port``.
+    ``server.host:server.port``; reload the config on SIGHUP (``server.reload``).
 
     With ``server.workers`` > 1, each worker process loads the config from ``config_path`` (or the
-    defaults) itself, so command-line overrides other than host, port and workers do not reach it.
+    defaults) itself, with the command line's ``overrides`` of ``server`` fields.
     """
+    from .reload import Reloader
+
     lean_log_records()
+    overrides = {name: value for name, value in (overrides or {}).items() if value is not None}
     if config.server.workers > 1:
+        from .supervisor import KeelSupervisor
+
         if config_path is not None:
-            os.environ[CONFIG_ENV] = str(config_path.resolve())
+            config_path = config_path.resolve()
+            os.environ[CONFIG_ENV] = str(config_path)
         os.environ[LOG_LEVEL_ENV] = log_level
+        os.environ[OVERRIDES_ENV] = json.dumps(overrides)
         settings = uvicorn_config(f"{__name__}:app_factory", config, log_level=log_level)
         gc.enable()
-        Multiprocess(settings, sockets=sockets or [settings.bind_socket()]).run()
+        supervisor = KeelSupervisor(
+            settings,
+            sockets or [settings.bind_socket()],
+            config=config,
+            source=config_path,
+            overrides=overrides,
+        )
+        supervisor.run()
         return
     from ..gateway import Gateway
 
     app = create_app(Gateway(config), keys=open_keys(config))
+    app.reloader = Reloader(app.apply_config, config_path, overrides=overrides, signals=True)
     # ``keel serve`` imports and builds with the collector off (cli.serve); the app's lifespan then
     # collects once and freezes what start-up built.
     gc.enable()
@@ -91,8 +108,18 @@ def app_factory() -> KeelApp:
     logging.getLogger("keel").setLevel(os.environ.get(LOG_LEVEL_ENV, "info").upper())
     lean_log_records()
 
-    gateway = Gateway.from_config(os.environ.get(CONFIG_ENV))
-    return create_app(gateway, keys=open_keys(gateway.config))
+    from .launch import with_overrides
+    from .reload import Reloader
+    from .reload_fanout import WorkerFanout
+
+    source = os.environ.get(CONFIG_ENV)
+    overrides = json.loads(os.environ.get(OVERRIDES_ENV) or "{}")
+    config = with_overrides(load_config(source), **overrides)
+    app = create_app(Gateway(config), keys=open_keys(config))
+    fanout = WorkerFanout.from_environment(config.state, config.server.workers)
+    path = Path(source) if source else None
+    app.reloader = Reloader(app.apply_config, path, overrides=overrides, signals=True, fanout=fanout)
+    return app
 
 
 def lean_log_records() -> None:

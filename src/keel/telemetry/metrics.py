@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter
 
-__all__ = ["REGISTRY", "budget_alerts", "cache_bytes", "cache_lookups", "coalesced_calls"]
+__all__ = ["REGISTRY", "budget_alerts", "cache_bytes", "cache_lookups", "coalesced_calls", "config_reloads"]
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -33,5 +33,12 @@ coalesced_calls = Counter(
     "keel_coalesced_calls",
     "Calls that shared another's upstream call: in this process (local) or another replica's (remote).",
     ["source"],
+    registry=REGISTRY,
+)
+
+config_reloads = Counter(
+    "keel_config_reloads",
+    "Config reloads by result: applied, unchanged, or refused (invalid, or a key that needs a restart).",
+    ["result"],
     registry=REGISTRY,
 )
