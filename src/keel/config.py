@@ -463,11 +463,12 @@ def _explain(exc: ValidationError) -> str:
     lines = []
     for error in exc.errors(include_url=False):
         where = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in error["loc"])
-        where = where.lstrip(".") or "(top level)"
+        where = where.lstrip(".")
         message = error["msg"].removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":
             message = "unknown field; check the spelling against the documented fields"
-        lines.append(f"{where}: {message}")
+        # A check of the whole config names its field in its message (``models.smart[0][0]: …``).
+        lines.append(f"{where}: {message}" if where else message)
     return "; ".join(lines)
 
 
