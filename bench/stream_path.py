@@ -46,6 +46,12 @@ def main() -> None:
     parser.add_argument("--streams", type=int, default=40, help="streams per token count per round")
     parser.add_argument("--per-read", default="1,20", help="events per upstream read, comma list")
     parser.add_argument("--paths", default=",".join(PATHS))
+    parser.add_argument(
+        "--figure",
+        choices=("chunk", "call"),
+        default="chunk",
+        help="chunk: µs per relayed chunk; call: µs per 1-token stream (the whole stack, once per call)",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     options = parser.parse_args()
     if options.child:
@@ -57,19 +63,23 @@ def main() -> None:
         for path in options.paths.split(","):
             rounds: list[list[float]] = []
             for _ in range(options.rounds):
-                rounds.append([child(python, path, per_read, options.streams) for python in pythons])
-            report(path, per_read, pythons, rounds)
+                rounds.append(
+                    [child(python, path, per_read, options.streams, options.figure) for python in pythons]
+                )
+            report(path, per_read, pythons, rounds, options.figure)
 
 
-def child(python: str, path: str, per_read: int, streams: int) -> float:
-    """µs of CPU per chunk on ``path``, measured in a fresh ``python`` process."""
+def child(python: str, path: str, per_read: int, streams: int, figure: str = "chunk") -> float:
+    """µs of CPU per chunk (or per 1-token call) on ``path``, measured in a fresh ``python`` process."""
     args = [python, __file__, "--child", f"{path}:{per_read}", "--streams", str(streams)]
     output = subprocess.run(args, capture_output=True, text=True, check=True).stdout
-    return float(json.loads(output.strip().splitlines()[-1])["us_per_chunk"])
+    figures = json.loads(output.strip().splitlines()[-1])
+    return float(figures["us_per_chunk"] if figure == "chunk" else figures["ms_short"] * 1000)
 
 
-def report(path: str, per_read: int, pythons: list[str], rounds: list[list[float]]) -> None:
-    print(f"\n{path}, {per_read} event(s) per read: Keel CPU µs per chunk, median of {len(rounds)} rounds")
+def report(path: str, per_read: int, pythons: list[str], rounds: list[list[float]], figure: str) -> None:
+    unit = "chunk" if figure == "chunk" else "1-token call"
+    print(f"\n{path}, {per_read} event(s) per read: Keel CPU µs per {unit}, median of {len(rounds)} rounds")
     for index, python in enumerate(pythons):
         mine = [figures[index] for figures in rounds]
         line = f"  {python:<44} {statistics.median(mine):7.2f}"

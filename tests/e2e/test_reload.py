@@ -23,6 +23,7 @@ from keel.mock import MockServer
 from keel.server import create_app
 from keel.server.reload import Reloader
 from keel.server.run import open_keys, uvicorn_config
+from keel.telemetry.metrics import REGISTRY
 
 from .conftest import free_port, mock_config, user
 
@@ -80,6 +81,10 @@ def file_keel(upstream: MockServer, tmp_path: Path) -> Iterator[Callable[..., Fi
         running.stop()
 
 
+def reloads(result: str) -> float:
+    return REGISTRY.get_sample_value("keel_config_reloads_total", {"result": result}) or 0.0
+
+
 def with_models(raw: dict[str, Any], models: dict[str, Any], **changes: Any) -> dict[str, Any]:
     return {**raw, "models": models, **changes}
 
@@ -94,6 +99,7 @@ def test_a_reload_takes_effect_for_the_next_call_and_names_keys_not_values(
     providers = {**keel.raw["providers"], "mock": {**keel.raw["providers"]["mock"], "api_key": secret}}
     keel.write(with_models(keel.raw, {"smart": [f"mock/{new}"]}, providers=providers))
 
+    applied = reloads("applied")
     with caplog.at_level(logging.INFO, logger="keel"):
         answer = keel.reload()
 
@@ -104,6 +110,7 @@ def test_a_reload_takes_effect_for_the_next_call_and_names_keys_not_values(
         "workers": {"total": 1, "applied": 1, "refused": 0},
     }
     assert keel.chat().model == new
+    assert reloads("applied") == applied + 1
     logged = [r.getMessage() for r in caplog.records if "config reloaded" in r.getMessage()]
     assert len(logged) == 1 and "providers.mock.api_key" in logged[0]
     assert secret not in answer.text and all(secret not in r.getMessage() for r in caplog.records)
@@ -128,6 +135,7 @@ def test_a_broken_config_is_refused_naming_the_field_while_traffic_goes_on(
             except BaseException as error:
                 failures.append(error)
 
+    refused = reloads("refused")
     threads = [threading.Thread(target=traffic) for _ in range(4)]
     for thread in threads:
         thread.start()
@@ -149,6 +157,7 @@ def test_a_broken_config_is_refused_naming_the_field_while_traffic_goes_on(
     assert "server.prot: unknown field" in typo.json()["error"]["message"]
     assert "timeouts.total: Input should be a valid number" in wrong_type.json()["error"]["message"]
     assert failures == [] and answered > 0
+    assert reloads("refused") == refused + 3
     assert keel.chat().model == ok
 
 

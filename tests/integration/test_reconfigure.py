@@ -129,6 +129,23 @@ async def test_a_call_in_flight_is_joined_across_a_reload(
     assert len(mock_server.attempts(model=slow)) == 1
 
 
+async def test_cached_answers_survive_a_reload(
+    gateway_for: GatewayFactory, mock_server: MockServer, uid
+) -> None:
+    ok = uid("ok:tokens=4")
+    gateway = gateway_for({"smart": [f"mock/{ok}"]})
+    first = await gateway.chat("smart", user(), temperature=0)
+    cache = gateway.cache
+
+    gateway.reconfigure(config_of(gateway, cache={"ttl": 600}, timeouts={"total": 14}))
+
+    again = await gateway.chat("smart", user(), temperature=0)
+    assert gateway.cache is cache
+    assert again.cache is not None and again.cache.hit and again.cache.kind == "exact"
+    assert again.choices[0].message.content == first.choices[0].message.content
+    assert len(mock_server.attempts(model=ok)) == 1
+
+
 async def test_a_refused_config_changes_nothing(gateway_for: GatewayFactory, uid, tmp_path: Path) -> None:
     ok = uid("ok:tokens=2")
     gateway = gateway_for({"smart": [f"mock/{ok}"]})
