@@ -7,7 +7,8 @@ already running finishes on the generation it started on.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import contextlib
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -143,6 +144,17 @@ class Gateway:
     def resolve(self, model: str) -> Cascade:
         """The cascade for a model name: a configured alias, or ``provider/model`` for one route."""
         return self._generation.resolve(model)
+
+    @contextlib.contextmanager
+    def holding(self) -> Iterator[Generation]:
+        """The current config's generation, whose providers and stores stay open until the block
+        ends even if a reload replaces it (for work outside ``run``, such as embeddings)."""
+        generation = self._generation
+        generation.enter()
+        try:
+            yield generation
+        finally:
+            generation.leave()
 
     async def call(
         self, request: ChatRequest, *, stream: bool = False, **options: Any

@@ -25,13 +25,16 @@ async def embed(gateway: Gateway, model: str, body: dict[str, Any], seconds: flo
         RequestError: no route of the model serves embeddings.
         UpstreamError: the last route's failure, when none answered.
     """
-    routes = [route for route in gateway.resolve(model).routes() if hasattr(route.provider, "embeddings")]
-    if not routes:
-        raise RequestError(f"no route of model {model!r} serves embeddings", code="embeddings_unsupported")
-    return await first_answer(
-        model,
-        routes,
-        seconds,
-        lambda route, limits: route.provider.embeddings(body, route, limits),  # type: ignore[attr-defined]
-        gateway.breakers,
-    )
+    with gateway.holding() as current:
+        routes = [route for route in current.resolve(model).routes() if hasattr(route.provider, "embeddings")]
+        if not routes:
+            raise RequestError(
+                f"no route of model {model!r} serves embeddings", code="embeddings_unsupported"
+            )
+        return await first_answer(
+            model,
+            routes,
+            seconds,
+            lambda route, limits: route.provider.embeddings(body, route, limits),  # type: ignore[attr-defined]
+            gateway.breakers,
+        )

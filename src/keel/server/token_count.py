@@ -47,34 +47,37 @@ async def count_tokens(
         RequestError: no route of the model is a Claude route.
         UpstreamError: the last route's failure, when none answered.
     """
-    routes = [route for route in gateway.resolve(model).routes() if hasattr(route.provider, "count_tokens")]
-    if not routes:
-        raise RequestError(
-            f"model {model!r} has no Claude route to count tokens with; token counting is Anthropic's "
-            "own API (POST /v1/messages/count_tokens)",
-            code="count_tokens_unsupported",
+    with gateway.holding() as current:
+        routes = [
+            route for route in current.resolve(model).routes() if hasattr(route.provider, "count_tokens")
+        ]
+        if not routes:
+            raise RequestError(
+                f"model {model!r} has no Claude route to count tokens with; token counting is Anthropic's "
+                "own API (POST /v1/messages/count_tokens)",
+                code="count_tokens_unsupported",
+            )
+        options = options or {}
+        settings = current.config.cache
+        cache = current.cache if options.get("cache") is not False else None
+        key = count_key(model, tenant, body, beta)
+        if cache is not None and not options.get("cache_refresh"):
+            kept = await cache.guard(cache.entries.get(key), None)
+            if kept:
+                cache_lookups.labels(result="hit").inc()
+                entry = orjson.loads(kept)
+                return RouteAnswer(entry["body"].encode(), entry["route"], 0, None, cache="hit")
+            cache_lookups.labels(result="miss").inc()
+        answer = await first_answer(
+            model,
+            routes,
+            seconds,
+            lambda route, limits: route.provider.count_tokens(body, route, limits, beta),  # type: ignore[attr-defined]
+            gateway.breakers,
         )
-    options = options or {}
-    settings = gateway.config.cache
-    cache = gateway.cache if options.get("cache") is not False else None
-    key = count_key(model, tenant, body, beta)
-    if cache is not None and not options.get("cache_refresh"):
-        kept = await cache.guard(cache.entries.get(key), None)
-        if kept:
-            cache_lookups.labels(result="hit").inc()
-            entry = orjson.loads(kept)
-            return RouteAnswer(entry["body"].encode(), entry["route"], 0, None, cache="hit")
-        cache_lookups.labels(result="miss").inc()
-    answer = await first_answer(
-        model,
-        routes,
-        seconds,
-        lambda route, limits: route.provider.count_tokens(body, route, limits, beta),  # type: ignore[attr-defined]
-        gateway.breakers,
-    )
-    if cache is None:
-        return answer
-    entry = orjson.dumps({"route": answer.route, "body": answer.body.decode()})
-    ttl = min(options.get("cache_ttl", settings.ttl), settings.max_ttl)
-    await cache.guard(cache.entries.set(key, entry, ttl), None)
-    return dataclasses.replace(answer, cache="refresh" if options.get("cache_refresh") else "miss")
+        if cache is None:
+            return answer
+        entry = orjson.dumps({"route": answer.route, "body": answer.body.decode()})
+        ttl = min(options.get("cache_ttl", settings.ttl), settings.max_ttl)
+        await cache.guard(cache.entries.set(key, entry, ttl), None)
+        return dataclasses.replace(answer, cache="refresh" if options.get("cache_refresh") else "miss")
