@@ -152,7 +152,11 @@ def test_a_reload_under_load_on_two_workers_drops_nothing(
     assert all(r["outcome"] == "ok" for r in records)
     assert not [r for r in upstream.attempts(model=new) if r["stream"]]
 
-    access = server.access()
+    wanted = [*result["stream_ids"], *(request_id for request_id, _ in result["after"])]
+    deadline = time.monotonic() + 5
+    while not all(request_id in (access := server.access()) for request_id in wanted):
+        assert time.monotonic() < deadline, "access lines missing"
+        time.sleep(0.02)
     for request_id in result["stream_ids"]:
         assert access[request_id][1:] == (f"mock/{old}", 200)
     after = [access[rid] for rid, model in result["after"]]
@@ -160,6 +164,44 @@ def test_a_reload_under_load_on_two_workers_drops_nothing(
     assert {pid for pid, route, status in after if route == f"mock/{new}" and status == 200} == workers
     assert "died" not in server.text() and "Traceback" not in server.text()
     assert server.text().count("config reloaded") == 2  # the start-up SIGHUP, then the admin call
+
+
+def test_under_workers_the_parent_watches_the_file_for_all_of_them(
+    upstream: MockServer, redis_url: str, served: list[Served], tmp_path: Path, uid: Any
+) -> None:
+    old, new = uid("ok:tokens=2"), uid("ok:tokens=3")
+    raw = config(upstream, old, state=redis_url, server={"watch_config": True, "watch_interval": 0.1})
+    server = Served(tmp_path, raw, "--workers", "2")
+    served.append(server)
+    server.wait_ready(workers=2)
+    workers = {int(pid) for pid in re.findall(r"Started server process \[(\d+)\]", server.text())}
+
+    server.write({**server.raw, "models": {"smart": [f"mock/{new}"]}})
+    server.wait_for("config reloaded")
+
+    # The workers apply it once the parent's SIGHUP reaches them: each switches once, for good.
+    limits = httpx.Limits(max_keepalive_connections=0)  # a new connection per call: both workers take some
+    served_by: list[tuple[str, str]] = []
+    with httpx.Client(base_url=server.base_url, limits=limits, timeout=10) as client:
+        for _ in range(300):
+            request_id = f"watched-{uuid.uuid4().hex[:12]}"
+            body = {"model": "smart", "messages": user()}
+            headers = {"x-request-id": request_id, "authorization": f"Bearer {MASTER}"}
+            answer = client.post("/v1/chat/completions", json=body, headers=headers)
+            assert answer.status_code == 200, answer.text
+            served_by.append((request_id, answer.json()["model"]))
+            access = server.access()
+            if {access[i][0] for i, model in served_by if model == new and i in access} == workers:
+                break
+    deadline = time.monotonic() + 5
+    while not all(i in (access := server.access()) for i, _ in served_by):
+        assert time.monotonic() < deadline, "access lines missing"
+        time.sleep(0.02)
+    by_worker = {pid: [model for i, model in served_by if access[i][0] == pid] for pid in workers}
+    for models in by_worker.values():
+        assert new in models
+        assert old not in models[models.index(new) :]
+    assert server.text().count("config reloaded") == 1
 
 
 async def _load_and_reload(server: Served, new: str) -> dict[str, Any]:

@@ -5,8 +5,8 @@ a bad file is logged once, not once per worker), refuses a change only a restart
 SIGHUP to each worker, which swaps its config in place: no worker process is replaced and no call
 is dropped. SIGUSR1 (from a worker asked through ``POST /admin/reload``, which has validated and
 applied the config already) is passed on the same way without a second log line. With
-``server.watch_config`` the supervisor looks at the file at every turn of its loop (0.5 s) and
-reloads when it changed.
+``server.watch_config`` the supervisor looks at the file every ``server.watch_interval`` seconds (at
+most as often as its loop turns, every 0.5 s) and reloads when it changed.
 
 Workers are started with SIGHUP blocked, and unblock it once their handler is installed
 (``Reloader.start``): a reload sent while a worker starts waits for it instead of ending it.
@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from socket import socket
@@ -68,6 +69,7 @@ class KeelSupervisor(Multiprocess):
         self.keel_config = config
         self._loader = Reloader(lambda config: [], source, overrides=overrides)
         self._watch: ConfigWatch | None = None
+        self._looked = 0.0
         self._watch_file(config)
 
     def _watch_file(self, config: Config) -> None:
@@ -87,8 +89,11 @@ class KeelSupervisor(Multiprocess):
 
     def handle_signals(self) -> None:
         super().handle_signals()
-        if self._watch is not None and self._watch.changed():
-            self._reload("watch")
+        now = time.monotonic()
+        if self._watch is not None and now - self._looked >= self.keel_config.server.watch_interval:
+            self._looked = now
+            if self._watch.changed():
+                self._reload("watch")
 
     def handle_hup(self) -> None:
         self._reload("signal")
