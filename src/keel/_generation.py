@@ -31,6 +31,7 @@ from .policies.ledger import LedgerPolicy
 from .policies.ratelimit import RateLimitPolicy, RouteRateLimitPolicy
 from .policies.retry import RetryPolicy, RetrySettings
 from .policies.router import RouterPolicy
+from .policies.validate import ValidatePolicy
 from .pricing import Pricer, PricingError, input_token_bound
 from .route import Cascade, Route, Tier
 from .stores.base import BreakerSettings
@@ -159,7 +160,7 @@ class Generation:
         return parts + [part for part in (self.cache, self.ledger) if part is not None]
 
     # The policy stack: the one place that knows its order (DESIGN §1).
-    #   outer (once per call):   ledger → budget → ratelimit → cache → coalesce → router
+    #   outer (once per call):   ledger → budget → ratelimit → cache → coalesce → validate → router
     #   per route (router's):    retry → route ratelimit → breaker → attempt → AttemptRunner → provider
     def _outer(self) -> list[Policy]:
         config, counters = self.config, self.lasting.counters
@@ -183,6 +184,7 @@ class Generation:
             if config.cache.coalesce:
                 flights = self.lasting.flights
                 policies.append(CoalescePolicy(config.cache, cache.entries, cache.locks, flights))
+        policies.append(ValidatePolicy())
         return policies
 
     def _per_route(self) -> list[RoutePolicy]:

@@ -35,6 +35,10 @@ class SyncGateway:
     def chat(self, model: str = "default", messages: Iterable[Any] = (), **params: Any) -> ChatResponse:
         return self._run(self._gateway.chat(model, list(messages), **params))
 
+    def structured(self, output: Any, messages: Iterable[Any] = (), **params: Any) -> Any:
+        """``Gateway.structured``, blocking."""
+        return self._run(self._gateway.structured(output, list(messages), **params))
+
     def stream(self, model: str = "default", messages: Iterable[Any] = (), **params: Any) -> Iterator[Chunk]:
         stream = self._gateway.stream(model, list(messages), **params)
         try:

@@ -44,6 +44,7 @@ __all__ = [
     "RouterConfig",
     "SemanticCacheConfig",
     "ServerConfig",
+    "StructuredOutputConfig",
     "TimeoutsConfig",
     "default_config",
     "load_config",
@@ -254,6 +255,17 @@ class CacheConfig(_Strict):
         return value
 
 
+class StructuredOutputConfig(_Strict):
+    """Structured output (docs/structured-output.md): which models' JSON answers the proxy enforces
+    without being asked (``x-keel-validate``), and how often an invalid answer is asked again."""
+
+    enforce: list[str] = Field(
+        default_factory=list,
+        description="model names whose json_schema / json_object answers are always enforced; * for all",
+    )
+    max_reasks: int = Field(2, ge=0, le=10, description="re-asks after an answer that fails validation")
+
+
 class ServerConfig(_Strict):
     """``keel serve``: where it listens, who may call it, and what it accepts."""
 
@@ -337,6 +349,7 @@ class Config(_Strict):
     ledger: LedgerConfig = Field(default_factory=LedgerConfig)
     pricing: PricingConfig = Field(default_factory=PricingConfig)
     cache: CacheConfig = Field(default_factory=CacheConfig)
+    structured_output: StructuredOutputConfig = Field(default_factory=StructuredOutputConfig)
     state: str = "memory://"
     database: str = "sqlite:///keel.db"
 

@@ -14,6 +14,8 @@ The tree::
     │   └── RequestOverBudgetError   the call's worst case alone exceeds a per-request budget (400)
     ├── RateLimitExceededError       a Keel rate limit refused the call (429, with Retry-After)
     ├── StreamInterruptedError       a stream failed after its commit point; carries the partial output
+    ├── OutputValidationError        the answer did not parse or validate within its re-asks (422)
+    ├── OutputRefusedError           the model refused to give the structured answer (library; 422)
     └── UpstreamError                a route's provider failed; the flags below decide what happens next
         ├── ConnectError             connect refused, or reset before response headers
         ├── UpstreamTimeoutError     connect, first-token or idle timeout (a silent route)
@@ -54,6 +56,8 @@ __all__ = [
     "MalformedResponseError",
     "ModelNotFoundError",
     "NoRouteAvailableError",
+    "OutputRefusedError",
+    "OutputValidationError",
     "RateLimitError",
     "RateLimitExceededError",
     "RequestError",
@@ -177,6 +181,34 @@ class StreamInterruptedError(KeelError):
         super().__init__(message)
         self.partial = partial
         self.cause = cause
+
+
+class OutputValidationError(KeelError):
+    """The answer did not parse or validate against the schema asked for, after every re-ask allowed
+    (or the call's cost cap stopped them); ``problems`` are the last answer's, ``answer`` its text."""
+
+    status = 422
+    openai_type = "invalid_request_error"
+    keel_code = True
+    code = "output_validation_failed"
+
+    def __init__(self, message: str, *, problems: list[str], answer: str | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems
+        self.answer = answer
+
+
+class OutputRefusedError(KeelError):
+    """The model refused to answer in the structured form asked for; ``refusal`` is what it said."""
+
+    status = 422
+    openai_type = "invalid_request_error"
+    keel_code = True
+    code = "output_refused"
+
+    def __init__(self, message: str, *, refusal: str) -> None:
+        super().__init__(message)
+        self.refusal = refusal
 
 
 class UpstreamError(KeelError):

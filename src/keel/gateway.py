@@ -8,7 +8,7 @@ already running finishes on the generation it started on.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,11 +20,13 @@ from ._sync import SyncGateway
 from .call import Call, Deadline
 from .config import Config, load_config
 from .config_changes import changed_keys, check_reloadable
-from .errors import ConfigError, RequestError
+from .errors import ConfigError, OutputRefusedError, RequestError
 from .keys import key_budget, key_token_budget
+from .policies.validate import judge
 from .reply import ChunkStream
 from .stores.base import BreakerSettings
 from .stores.state import open_breaker_store, open_counters
+from .structured import DEFAULT_MAX_REASKS, OutputSpec, Validator
 from .telemetry.logs import get_logger
 from .types import ChatRequest, ChatResponse, Chunk, Message
 
@@ -232,6 +234,49 @@ class Gateway:
         if isinstance(reply, ChunkStream):  # a policy answered from a stream (e.g. a shared call)
             reply = await reply.collect()
         return _annotate(reply, call)
+
+    async def structured(
+        self,
+        output: Any,
+        messages: Iterable[Any] = (),
+        *,
+        model: str = "default",
+        validators: Sequence[Validator] = (),
+        max_reasks: int = DEFAULT_MAX_REASKS,
+        **params: Any,
+    ) -> Any:
+        """An answer parsed and validated as ``output``: a pydantic model (``Invoice``), a type
+        (``list[Invoice]``), or a JSON Schema dict (the JSON value is returned).
+
+        The route is asked for the schema (``response_format``); an answer that does not parse or
+        validate is repaired when it is near-JSON, else asked again with its problems, up to
+        ``max_reasks`` times, inside the call's deadline and budget (``keel={"max_cost_usd": …}``
+        caps the whole call). ``validators`` are the caller's own checks of the result: each
+        raises ``ValueError`` (or ``AssertionError``) with a message to reject it.
+
+        Raises:
+            OutputValidationError: no valid answer within the re-asks (or the cost cap); carries
+                the last problems and the attempts.
+            OutputRefusedError: the model refused.
+            KeelError: as ``chat``.
+        """
+        spec = OutputSpec.of(output, validators=validators, max_reasks=max_reasks)
+        params.setdefault("response_format", spec.response_format())
+        options = {"timeout": params.pop("timeout", None), **(params.pop("keel", None) or {}), "output": spec}
+        call = self.new_call(_request(model, messages, params), **options)
+        try:
+            reply = await self.run(call)
+        except Exception as error:
+            error.attempts = call.attempts  # type: ignore[attr-defined]
+            raise
+        response = await reply.collect() if isinstance(reply, ChunkStream) else reply
+        # A cached or shared answer was validated when it was made: it parses and checks again here.
+        verdict = call.options.get("structured") or judge(response, spec)
+        if verdict.outcome == "refused":
+            refused = OutputRefusedError(f"the model refused to answer: {verdict.text}", refusal=verdict.text)
+            refused.attempts = call.attempts
+            raise refused
+        return verdict.result
 
     def stream(self, model: str = "default", messages: Iterable[Any] = (), **params: Any) -> GatewayStream:
         """Chunks of one answer as they arrive; errors before the first content raise on iteration."""

@@ -62,9 +62,11 @@ def _tag(text: str) -> str:
     return hashlib.blake2b(text.encode(), digest_size=6).hexdigest()
 
 
-def entry_key(request: ChatRequest, tenant: str) -> str:
-    """``cache:<model>:<tenant>:{<digest>}``: the digest is the hash tag an entry and its lease share."""
-    digest = _digest([_VERSION, tenant, request.model, request_material(request)])
+def entry_key(request: ChatRequest, tenant: str, validation: str = "") -> str:
+    """``cache:<model>:<tenant>:{<digest>}``: the digest is the hash tag an entry and its lease share.
+    ``validation`` is what an enforced structured output adds (its re-asks and validators)."""
+    material = [_VERSION, tenant, request.model, request_material(request)]
+    digest = _digest([*material, validation] if validation else material)
     return f"cache:{_tag(request.model)}:{_tag(tenant)}:{{{digest}}}"
 
 

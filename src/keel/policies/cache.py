@@ -59,7 +59,8 @@ class CachePolicy:
         if (model is not None and not model.enabled) or not eligible(call):
             return await call_next(call)
         tenant = tenant_of(call, self.settings.tenant)
-        key = entry_key(call.request, tenant)
+        output = call.options.get("output")
+        key = entry_key(call.request, tenant, output.key() if output is not None else "")
         ttl = self._ttl(call, model.ttl if model else None)
         call.options["cache_key"], call.options["cache_ttl_s"] = key, ttl
         if call.options.get("cache_refresh"):

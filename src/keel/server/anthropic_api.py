@@ -30,6 +30,13 @@ async def messages(ctx: ApiContext, ex: Exchange) -> None:
     request, stream = messages_request(body, ex.headers)
     if not may_use(ex.principal, request.model):
         raise ApiError(403, f"this key may not use model {request.model!r}", param="model")
+    if options.pop("validate", None):
+        raise ApiError(
+            400,
+            "x-keel-validate is enforced on /v1/chat/completions (response_format); on /v1/messages "
+            "Keel does not enforce a forced tool's schema yet",
+            code="validation_unavailable",
+        )
     start_call(ctx, ex, request, stream=stream, options=options)
     if stream:
         model = request.model

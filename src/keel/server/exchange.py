@@ -137,6 +137,10 @@ class Exchange:
             headers += cache_headers(self.call.options)
             if self.call.options.get("tools_dropped"):  # the answering route cannot call tools
                 headers.append((b"x-keel-tools-dropped", b"true"))
+            validation = self.call.options.get("validation")
+            if validation is not None:  # structured output: valid, repaired, refused; and re-asks
+                headers.append((b"x-keel-validation", validation["outcome"].encode()))
+                headers.append((b"x-keel-reasks", str(validation["reasks"]).encode()))
         if self.route:
             headers.append((b"x-keel-route", _route_header(self.route)))
         if self.upstream_request_id:

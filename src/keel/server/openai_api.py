@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 
+from ..structured.enforce import enforced_output
 from .call_flow import answer_one_shot, answer_stream, answer_whole, start_call
 from .caller import may_use
 from .context import ApiContext
@@ -31,6 +32,9 @@ async def chat_completions(ctx: ApiContext, ex: Exchange) -> None:
     options = keel_options(ex.headers, body, max_timeout=ctx.gateway.config.timeouts.total)
     request, stream, include_usage = chat_request(body)
     _check_model(ex, request.model)
+    output = enforced_output(request, options.pop("validate", None), ctx.gateway.config.structured_output)
+    if output is not None:
+        options["output"] = output
     start_call(ctx, ex, request, stream=stream, options=options)
     if stream:
         await answer_stream(ctx, ex, SSE_HEADERS, lambda _first: OpenAIFrames(include_usage))

@@ -4,7 +4,9 @@ The call's total deadline: ``x-keel-timeout: 20`` or ``"keel": {"timeout": 20}``
 shorten the operator's ``timeouts.total``, never lengthen it). The response cache: ``"cache": true``
 or ``x-keel-cache: true`` caches a call that is not deterministic, ``false`` keeps one out;
 ``Cache-Control: no-store`` is ``false``, ``Cache-Control: no-cache`` asks for a fresh answer (which
-is then stored); ``x-keel-cache-ttl`` or ``"cache_ttl"`` sets the entry's lifetime in seconds. A
+is then stored); ``x-keel-cache-ttl`` or ``"cache_ttl"`` sets the entry's lifetime in seconds.
+Structured output: ``x-keel-validate: true`` or ``"validate": true`` enforces the request's
+``response_format`` (``false`` turns off the config's default for the model). A
 header wins over the body field. Unknown keys in the ``keel`` field are a 400, so a typo is not
 silently ignored; unknown ``x-keel-*`` headers are ignored, as proxies add headers of their own.
 """
@@ -19,7 +21,7 @@ from .errors import ApiError
 
 __all__ = ["KNOWN", "keel_options"]
 
-KNOWN = ("timeout", "cache", "cache_ttl")
+KNOWN = ("timeout", "cache", "cache_ttl", "validate")
 _FLAGS = {"true": True, "1": True, "on": True, "false": False, "0": False, "off": False}
 
 
@@ -49,6 +51,14 @@ def keel_options(headers: Mapping[str, str], body: dict[str, Any], *, max_timeou
     if "timeout" in given:
         options["timeout"] = min(_seconds(given["timeout"]), max_timeout)
     options.update(_cache_options(headers, given))
+    flag = headers.get("x-keel-validate")
+    validate = given.get("validate") if flag is None else _FLAGS.get(flag.strip().lower(), flag)
+    if validate is not None:
+        if not isinstance(validate, bool):
+            raise ApiError(
+                400, f"Keel option 'validate' must be true or false, got {validate!r}", param="keel.validate"
+            )
+        options["validate"] = validate
     return options
 
 

@@ -1,0 +1,155 @@
+"""``ValidatePolicy``: a call that asks for structured output gets an answer that parses and validates,
+or a clear error — never an invalid answer presented as success.
+
+A call carries what it must return as ``call.options["output"]`` (an ``OutputSpec``: the library's
+``gw.structured``, or the proxy's enforced ``response_format``). Each answer is parsed (repaired
+when it is near-JSON: a fence, prose around it, a trailing comma — ``structured.parse``) and checked
+(``structured.check``). An answer that fails is asked again: the conversation goes on with the answer
+as the assistant turn and Keel's list of problems as data (``structured.reask``), up to
+``max_reasks`` times; each re-ask is one more call through the router, so the budget reserves it,
+the deadline bounds it and the ledger records its attempts. A refusal is returned as it is, never
+asked again. When the re-asks run out — or the call's cost cap cannot cover the next one — the call
+fails with ``OutputValidationError`` naming the last problems.
+
+A stream that must validate is read whole upstream and released once valid (as one batch): its time
+to first token is the whole answer's time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .._replay import replayed
+from ..errors import BudgetExceededError, OutputValidationError
+from ..reply import ChunkStream
+from ..structured import NotJSONError, OutputSpec, Problem, check, extract_json, reask_turns
+from ..telemetry.logs import get_logger
+
+if TYPE_CHECKING:
+    from ..call import Call
+    from ..reply import Reply
+    from ..types import ChatResponse
+    from .base import Handler
+
+__all__ = ["ValidatePolicy", "Verdict", "judge"]
+
+log = get_logger("keel.validate")
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What one answer amounts to: ``valid`` (as produced), ``repaired``, ``refused`` or ``invalid``."""
+
+    outcome: str
+    text: str
+    result: Any = None
+    json: str | None = None  # the answer's JSON as the caller gets it (repaired answers are re-written)
+    problems: tuple[Problem, ...] = ()
+    truncated: bool = False
+
+
+def judge(response: ChatResponse, spec: OutputSpec) -> Verdict:
+    """Parse and check the first choice's answer."""
+    if not response.choices:
+        return Verdict("invalid", "", problems=(Problem("", "the answer has no choices"),))
+    choice = response.choices[0]
+    message = choice.message
+    refusal = getattr(message, "refusal", None)
+    if refusal or choice.finish_reason == "content_filter":
+        return Verdict("refused", refusal or message.text())
+    text = message.text()
+    if not text and message.tool_calls:  # the JSON came as a forced tool call's arguments
+        text = message.tool_calls[0].function.arguments or ""
+    truncated = choice.finish_reason == "length"
+    try:
+        extracted = extract_json(text)
+    except NotJSONError as error:
+        return Verdict("invalid", text, problems=(Problem("", str(error)),), truncated=truncated)
+    if truncated:  # a repair can close brackets, not bring back what was cut
+        problem = Problem("", "the answer was cut at the output limit before its JSON ended")
+        return Verdict("invalid", text, problems=(problem,), truncated=True)
+    checked = check(extracted.value, spec)
+    if not checked.ok:
+        return Verdict("invalid", text, problems=checked.problems)
+    import orjson
+
+    canonical = orjson.dumps(extracted.value).decode() if extracted.repaired else text
+    return Verdict("repaired" if extracted.repaired else "valid", text, checked.result, canonical)
+
+
+class ValidatePolicy:
+    """Enforces ``call.options["output"]`` on the answer; a no-op for calls without one."""
+
+    async def __call__(self, call: Call, call_next: Handler) -> Reply:
+        spec: OutputSpec | None = call.options.get("output")
+        if spec is None:
+            return await call_next(call)
+        original = call.request
+        try:
+            return await self._validated(call, call_next, spec)
+        finally:
+            call.request = original
+
+    async def _validated(self, call: Call, call_next: Handler, spec: OutputSpec) -> Reply:
+        verdict: Verdict | None = None
+        for reask in range(spec.max_reasks + 1):
+            if reask:
+                call.options["reask"] = reask
+            try:
+                reply = await call_next(call)
+            except BudgetExceededError as error:
+                if verdict is None:
+                    raise
+                raise _failed(call, verdict, reask, stopped_by=error) from error
+            response = await reply.collect() if isinstance(reply, ChunkStream) else reply
+            verdict = judge(response, spec)
+            if verdict.outcome != "invalid":
+                call.options["validation"] = {"outcome": verdict.outcome, "reasks": reask}
+                call.options["structured"] = verdict
+                if verdict.outcome == "repaired":
+                    _rewrite(response, verdict.json or "")
+                return replayed(response) if call.stream else response
+            log.info(
+                "answer failed validation",
+                request_id=call.request_id,
+                reask=reask,
+                problems=[str(p) for p in verdict.problems[:3]],
+            )
+            turns = reask_turns(verdict.text, verdict.problems, truncated=verdict.truncated)
+            call.request = call.request.model_copy(update={"messages": [*call.request.messages, *turns]})
+        assert verdict is not None
+        call.options["validation"] = {"outcome": "failed", "reasks": spec.max_reasks}
+        raise _failed(call, verdict, spec.max_reasks + 1)
+
+
+def _rewrite(response: ChatResponse, text: str) -> None:
+    """Give the caller the repaired JSON instead of the near-JSON the model wrote."""
+    message = response.choices[0].message
+    if message.tool_calls and not message.text():
+        message.tool_calls[0].function.arguments = text
+    else:
+        message.content = text
+    response.native = None  # the provider's own bytes no longer say what the caller gets
+
+
+def _failed(
+    call: Call, verdict: Verdict, answers: int, *, stopped_by: BaseException | None = None
+) -> OutputValidationError:
+    costs = ", ".join(
+        f"{attempt.route} ${attempt.cost}" if attempt.cost is not None else attempt.route
+        for attempt in call.attempts
+    )
+    why = (
+        f"the call's budget stopped the re-asks ({stopped_by})"
+        if stopped_by is not None
+        else f"after {answers} answer{'s' if answers != 1 else ''}"
+    )
+    problems = [str(problem) for problem in verdict.problems]
+    message = (
+        f"the answer did not match the schema asked for, {why}; {len(call.attempts)} attempt(s): {costs}; "
+        f"last problems: {'; '.join(problems[:5])}"
+    )
+    error = OutputValidationError(message, problems=problems, answer=verdict.text)
+    error.attempts = call.attempts
+    return error
