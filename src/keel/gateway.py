@@ -8,7 +8,7 @@ already running finishes on the generation it started on.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,13 +20,20 @@ from ._sync import SyncGateway
 from .call import Call, Deadline
 from .config import Config, load_config
 from .config_changes import changed_keys, check_reloadable
-from .errors import ConfigError, OutputRefusedError, RequestError
+from .errors import (
+    ConfigError,
+    OutputRefusedError,
+    OutputValidationError,
+    RequestError,
+    StreamInterruptedError,
+)
 from .keys import key_budget, key_token_budget
 from .policies.validate import judge
 from .reply import ChunkStream
 from .stores.base import BreakerSettings
 from .stores.state import open_breaker_store, open_counters
 from .structured import DEFAULT_MAX_REASKS, OutputSpec, Validator
+from .structured.previews import Previews
 from .telemetry.logs import get_logger
 from .types import ChatRequest, ChatResponse, Chunk, Message
 
@@ -277,6 +284,60 @@ class Gateway:
             refused.attempts = call.attempts
             raise refused
         return verdict.result
+
+    async def structured_stream(
+        self,
+        output: Any,
+        messages: Iterable[Any] = (),
+        *,
+        model: str = "default",
+        validators: Sequence[Validator] = (),
+        max_reasks: int = DEFAULT_MAX_REASKS,
+        **params: Any,
+    ) -> AsyncIterator[Any]:
+        """As ``structured``, streamed: partial objects as the answer arrives (fields not yet
+        there are ``None``; not validated), then the validated object last. For ``list[Model]``,
+        each item once it is complete, validated, instead of partial lists.
+
+        An answer that turns out invalid is asked again without streaming (its partials were
+        previews); the last object yielded is always the validated one.
+
+        Raises:
+            OutputValidationError, OutputRefusedError, KeelError: as ``structured``.
+        """
+        spec = OutputSpec.of(output, validators=validators, max_reasks=max_reasks)
+        params.setdefault("response_format", spec.response_format())
+        options = {
+            "timeout": params.pop("timeout", None),
+            **(params.pop("keel", None) or {}),
+            "output": spec,
+            "output_live": True,
+        }
+        call = self.new_call(_request(model, messages, params), stream=True, **options)
+        try:
+            reply = await self.run(call)
+        except Exception as error:
+            error.attempts = call.attempts  # type: ignore[attr-defined]
+            raise
+        stream = reply if isinstance(reply, ChunkStream) else replayed(reply)
+        previews = Previews(spec)
+        try:
+            async for chunk in stream:
+                piece = chunk.text or "".join(text for _, _, text in chunk.tool_argument_deltas())
+                for preview in previews.add(piece):
+                    yield preview
+        except StreamInterruptedError as error:
+            cause = error.__cause__
+            raise cause if isinstance(cause, OutputValidationError) else error from None
+        finally:
+            await stream.aclose()
+        verdict = call.options.get("structured") or judge(stream.partial, spec)
+        if verdict.outcome == "refused":
+            refused = OutputRefusedError(f"the model refused to answer: {verdict.text}", refusal=verdict.text)
+            refused.attempts = call.attempts
+            raise refused
+        for final in previews.final(verdict.result):
+            yield final
 
     def stream(self, model: str = "default", messages: Iterable[Any] = (), **params: Any) -> GatewayStream:
         """Chunks of one answer as they arrive; errors before the first content raise on iteration."""

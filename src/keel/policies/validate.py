@@ -12,11 +12,16 @@ asked again. When the re-asks run out — or the call's cost cap cannot cover th
 fails with ``OutputValidationError`` naming the last problems.
 
 A stream that must validate is read whole upstream and released once valid (as one batch): its time
-to first token is the whole answer's time.
+to first token is the whole answer's time. A *live* stream (``call.options["output_live"]``: the
+library's ``structured_stream``, which shows partial objects as they arrive) passes the first answer
+through as it comes and judges it at its end; an invalid one is then asked again without streaming,
+and the valid answer is ``call.options["structured"]`` when the stream ends (or the stream fails
+with ``OutputValidationError``).
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -29,7 +34,7 @@ from ..telemetry.logs import get_logger
 if TYPE_CHECKING:
     from ..call import Call
     from ..reply import Reply
-    from ..types import ChatResponse
+    from ..types import ChatResponse, Chunk
     from .base import Handler
 
 __all__ = ["ValidatePolicy", "Verdict", "judge"]
@@ -85,15 +90,43 @@ class ValidatePolicy:
         spec: OutputSpec | None = call.options.get("output")
         if spec is None:
             return await call_next(call)
+        if call.stream and call.options.get("output_live"):
+            first = await call_next(call)
+            stream = first if isinstance(first, ChunkStream) else replayed(first)
+            return ChunkStream(batches=self._live(call, call_next, spec, stream), model=call.request.model)
         original = call.request
         try:
             return await self._validated(call, call_next, spec)
         finally:
             call.request = original
 
-    async def _validated(self, call: Call, call_next: Handler, spec: OutputSpec) -> Reply:
-        verdict: Verdict | None = None
-        for reask in range(spec.max_reasks + 1):
+    async def _live(
+        self, call: Call, call_next: Handler, spec: OutputSpec, stream: ChunkStream
+    ) -> AsyncIterator[list[Chunk]]:
+        """The first answer's batches as they come; then, if it is invalid, the re-asks."""
+        try:
+            while True:
+                yield await stream.next_batch()
+        except StopAsyncIteration:
+            pass
+        verdict = judge(stream.partial, spec)
+        if verdict.outcome != "invalid":
+            self._accept(call, verdict, 0, stream.partial)
+            return
+        original = call.request
+        try:
+            await self._validated(call, call_next, spec, after=verdict)
+        finally:
+            call.request = original
+
+    async def _validated(
+        self, call: Call, call_next: Handler, spec: OutputSpec, *, after: Verdict | None = None
+    ) -> Reply:
+        """Ask until an answer is valid; ``after``: the first answer, already judged invalid."""
+        verdict = after
+        for reask in range(1 if after is not None else 0, spec.max_reasks + 1):
+            if verdict is not None:
+                self._reasking(call, verdict, reask)
             if reask:
                 call.options["reask"] = reask
             try:
@@ -105,22 +138,30 @@ class ValidatePolicy:
             response = await reply.collect() if isinstance(reply, ChunkStream) else reply
             verdict = judge(response, spec)
             if verdict.outcome != "invalid":
-                call.options["validation"] = {"outcome": verdict.outcome, "reasks": reask}
-                call.options["structured"] = verdict
-                if verdict.outcome == "repaired":
-                    _rewrite(response, verdict.json or "")
+                self._accept(call, verdict, reask, response)
                 return replayed(response) if call.stream else response
-            log.info(
-                "answer failed validation",
-                request_id=call.request_id,
-                reask=reask,
-                problems=[str(p) for p in verdict.problems[:3]],
-            )
-            turns = reask_turns(verdict.text, verdict.problems, truncated=verdict.truncated)
-            call.request = call.request.model_copy(update={"messages": [*call.request.messages, *turns]})
         assert verdict is not None
         call.options["validation"] = {"outcome": "failed", "reasks": spec.max_reasks}
         raise _failed(call, verdict, spec.max_reasks + 1)
+
+    @staticmethod
+    def _accept(call: Call, verdict: Verdict, reasks: int, response: ChatResponse) -> None:
+        call.options["validation"] = {"outcome": verdict.outcome, "reasks": reasks}
+        call.options["structured"] = verdict
+        if verdict.outcome == "repaired":
+            _rewrite(response, verdict.json or "")
+
+    @staticmethod
+    def _reasking(call: Call, verdict: Verdict, reask: int) -> None:
+        """Log the failed answer and continue the conversation with it and its problems."""
+        log.info(
+            "answer failed validation",
+            request_id=call.request_id,
+            reask=reask,
+            problems=[str(p) for p in verdict.problems[:3]],
+        )
+        turns = reask_turns(verdict.text, verdict.problems, truncated=verdict.truncated)
+        call.request = call.request.model_copy(update={"messages": [*call.request.messages, *turns]})
 
 
 def _rewrite(response: ChatResponse, text: str) -> None:
