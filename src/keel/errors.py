@@ -325,7 +325,7 @@ class CircuitOpenError(UpstreamError):
     status = 503
     openai_type = "service_unavailable"
     counts_for_breaker = False
-    outcome = "skipped"
+    outcome = "circuit_open"
 
 
 class RouteUnavailableError(UpstreamError):

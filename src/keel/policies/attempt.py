@@ -48,7 +48,9 @@ class AttemptPolicy:
         self.input_bound = input_bound
 
     async def __call__(self, call: Call, route: Route, call_next: RouteHandler) -> Reply:
-        attempt = Attempt(route=route.name, model=route.upstream_model, started_at=time.time())
+        attempt = Attempt(
+            route=route.name, model=route.upstream_model, reason=call.attempt_reason, started_at=time.time()
+        )
         call.attempts.append(attempt)
         if call.request.tools:
             _note_tools(call, route, attempt)
@@ -116,7 +118,13 @@ def _fail(attempt: Attempt, error: BaseException | None) -> None:
         attempt.usage = error.partial.usage
         # Why the stream stopped, when Keel knows: an upstream error, or the call's own deadline.
         cause = error.cause or error.__cause__
-        error = cause if isinstance(cause, KeelError) else error
+        if isinstance(cause, UpstreamError):
+            _fail(attempt, cause)  # ``error`` starts with its outcome or status: ``timeout: …``
+        else:
+            cause = cause if isinstance(cause, KeelError) else error
+            attempt.error = f"{cause.code or 'error'}: {cause.message}"
+        attempt.outcome = "cut"  # failed after its commit point (DESIGN's word); ``error`` says why
+        return
     if isinstance(error, UpstreamError):
         attempt.outcome = error.outcome
         attempt.status = error.upstream_status

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 from ..errors import CircuitOpenError, RateLimitError, UpstreamError
 from ..reply import ChunkStream, StreamEnd
+from ..types import Attempt
 
 if TYPE_CHECKING:
     from ..call import Call
@@ -30,6 +32,17 @@ class BreakerPolicy:
     async def __call__(self, call: Call, route: Route, call_next: RouteHandler) -> Reply:
         wait = await self.store.acquire(route.name)
         if wait is not None:
+            # Recorded as an attempt that never left (DESIGN's outcome ``circuit_open``): the ledger
+            # and the metrics see the route passed over, at no cost and with no budget reserved.
+            call.attempts.append(
+                Attempt(
+                    route=route.name,
+                    model=route.upstream_model,
+                    outcome="circuit_open",
+                    reason=call.attempt_reason,
+                    started_at=time.time(),
+                )
+            )
             raise CircuitOpenError(
                 f"{route.name}: circuit open or cooling down",
                 route=route.name,

@@ -106,6 +106,7 @@ async def _next_stream(
     """The next candidate's stream for the prefilled request; else the original cut."""
     while candidates:
         route = candidates.pop(0)
+        call.attempt_reason = "continuation"
         try:
             reply = await route_handler(call, route)
         except UpstreamError as error:

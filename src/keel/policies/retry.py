@@ -79,6 +79,7 @@ class RetryPolicy:
                 )
             await self._sleep(delay)
             attempt += 1
+            call.attempt_reason = "retry"
 
     def _delay(self, call: Call, error: UpstreamError, attempt: int) -> float | None:
         """Seconds to wait before retrying, or ``None`` to give the error to the router."""

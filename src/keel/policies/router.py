@@ -68,6 +68,7 @@ class RouterPolicy:
         for tier in cascade.tiers:
             for route in tier.order(self._rng, usable):
                 call.deadline.check()
+                call.attempt_reason = "fallback" if failures else "first"
                 try:
                     reply = await self.route_handler(call, route)
                 except UpstreamError as error:
