@@ -165,8 +165,8 @@ class Generation:
     def _outer(self) -> list[Policy]:
         config, counters = self.config, self.lasting.counters
         policies: list[Policy] = []
-        if self.ledger is not None:
-            policies.append(LedgerPolicy(self.ledger))
+        if self.ledger is not None or config.metrics.enabled:
+            policies.append(LedgerPolicy(self.ledger, config.metrics))
         policies.append(
             BudgetPolicy(
                 config.budgets,

@@ -36,6 +36,7 @@ __all__ = [
     "Config",
     "DeploymentConfig",
     "LedgerConfig",
+    "MetricsConfig",
     "PriceConfig",
     "PricingConfig",
     "ProviderConfig",
@@ -146,6 +147,20 @@ class LedgerConfig(_Strict):
 
 class AlertsConfig(_Strict):
     webhook_url: str | None = None
+
+
+class MetricsConfig(_Strict):
+    """Prometheus metrics (docs/metrics.md): whether calls are observed, who may scrape, which
+    caller labels the token and cost metrics carry."""
+
+    enabled: bool = True
+    require_key: bool = Field(False, description="GET /metrics needs the master key")
+    labels: tuple[Literal["key", "team"], ...] = Field(
+        ("team",), description="caller labels on keel_tokens_total and keel_cost_usd_total (key: the key id)"
+    )
+    max_label_values: int = Field(
+        100, ge=1, description="distinct values per label fed by callers (model, key, team); more: other"
+    )
 
 
 class PriceConfig(_Strict):
@@ -347,6 +362,7 @@ class Config(_Strict):
     rate_limits: list[RateLimitConfig] = Field(default_factory=list)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     ledger: LedgerConfig = Field(default_factory=LedgerConfig)
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     pricing: PricingConfig = Field(default_factory=PricingConfig)
     cache: CacheConfig = Field(default_factory=CacheConfig)
     structured_output: StructuredOutputConfig = Field(default_factory=StructuredOutputConfig)

@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal
 
 from .telemetry.logs import get_logger
+from .telemetry.metrics import ledger_queue_depth, ledger_records, ledger_write_lag
 
 if TYPE_CHECKING:
     from .call import Call
@@ -108,7 +109,8 @@ def record_of(
     return record
 
 
-_Entry = tuple[Any, "asyncio.Future[None] | None"]  # the record as the store takes it, its ack
+# The record as the store takes it, its ack, and when it was queued (monotonic: the write lag).
+_Entry = tuple[Any, "asyncio.Future[None] | None", float]
 
 
 class LedgerWriter:
@@ -165,11 +167,11 @@ class LedgerWriter:
             except Exception as error:  # a bug in making one record must not lose the others
                 log.error("ledger record could not be made", error=repr(error))
                 continue
-            item = self._item(record)
+            entry = (self._item(record), None, time.monotonic())
             try:
-                self._queue.put_nowait((item, None))
+                self._queue.put_nowait(entry)
             except asyncio.QueueFull:  # filled within this loop turn: wait for room in a task
-                waiting = asyncio.ensure_future(self._queue.put((item, None)))
+                waiting = asyncio.ensure_future(self._queue.put(entry))
                 self._waiting.add(waiting)
                 waiting.add_done_callback(self._waiting.discard)
 
@@ -187,12 +189,12 @@ class LedgerWriter:
             Exception: ``strict`` only: the store refused the record after the writer's retries.
         """
         stored = asyncio.get_running_loop().create_future() if self.durability == "strict" else None
-        item = self._item(record)
+        entry = (self._item(record), stored, time.monotonic())
         try:
-            self._queue.put_nowait((item, stored))
+            self._queue.put_nowait(entry)
         except asyncio.QueueFull:  # the store is down or far behind: wait for room, never drop
             log.warning("ledger queue full: calls wait for the store", queued=self._queue.qsize())
-            await self._queue.put((item, stored))
+            await self._queue.put(entry)
         if stored is not None:
             await asyncio.shield(stored)  # a caller that goes away does not unqueue its record
 
@@ -216,7 +218,9 @@ class LedgerWriter:
                     done = True
                     break
                 batch.append(item)
+            ledger_queue_depth.set(self._queue.qsize() + len(batch))
             await self._write(batch)
+            ledger_queue_depth.set(self._queue.qsize())
             if done:
                 return
 
@@ -224,7 +228,7 @@ class LedgerWriter:
         failure: Exception | None = None
         for attempt in range(5):
             try:
-                await self.store.write([item for item, _ in batch])
+                await self.store.write([item for item, _, _ in batch])
                 failure = None
                 break
             except Exception as error:  # the store is unavailable: keep the batch and try again
@@ -233,8 +237,12 @@ class LedgerWriter:
                 await asyncio.sleep(0.2 * 2**attempt)
         if failure is not None:
             self.dropped += len(batch)
+            ledger_records.labels(result="dropped").inc(len(batch))
             log.error("ledger records lost after retries", count=len(batch))
-        for _, stored in batch:
+        else:
+            ledger_records.labels(result="written").inc(len(batch))
+            ledger_write_lag.observe(time.monotonic() - batch[0][2])
+        for _, stored, _ in batch:
             if stored is not None and not stored.done():
                 if failure is None:
                     stored.set_result(None)

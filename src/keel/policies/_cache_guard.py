@@ -1,6 +1,6 @@
 """``CacheGuard``: a cache backend's work within its timeout, where a failure can only cost a miss.
 
-A failure is counted (``keel_cache_lookups{result="error"}``) and logged once per 10 s while it
+A failure is counted (``keel_cache_lookups_total{result="error"}``) and logged once per 10 s while it
 lasts, not once per call; the caller gets the fallback value it named.
 """
 

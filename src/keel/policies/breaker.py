@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import CircuitOpenError, RateLimitError, UpstreamError
 from ..reply import ChunkStream, StreamEnd
+from ..telemetry import breakers
 from ..types import Attempt
 
 if TYPE_CHECKING:
@@ -30,7 +31,10 @@ class BreakerPolicy:
         self.store = store
 
     async def __call__(self, call: Call, route: Route, call_next: RouteHandler) -> Reply:
+        breakers.note_route(route.name)
         wait = await self.store.acquire(route.name)
+        if wait is None and breakers.known_state(route.name) == "open":
+            breakers.note_state(route.name, "half_open")  # its open time is over: this is the probe
         if wait is not None:
             # Recorded as an attempt that never left (DESIGN's outcome ``circuit_open``): the ledger
             # and the metrics see the route passed over, at no cost and with no budget reserved.
@@ -57,6 +61,7 @@ class BreakerPolicy:
             await self.store.release(route.name)
             raise
         await self.store.record_success(route.name)
+        breakers.note_state(route.name, "closed")
         if isinstance(reply, ChunkStream):
             reply.on_end(lambda end: self._stream_ended(route.name, end))
         return reply
@@ -68,6 +73,7 @@ class BreakerPolicy:
             await self.store.release(route)
         elif isinstance(error, UpstreamError) and error.counts_for_breaker:
             await self.store.record_failure(route)
+            breakers.note_state(route, (await self.store.snapshot(route)).state)
         else:
             await self.store.release(route)
 

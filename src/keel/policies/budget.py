@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Literal, Protocol
 from ..config import BudgetConfig
 from ..errors import BudgetExceededError, RequestOverBudgetError
 from ..stores.base import Counters, Hold, Limit, Refusal
+from ..telemetry.budgets import budget_refused, budget_settled, budget_state
 from ._token_bound import InputBound, attempt_tokens, route_token_bound, utf8_input_bound
 from ._windows import Window, current_window
 
@@ -224,6 +225,9 @@ class _Reservations:
             else:
                 actual = attempt_tokens(route, call.request, attempt, self.policy.input_bound)
             await self.policy.counters.settle(hold, actual)
+            for applies in self.applies:
+                if applies.unit == unit:
+                    budget_settled(applies.budget.label, unit, actual / 1e9 if unit == "usd" else actual)
         used = await self.remaining(call)
         alerter = self.policy.alerter
         if alerter is None:
@@ -244,6 +248,9 @@ class _Reservations:
         for applies, value in zip(self.applies, used, strict=True):
             room = max(applies.ceiling - value, 0)
             rooms[applies.unit] = min(rooms.get(applies.unit, room), room)
+            budget = applies.budget
+            if budget.window != "request" and (budget.scope == "global" or budget.match is not None):
+                budget_state(budget.label, applies.unit, room / 1e9 if applies.unit == "usd" else room)
         if "usd" in rooms:
             call.options["budget_remaining_usd"] = Decimal(rooms["usd"]) / NANO
         if "tokens" in rooms:
@@ -260,6 +267,7 @@ def _over_request_limit(applies: list[_Applies], unit: Unit, amount: int) -> _Ap
 
 def _too_big(which: _Applies, amount: int) -> RequestOverBudgetError:
     label = which.budget.label
+    budget_refused(label)
     worst, over = _amount(which.unit, amount), _amount(which.unit, amount - which.ceiling)
     return RequestOverBudgetError(
         f"budget {label!r} ({which.budget.limit_text} per request) can never cover this call: its worst "
@@ -276,6 +284,7 @@ def _amount(unit: Unit, amount: int) -> str:
 def _refused(refusal: Refusal, applies: list[_Applies], amount: int) -> BudgetExceededError:
     which = next(a for a in applies if a.key == refusal.limit.key)
     label = which.budget.label
+    budget_refused(label)
     if which.budget.window in ("request", "lifetime"):
         when, retry_after = "", None
     else:

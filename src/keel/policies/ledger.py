@@ -1,4 +1,8 @@
-"""``LedgerPolicy``: every call that reaches the gateway leaves one ledger record, however it ends."""
+"""``LedgerPolicy``: every call that reaches the gateway leaves one ledger record, however it ends.
+
+The record is also what the per-call metrics are observed from (``telemetry.calls``), so a call
+costs the metrics a few increments when it ends and nothing per chunk.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +13,11 @@ from typing import TYPE_CHECKING
 from ..errors import KeelError
 from ..ledger import LedgerRecord, LedgerWriter, record_of
 from ..reply import ChunkStream, StreamEnd
+from ..telemetry import calls
 
 if TYPE_CHECKING:
     from ..call import Call
+    from ..config import MetricsConfig
     from ..reply import Reply
     from .base import Handler
 
@@ -31,19 +37,25 @@ class LedgerPolicy:
 
     With batched durability an answered call's record is made just after the answer has gone
     (``LedgerWriter.add_soon``): its making costs the event loop the same, but not the caller's
-    latency. A failed call's record is made at once.
+    latency. A failed call's record is made at once. Without a writer (``ledger.enabled: false``)
+    the record is made for the metrics alone; with ``metrics.enabled: false`` it is not observed.
     """
 
-    def __init__(self, writer: LedgerWriter) -> None:
+    def __init__(self, writer: LedgerWriter | None, metrics: MetricsConfig | None = None) -> None:
         self.writer = writer
+        self.metrics = metrics if metrics is not None and metrics.enabled else None
 
     async def __call__(self, call: Call, call_next: Handler) -> Reply:
+        if self.metrics is not None:
+            calls.call_started()
         try:
             reply = await call_next(call)
         except BaseException as error:
-            await self.writer.add(record_of(call, status=_status(error), error=error))
+            await self._add(self._observed(record_of(call, status=_status(error), error=error)))
             raise
         if isinstance(reply, ChunkStream):
+            if self.metrics is not None:
+                calls.stream_started()
 
             async def ended(end: StreamEnd) -> None:
                 status = (
@@ -51,19 +63,34 @@ class LedgerPolicy:
                     if end.status == "completed"
                     else ("cancelled" if end.status == "cancelled" else _status(end.error or Exception()))
                 )
+                if self.metrics is not None:
+                    calls.stream_ended()
                 await self._record(
-                    lambda: record_of(call, status=status, response=end.response, error=end.error)
+                    lambda: self._observed(
+                        record_of(call, status=status, response=end.response, error=end.error)
+                    )
                 )
 
             reply.on_end(ended)
         else:
-            await self._record(lambda: record_of(call, status="ok", response=reply))
+            await self._record(lambda: self._observed(record_of(call, status="ok", response=reply)))
         return reply
+
+    def _observed(self, record: LedgerRecord) -> LedgerRecord:
+        if self.metrics is not None:
+            calls.call_ended(record, self.metrics)
+        return record
+
+    async def _add(self, record: LedgerRecord) -> None:
+        if self.writer is not None:
+            await self.writer.add(record)
 
     async def _record(self, make: Callable[[], LedgerRecord]) -> None:
         """The record of an answered call: made after the answer has gone when the writer allows
         (batched), else now — ``strict`` returns only once it is stored."""
-        if self.writer.defers:
+        if self.writer is None:
+            make()
+        elif self.writer.defers:
             self.writer.add_soon(make)
         else:
             await self.writer.add(make())

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from ..errors import RateLimitError, RateLimitExceededError
 from ..reply import ChunkStream, StreamEnd
 from ..stores.base import Counters, Hold, Limit, Refusal
+from ..telemetry.budgets import rate_limited
 from ._windows import current_window
 
 if TYPE_CHECKING:
@@ -97,6 +98,7 @@ class RateLimitPolicy:
             return await call_next(call)
         hold, refusal = await _reserve(self.counters, requests, tokens, self.token_bound(call.request, None))
         if refusal is not None:
+            rate_limited(refusal.limit.key)
             raise RateLimitExceededError(
                 f"rate limit reached: {_describe(refusal)}; retry in {refusal.resets_in:.0f}s",
                 limit=_describe(refusal),
@@ -150,6 +152,7 @@ class RouteRateLimitPolicy:
         bound = self.token_bound(call.request, route.capabilities.max_output_tokens)
         hold, refusal = await _reserve(self.counters, requests, tokens, bound)
         if refusal is not None:
+            rate_limited(refusal.limit.key)
             raise RateLimitError(
                 f"Keel's own limit for this route: {_describe(refusal)}",
                 route=route.name,

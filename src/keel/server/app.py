@@ -36,6 +36,7 @@ from .context import ApiContext
 from .errors import ApiError, ErrorRenderer, openai_error
 from .exchange import Exchange
 from .health import healthz, readyz
+from .metrics_endpoint import metrics
 from .openai_api import chat_completions, embeddings, list_models, retrieve_model
 from .openapi import openapi_json
 
@@ -92,6 +93,7 @@ class KeelApp:
         self.add_route("/healthz", ApiRoute("GET", healthz, auth=False))
         self.add_route("/readyz", ApiRoute("GET", readyz, auth=False))
         self.add_route("/openapi.json", ApiRoute("GET", openapi_json, auth=False))
+        self.add_route("/metrics", ApiRoute("GET", metrics, auth=False))  # its own key rule
         self._outer: Any = None
         self.reloader: Reloader | None = None
         """Set by ``keel serve`` (``server.reload``): what reloads this app's config."""

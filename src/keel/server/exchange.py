@@ -195,12 +195,15 @@ class Exchange:
 
 def _upstream_since(call: Call) -> float | None:
     """When (wall clock) the call first waited on an upstream: its first attempt, or a shared call.
-    An attempt a budget refused never left Keel (a refusal ends the call, so it is the only one)."""
+    An attempt a budget refused, or a route passed over for its open circuit, never left Keel."""
     shared: float | None = call.options.get("shared_since")
-    if not call.attempts or call.attempts[0].outcome == "refused":
+    first = next((a.started_at for a in call.attempts if a.outcome not in _NOT_SENT), None)
+    if first is None:
         return shared
-    first = call.attempts[0].started_at
     return first if shared is None else min(first, shared)
+
+
+_NOT_SENT = frozenset(("refused", "circuit_open"))
 
 
 def _outcome(error: BaseException) -> str:

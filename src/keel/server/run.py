@@ -20,6 +20,7 @@ from typing import Any
 import uvicorn
 
 from ..config import Config, load_config
+from ..telemetry.multiproc import prepare_multiproc_dir
 from ..telemetry.turn_handler import use_loop_turn_handlers
 from .app import KeelApp, create_app
 from .protocol import KeelHttpProtocol
@@ -78,6 +79,7 @@ def serve(
             os.environ[CONFIG_ENV] = str(config_path)
         os.environ[LOG_LEVEL_ENV] = log_level
         os.environ[OVERRIDES_ENV] = json.dumps(overrides)
+        prepare_multiproc_dir()  # one scrape shows every worker (docs/metrics.md)
         settings = uvicorn_config(f"{__name__}:app_factory", config, log_level=log_level)
         gc.enable()
         supervisor = KeelSupervisor(

@@ -1,0 +1,95 @@
+"""Per-call metrics, from the one ledger record each call leaves: nothing is observed per chunk.
+
+The label children of a call's metrics are looked up once per label set and kept, so observing a
+call is a handful of dictionary lookups and increments. Labels fed by what callers send (the model
+name, the key id, the team) are bounded (``BoundedValues``); a model that never resolved to a route
+is ``unresolved``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ._bounded import BoundedValues
+from .metrics import (
+    attempts,
+    cost_usd,
+    fallbacks,
+    in_flight_calls,
+    in_flight_streams,
+    request_duration,
+    time_to_first_token,
+    tokens,
+)
+
+if TYPE_CHECKING:
+    from ..config import MetricsConfig
+    from ..ledger import LedgerRecord
+
+__all__ = ["call_ended", "call_started", "stream_ended", "stream_started"]
+
+_TOKEN_TYPES = (
+    ("input", "input_tokens"),
+    ("cached_input", "cached_input_tokens"),
+    ("cache_write", "cache_write_tokens"),
+    ("output", "output_tokens"),
+    ("reasoning", "reasoning_tokens"),
+)
+
+_models = BoundedValues()
+_keys = BoundedValues()
+_teams = BoundedValues()
+_children: dict[tuple[Any, ...], Any] = {}
+
+
+def call_started() -> None:
+    in_flight_calls.inc()
+
+
+def stream_started() -> None:
+    in_flight_streams.inc()
+
+
+def stream_ended() -> None:
+    in_flight_streams.dec()
+
+
+def call_ended(record: LedgerRecord, settings: MetricsConfig) -> None:
+    """Observe a finished call: its duration, time to first token, tokens, cost and attempts."""
+    in_flight_calls.dec()
+    ceiling = settings.max_label_values
+    resolved = record.status == "ok" or bool(record.attempts)
+    model = _models(record.requested_model, ceiling) if resolved else "unresolved"
+    route = record.route or ("cache" if record.cache_hit else "coalesced" if record.coalesced else "none")
+    status = record.status
+    _child(request_duration, (model, route, status, "true" if record.stream else "false")).observe(
+        record.latency_ms / 1000
+    )
+    if record.ttft_ms is not None:
+        _child(time_to_first_token, (model, route, status)).observe(record.ttft_ms / 1000)
+    if record.input_tokens or record.output_tokens:
+        labels = settings.labels
+        key = _keys(record.key_id or "", ceiling) if "key" in labels and record.key_id else ""
+        team = _teams(record.team or "", ceiling) if "team" in labels and record.team else ""
+        for kind, field in _TOKEN_TYPES:
+            count = getattr(record, field)
+            if count:
+                _child(tokens, (model, route, kind, key, team)).inc(count)
+        if record.cost_usd:
+            _child(cost_usd, (model, route, key, team)).inc(float(record.cost_usd))
+    previous = None
+    for attempt in record.attempts:
+        reason = attempt.get("reason", "first")
+        _child(attempts, (attempt["route"], attempt["outcome"], reason)).inc()
+        if reason == "fallback" and previous is not None:
+            _child(fallbacks, (previous, attempt["route"])).inc()
+        previous = attempt["route"]
+
+
+def _child(metric: Any, labels: tuple[str, ...]) -> Any:
+    """``metric.labels(*labels)``, looked up once per label set."""
+    key = (metric, *labels)
+    child = _children.get(key)
+    if child is None:
+        child = _children[key] = metric.labels(*labels)
+    return child
