@@ -75,6 +75,8 @@ async def test_a_cut_stream_is_finished_where_prefill_is_accepted(
     assert row["status"] == "ok" and row["model"] == finisher and row["route"] == f"{then}/{finisher}"
     cut_attempt, finishing = row["attempts"]
     assert cut_attempt["route"] == f"{first}/{cut}" and cut_attempt["delivered_bytes"] > 0
+    assert (cut_attempt["outcome"], cut_attempt["reason"]) == ("cut", "first")
+    assert (finishing["outcome"], finishing["reason"]) == ("ok", "continuation")
     assert finishing["usage"]["output_tokens"] == 20
     # The record counts the tokens each attempt was billed for: the cut one's bound, the finisher's usage.
     assert row["output_tokens"] == cut_attempt["delivered_bytes"] + 20

@@ -3,8 +3,9 @@
 prometheus_client's multiprocess mode writes each worker's values to files in
 ``PROMETHEUS_MULTIPROC_DIR``; a scrape served by any worker reads them all. The variable must be
 set before a worker imports prometheus_client, so ``keel serve`` sets it before it starts them:
-to an empty directory of its own, removed at exit, or — when the operator set it — to theirs,
-emptied of old files first (values left by an earlier run would be added in).
+to an empty directory of its own, removed at exit, or — when the operator set it — to theirs (which
+must exist, as prometheus_client requires), emptied of old files first: values left by an earlier
+run would be added in.
 """
 
 from __future__ import annotations
