@@ -169,6 +169,7 @@ def test_a_scrape_counts_what_the_script_did_and_the_ledger_recorded(
     assert by(delta, "keel_budget_refusals_total", "budget") == {(f"model:budget-{t} day",): 1}
     assert total(delta, "keel_in_flight_calls") == total(delta, "keel_in_flight_streams") == 0
     assert total(delta, "keel_ledger_records_total", result="written") >= 10
+    assert total(delta, "keel_ledger_write_lag_seconds_count") >= 1
 
     # No label value is a secret, the prompt, an e-mail address or a request id.
     values = set(label_values(after))
