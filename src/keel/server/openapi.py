@@ -215,6 +215,20 @@ DOCUMENT: dict[str, Any] = {
                 "responses": {"200": _STATUS, "405": _ERRORS["405"], "503": _STATUS},
             }
         },
+        "/metrics": {
+            "get": {
+                "summary": "Prometheus metrics (docs/metrics.md); the master key with metrics.require_key",
+                "responses": {
+                    "200": {
+                        "description": "Prometheus text format",
+                        "content": {"text/plain": {"schema": {"type": "string"}}},
+                    },
+                    "401": _ERRORS["401"],
+                    "404": {"description": "metrics are off (metrics.enabled: false)"},
+                    "405": _ERRORS["405"],
+                },
+            }
+        },
         **ADMIN_PATHS,
     },
     "components": {
