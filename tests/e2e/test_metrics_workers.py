@@ -76,6 +76,10 @@ def test_one_scrape_shows_both_workers(upstream: MockServer, redis_url: str, tmp
             while len(calls_by_pid(folder, model)) < 2 and made < 400:
                 assert list(pool.map(call, range(16))) == [200] * 16
                 made += 16
+        # A call is observed just after its answer has gone (with its ledger record): wait for the last.
+        deadline = time.monotonic() + 10
+        while sum(calls_by_pid(folder, model).values()) < made and time.monotonic() < deadline:
+            time.sleep(0.05)
         per_worker = calls_by_pid(folder, model)
         scraped = parse(httpx.get(f"{base}/metrics", timeout=10).text)
     finally:

@@ -14,6 +14,7 @@ from keel.telemetry.exposition import scrape
 from ..scrape import Samples, by, changed, parse, total
 from .conftest import GatewayFactory, user
 
+UNBOUNDED = {"metrics": {"max_label_values": 1_000_000}}  # above what the suite's other tests showed
 DEAR = {"pricing": {"models": {"mock/*": {"input": 1_000_000, "output": 1_000_000}}}}  # $1 a token
 
 
@@ -33,6 +34,7 @@ async def test_budget_spend_remaining_and_rate_limit_refusals(gateway_for: Gatew
         ],
         rate_limits=[{"scope": "model", "match": f"m-{t}", "rpm": 2}],
         **DEAR,
+        **UNBOUNDED,
     )
     before = samples()
     answers = [await gateway.chat(f"m-{t}", user(), max_tokens=10) for _ in range(2)]
@@ -53,7 +55,10 @@ async def test_a_circuit_opens_lets_a_probe_through_and_closes(gateway_for: Gate
     probe, and its success closes it: three transitions, and the gauge back at closed."""
     route = f"mock/{uid('error-500:times=1')}"
     gateway = gateway_for(
-        {"m": [route]}, retry={"max_attempts": 1}, breaker={"failure_threshold": 1, "open_for": 0.2}
+        {"m": [route]},
+        retry={"max_attempts": 1},
+        breaker={"failure_threshold": 1, "open_for": 0.2},
+        **UNBOUNDED,
     )
     before = samples()
     with pytest.raises(ServerError):

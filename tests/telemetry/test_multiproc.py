@@ -10,7 +10,7 @@ from keel.telemetry.multiproc import prepare_multiproc_dir
 
 def test_a_directory_of_its_own_when_the_operator_names_none(monkeypatch: pytest.MonkeyPatch) -> None:
     """Without PROMETHEUS_MULTIPROC_DIR, an empty directory is made and named in the variable."""
-    monkeypatch.delenv(MULTIPROC_ENV, raising=False)
+    monkeypatch.setenv(MULTIPROC_ENV, "")  # unset for this test, and restored after it
     path = prepare_multiproc_dir()
     assert path.is_dir() and not any(path.iterdir())
     assert Path(__import__("os").environ[MULTIPROC_ENV]) == path

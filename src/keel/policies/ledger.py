@@ -44,6 +44,8 @@ class LedgerPolicy:
     def __init__(self, writer: LedgerWriter | None, metrics: MetricsConfig | None = None) -> None:
         self.writer = writer
         self.metrics = metrics if metrics is not None and metrics.enabled else None
+        if self.metrics is not None:
+            calls.configure(self.metrics)
 
     async def __call__(self, call: Call, call_next: Handler) -> Reply:
         if self.metrics is not None:

@@ -8,6 +8,7 @@ process that made it, and each process's gauge says what it last saw.
 
 from __future__ import annotations
 
+from .calls import routes
 from .metrics import breaker_state, breaker_transitions
 
 __all__ = ["known_state", "note_route", "note_state"]
@@ -20,7 +21,7 @@ def note_route(route: str) -> None:
     """A route in use: its gauge reads closed until a state is learnt."""
     if route not in _known:
         _known[route] = "closed"
-        breaker_state.labels(route=route).set(0)
+        breaker_state.labels(route=routes(route)).set(0)
 
 
 def known_state(route: str) -> str:
@@ -32,5 +33,5 @@ def note_state(route: str, state: str) -> None:
     if _known.get(route) == state:
         return
     _known[route] = state
-    breaker_state.labels(route=route).set(_VALUES[state])
-    breaker_transitions.labels(route=route, to=state).inc()
+    breaker_state.labels(route=routes(route)).set(_VALUES[state])
+    breaker_transitions.labels(route=routes(route), to=state).inc()

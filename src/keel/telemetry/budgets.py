@@ -18,7 +18,6 @@ from .metrics import (
 
 __all__ = ["budget_refused", "budget_settled", "budget_state", "rate_limited"]
 
-_CEILING = 200
 _budgets = BoundedValues()
 
 
@@ -26,16 +25,16 @@ def budget_settled(budget: str, unit: str, amount: float) -> None:
     """``amount`` (dollars or tokens) settled against ``budget``."""
     if amount:
         metric = budget_spend_usd if unit == "usd" else budget_spend_tokens
-        metric.labels(budget=_budgets(budget, _CEILING)).inc(amount)
+        metric.labels(budget=_budgets(budget)).inc(amount)
 
 
 def budget_state(budget: str, unit: str, remaining: float) -> None:
     """What is left of a budget with one subject."""
-    budget_remaining.labels(budget=_budgets(budget, _CEILING), unit=unit).set(remaining)
+    budget_remaining.labels(budget=_budgets(budget), unit=unit).set(remaining)
 
 
 def budget_refused(budget: str) -> None:
-    budget_refusals.labels(budget=_budgets(budget, _CEILING)).inc()
+    budget_refusals.labels(budget=_budgets(budget)).inc()
 
 
 def rate_limited(limit_key: str) -> None:

@@ -2,15 +2,15 @@
 
 The label children of a call's metrics are looked up once per label set and kept, so observing a
 call is a handful of dictionary lookups and increments. Labels fed by what callers send (the model
-name, the key id, the team) are bounded (``BoundedValues``); a model that never resolved to a route
-is ``unresolved``.
+and route names — a client may name ``provider/model`` itself —, the key id, the team) are bounded
+(``BoundedValues``); a model that never resolved to a route is ``unresolved``.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._bounded import BoundedValues
+from ._bounded import BoundedValues, set_ceiling
 from .metrics import (
     attempts,
     cost_usd,
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from ..config import MetricsConfig
     from ..ledger import LedgerRecord
 
-__all__ = ["call_ended", "call_started", "stream_ended", "stream_started"]
+__all__ = ["call_ended", "call_started", "configure", "routes", "stream_ended", "stream_started"]
 
 _TOKEN_TYPES = (
     ("input", "input_tokens"),
@@ -37,9 +37,15 @@ _TOKEN_TYPES = (
 )
 
 _models = BoundedValues()
+routes = BoundedValues()
 _keys = BoundedValues()
 _teams = BoundedValues()
 _children: dict[tuple[Any, ...], Any] = {}
+
+
+def configure(settings: MetricsConfig) -> None:
+    """Apply the process-wide parts of ``settings`` (the label ceiling)."""
+    set_ceiling(settings.max_label_values)
 
 
 def call_started() -> None:
@@ -57,10 +63,12 @@ def stream_ended() -> None:
 def call_ended(record: LedgerRecord, settings: MetricsConfig) -> None:
     """Observe a finished call: its duration, time to first token, tokens, cost and attempts."""
     in_flight_calls.dec()
-    ceiling = settings.max_label_values
     resolved = record.status == "ok" or bool(record.attempts)
-    model = _models(record.requested_model, ceiling) if resolved else "unresolved"
-    route = record.route or ("cache" if record.cache_hit else "coalesced" if record.coalesced else "none")
+    model = _models(record.requested_model) if resolved else "unresolved"
+    if record.route:
+        route = routes(record.route)
+    else:
+        route = "cache" if record.cache_hit else "coalesced" if record.coalesced else "none"
     status = record.status
     _child(request_duration, (model, route, status, "true" if record.stream else "false")).observe(
         record.latency_ms / 1000
@@ -69,8 +77,8 @@ def call_ended(record: LedgerRecord, settings: MetricsConfig) -> None:
         _child(time_to_first_token, (model, route, status)).observe(record.ttft_ms / 1000)
     if record.input_tokens or record.output_tokens:
         labels = settings.labels
-        key = _keys(record.key_id or "", ceiling) if "key" in labels and record.key_id else ""
-        team = _teams(record.team or "", ceiling) if "team" in labels and record.team else ""
+        key = _keys(record.key_id) if "key" in labels and record.key_id else ""
+        team = _teams(record.team) if "team" in labels and record.team else ""
         for kind, field in _TOKEN_TYPES:
             count = getattr(record, field)
             if count:
@@ -80,10 +88,11 @@ def call_ended(record: LedgerRecord, settings: MetricsConfig) -> None:
     previous = None
     for attempt in record.attempts:
         reason = attempt.get("reason", "first")
-        _child(attempts, (attempt["route"], attempt["outcome"], reason)).inc()
+        tried = routes(attempt["route"])
+        _child(attempts, (tried, attempt["outcome"], reason)).inc()
         if reason == "fallback" and previous is not None:
-            _child(fallbacks, (previous, attempt["route"])).inc()
-        previous = attempt["route"]
+            _child(fallbacks, (previous, tried)).inc()
+        previous = tried
 
 
 def _child(metric: Any, labels: tuple[str, ...]) -> Any:
