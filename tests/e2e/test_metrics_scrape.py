@@ -95,8 +95,9 @@ def run_script(running: RunningKeel, secret: str, t: str) -> None:
         for _ in range(2):  # the second is the first's answer, from the cache
             sdk.chat.completions.create(model=f"cached-{t}", messages=messages, temperature=0)
         sdk.chat.completions.create(model=f"retry-{t}", messages=messages)
-        for _ in range(2):  # two failures open the circuit: the second call passes it over
-            sdk.chat.completions.create(model=f"fallback-{t}", messages=messages)
+        sdk.chat.completions.create(model=f"fallback-{t}", messages=messages)  # opens the circuit
+        passed_over = sdk.chat.completions.with_raw_response.create(model=f"fallback-{t}", messages=messages)
+        assert passed_over.headers["x-keel-attempts"] == "1"  # the open circuit's route was not asked
         with pytest.raises(openai.APIError):
             for _ in sdk.chat.completions.create(model=f"cut-{t}", messages=messages, stream=True):
                 pass

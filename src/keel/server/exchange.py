@@ -101,12 +101,11 @@ class Exchange:
         """Take the route, attempt count and upstream request id from a call for headers and logs
         (at the end of a continued stream: the finishing route's, and the one its headers named).
 
-        An attempt a budget refused never left Keel: it is not counted. A refusal ends the call, so
-        only the last attempt can be one.
+        An attempt a budget refused, or a route passed over for its open circuit, never left Keel:
+        it is not counted.
         """
         self.call = call
-        attempts = call.attempts
-        self.attempts = len(attempts) - (bool(attempts) and attempts[-1].outcome == "refused")
+        self.attempts = sum(1 for attempt in call.attempts if attempt.outcome not in _NOT_SENT)
         for attempt in reversed(call.attempts):
             if attempt.outcome in ("ok", "streaming"):
                 if self.status and self.route and attempt.route != self.route:
