@@ -75,4 +75,4 @@ class Call:
     started: float = field(default_factory=time.monotonic)
     first_token_at: float | None = None  # monotonic; when a stream passed its commit point
     generation: Generation | None = None  # the config it runs on (``Gateway.new_call`` sets it)
-    attempt_reason: str = "first"  # why the next attempt is made: first, retry, fallback, continuation
+    attempt_reason: str = "first"  # why the next attempt is made: first, retry, fallback, continuation, reask

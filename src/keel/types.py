@@ -197,7 +197,7 @@ class Attempt(_Open):
     route: str
     model: str
     outcome: str = "pending"
-    reason: str = "first"  # why it was made: first, retry, fallback, continuation (DESIGN's vocabulary)
+    reason: str = "first"  # why it was made: first, retry, fallback, continuation, reask (DESIGN's words)
     error: str | None = None
     status: int | None = None
     started_at: float = 0.0

@@ -9,6 +9,7 @@ import uuid
 import pytest
 
 from keel import RateLimitExceededError, ServerError
+from keel.errors import OutputValidationError
 from keel.telemetry.exposition import scrape
 
 from ..scrape import Samples, by, changed, parse, total
@@ -73,3 +74,20 @@ async def test_a_circuit_opens_lets_a_probe_through_and_closes(gateway_for: Gate
         ("closed",): 1,
     }
     assert total(samples(), "keel_breaker_state", route=route) == 0
+
+
+async def test_a_reask_is_an_attempt_made_for_reason_reask(gateway_for: GatewayFactory, uid) -> None:
+    """An answer that fails validation is asked again: the re-ask's attempt says reason ``reask``,
+    and the attempts metric counts it so."""
+    route = f"mock/{uid('ok:tokens=3')}"
+
+    def never(value: object) -> None:
+        raise ValueError("no answer is good enough")
+
+    gateway = gateway_for({"m": [route]}, **UNBOUNDED)
+    before = samples()
+    with pytest.raises(OutputValidationError) as info:
+        await gateway.structured({"type": "object"}, user(), model="m", validators=[never], max_reasks=1)
+    assert [(a.outcome, a.reason) for a in info.value.attempts] == [("ok", "first"), ("ok", "reask")]
+    delta = changed(before, samples())
+    assert by(delta, "keel_attempts_total", "reason", route=route) == {("first",): 1, ("reask",): 1}

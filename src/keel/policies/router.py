@@ -57,6 +57,14 @@ class RouterPolicy:
         self._rng = rng or random.Random()
 
     async def __call__(self, call: Call) -> Reply:
+        opening = call.attempt_reason  # "first", or "reask" when the validate policy asks again
+        try:
+            return await self._cascade(call, opening)
+        finally:
+            call.attempt_reason = "first"
+
+    async def _cascade(self, call: Call, opening: str) -> Reply:
+        """The cascade's routes in turn; the first is tried for ``opening``, the rest as fallbacks."""
         cascade = self.resolve(call.request.model)
         failures: list[UpstreamError] = []
         needs_window: int | None = None
@@ -68,7 +76,7 @@ class RouterPolicy:
         for tier in cascade.tiers:
             for route in tier.order(self._rng, usable):
                 call.deadline.check()
-                call.attempt_reason = "fallback" if failures else "first"
+                call.attempt_reason = "fallback" if failures else opening
                 try:
                     reply = await self.route_handler(call, route)
                 except UpstreamError as error:

@@ -129,6 +129,7 @@ class ValidatePolicy:
                 self._reasking(call, verdict, reask)
             if reask:
                 call.options["reask"] = reask
+                call.attempt_reason = "reask"
             try:
                 reply = await call_next(call)
             except BudgetExceededError as error:
