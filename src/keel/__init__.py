@@ -21,6 +21,8 @@ from .errors import (
     MalformedResponseError,
     ModelNotFoundError,
     NoRouteAvailableError,
+    OutputRefusedError,
+    OutputValidationError,
     RateLimitError,
     RateLimitExceededError,
     RequestError,
@@ -37,6 +39,7 @@ if TYPE_CHECKING:
     from .config import Config, load_config
     from .gateway import Gateway, GatewayStream
     from .reply import ChunkStream, StreamEnd
+    from .structured import OutputSpec
     from .types import Attempt, ChatRequest, ChatResponse, Chunk, Message, Usage
 
 __version__ = "0.1.0"
@@ -54,6 +57,7 @@ _LAZY = {
     "Chunk": ".types",
     "Message": ".types",
     "Usage": ".types",
+    "OutputSpec": ".structured",
 }
 
 
@@ -90,6 +94,9 @@ __all__ = [
     "Message",
     "ModelNotFoundError",
     "NoRouteAvailableError",
+    "OutputRefusedError",
+    "OutputSpec",
+    "OutputValidationError",
     "RateLimitError",
     "RateLimitExceededError",
     "RequestError",

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from ..errors import DeadlineExceededError, UpstreamTimeoutError
 from ..providers.base import AttemptLimits, in_batches
 from ..reply import ChunkStream
+from ..structured.strategy import needs_json_mode, with_json_mode
 from ..types import ChatRequest, Chunk
 from ._read_watch import ReadWatch
 from ._tools import drops_tools, without_tools
@@ -40,6 +41,8 @@ class AttemptRunner:
         request = call.request
         if drops_tools(route, request):
             request = without_tools(request)
+        if needs_json_mode(route, request):
+            request = with_json_mode(request)
         if not call.stream:
             try:
                 async with asyncio.timeout(budget):

@@ -84,8 +84,16 @@ class KeelSupervisor(Multiprocess):
             super().init_processes()
 
     def keep_subprocess_alive(self) -> None:
+        before = {process.pid for process in self.processes}
         with hup_blocked():
             super().keep_subprocess_alive()
+        gone = before - {process.pid for process in self.processes}
+        if gone and os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            from prometheus_client import multiprocess
+
+            for pid in gone:  # a replaced worker's live gauges (in flight, queue depth) leave the totals
+                if pid is not None:
+                    multiprocess.mark_process_dead(pid)
 
     def handle_signals(self) -> None:
         super().handle_signals()
