@@ -129,3 +129,10 @@ async def test_json_repair_on_what_the_client_received(client: openai.AsyncOpenA
         unwrap(text) if behaviour != "json-repairable" else text, return_objects=True
     )
     assert (repaired == VALUE) is (behaviour != "json-invalid")
+
+
+async def test_a_prefill_that_begins_the_json_is_continued(client: openai.AsyncOpenAI) -> None:
+    """After an assistant prefill ``{`` the reply is the rest of the mangled text."""
+    messages: Any = [*USER, {"role": "assistant", "content": "{"}]
+    reply = await client.chat.completions.create(model="json-wrong-type:tokens=2", messages=messages)
+    assert "{" + (reply.choices[0].message.content or "") == '{"answer": 42}'
