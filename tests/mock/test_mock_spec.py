@@ -54,7 +54,8 @@ def test_catalogue_names_are_the_contract() -> None:
     assert set(BEHAVIOURS) == {
         "ok", "rate-limit", "error-500", "error-503", "reset", "hang", "slow-first-token", "cut",
         "stall", "malformed-chunk", "no-done", "context-length", "content-policy", "no-prefill",
-        "flap", "auth-error", "not-found", "overloaded",
+        "flap", "auth-error", "not-found", "overloaded", "json-fenced", "json-prose", "json-repairable",
+        "json-invalid", "json-wrong-type", "json-missing-field", "json-truncated", "json-bad-urls", "refusal",
     }  # fmt: skip
     assert set(PARAMS.values()) <= {"integer", "number", "flag"}
 
@@ -66,3 +67,4 @@ def test_pieces_carry_the_space_before_or_after_a_word() -> None:
     assert split_pieces(text, trailing_space=True) == ["token0 ", "token1\n", "token2"]
     assert split_pieces(" token40 token41", trailing_space=True) == [" token40 ", "token41"]
     assert "".join(split_pieces(" a  b ", trailing_space=True)) == " a  b "
+    assert split_pieces('{"a": "b ') == ['{"a":', ' "b ']  # whitespace at the very end is kept too

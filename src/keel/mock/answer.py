@@ -7,11 +7,12 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from .json_faults import ANSWER_SCHEMA, REFUSAL_TEXT, faulty_json
 from .sample import sample
 from .spec import Spec
 from .wire import new_id, usage
 
-__all__ = ["Answer", "after_prefill", "plan_answer", "prompt_tokens", "split_pieces"]
+__all__ = ["Answer", "after_prefill", "continue_prefill", "plan_answer", "prompt_tokens", "split_pieces"]
 
 DEFAULT_TOKENS = 12
 
@@ -25,6 +26,7 @@ class Answer:
     usage: dict[str, Any]
     tool_name: str | None = None
     tool_call_id: str | None = None
+    refusal: bool = False
 
     @property
     def text(self) -> str:
@@ -33,6 +35,8 @@ class Answer:
 
     def message(self) -> dict[str, Any]:
         """The non-streaming ``message`` object."""
+        if self.refusal:
+            return {"role": "assistant", "content": None, "refusal": self.text, "annotations": []}
         if self.tool_name is None:
             return {"role": "assistant", "content": self.text, "refusal": None, "annotations": []}
         return {
@@ -45,6 +49,8 @@ class Answer:
 
     def deltas(self) -> list[dict[str, Any]]:
         """The content-bearing stream deltas, in order (text tokens or tool-call fragments)."""
+        if self.refusal:
+            return [{"refusal": piece} for piece in self.pieces]
         if self.tool_name is None:
             return [{"content": piece} for piece in self.pieces]
         head = {"tool_calls": [{"index": 0, **self._tool_call("")}]}
@@ -68,15 +74,25 @@ def prompt_tokens(body: dict[str, Any]) -> int:
     return max(1, words)
 
 
-def plan_answer(body: dict[str, Any], spec: Spec) -> Answer:
+def plan_answer(body: dict[str, Any], spec: Spec, shape: str | None = None) -> Answer:
     """The answer for ``body``: ``tokens`` words (the rest of them after an assistant prefill that begins
-    them), JSON for ``response_format``, a tool call for ``tools``."""
+    them), JSON for ``response_format``, a tool call for ``tools``.
+
+    ``shape`` is a structured-output behaviour (``json-fenced``, ..., ``refusal``) that mangles the
+    JSON (plain requests get ``{"answer": "<words>"}``), or ``"json"`` for that JSON unmangled.
+    """
     count = spec.integer("tokens", DEFAULT_TOKENS) or 0
     words = " ".join(f"token{i}" for i in range(count))
-    tool = _chosen_tool(body)
-    if tool is not None:
-        arguments = json.dumps(sample(tool.get("parameters") or {}, words or "token0"))
-        pieces = split_pieces(arguments)
+    fault = None if shape == "json" else shape
+    tool = None if shape == "refusal" else _chosen_tool(body)
+    if shape == "refusal":
+        pieces = split_pieces(REFUSAL_TEXT)
+    elif tool is not None:
+        schema = tool.get("parameters") or {}
+        pieces = split_pieces(faulty_json(fault, sample(schema, words or "token0"), schema))
+    elif shape is not None:
+        value, schema = _structured(body.get("response_format"), words)
+        pieces = split_pieces(continue_prefill(faulty_json(fault, value, schema), _prefill(body)))
     elif body.get("response_format") is None:
         pieces = split_pieces(
             after_prefill(words, _prefill(body)), trailing_space=spec.flag("trailing_space")
@@ -84,6 +100,8 @@ def plan_answer(body: dict[str, Any], spec: Spec) -> Answer:
     else:
         pieces = split_pieces(_content(body.get("response_format"), words))
     finish = "tool_calls" if tool is not None else "stop"
+    if shape == "json-truncated":
+        finish = "length"
     limit = body.get("max_completion_tokens") or body.get("max_tokens")
     if isinstance(limit, int) and not isinstance(limit, bool) and 0 < limit < len(pieces):
         pieces, finish = pieces[:limit], "length"
@@ -97,6 +115,7 @@ def plan_answer(body: dict[str, Any], spec: Spec) -> Answer:
         usage=usage(prompt, counted, cached=cached, reasoning=reasoning),
         tool_name=tool.get("name", "tool") if tool is not None else None,
         tool_call_id=new_id("call_") if tool is not None else None,
+        refusal=shape == "refusal",
     )
 
 
@@ -113,6 +132,11 @@ def after_prefill(words: str, prefill: str | None) -> str:
     if rest and not rest[0].isspace():
         return words
     return rest.lstrip() if prefill != head else rest
+
+
+def continue_prefill(text: str, prefill: str | None) -> str:
+    """The rest of ``text`` after an assistant prefill that begins it (``{``, say); all of it otherwise."""
+    return text[len(prefill) :] if prefill and text.startswith(prefill) and text != prefill else text
 
 
 def _prefill(body: dict[str, Any]) -> str | None:
@@ -137,17 +161,28 @@ def split_pieces(text: str, *, trailing_space: bool = False) -> list[str]:
     leads the second piece, or with ``trailing_space`` ends the first."""
     if not text.strip():
         return [text] if text else []
-    return re.findall(r"\s*\S+\s*" if trailing_space else r"\s*\S+", text)
+    pieces = re.findall(r"\s*\S+\s*" if trailing_space else r"\s*\S+", text)
+    trailing = text[len(text.rstrip()) :]
+    if trailing and not trailing_space:
+        pieces[-1] += trailing  # whitespace at the very end (a JSON cut after a space) stays in
+    return pieces
 
 
 def _content(response_format: Any, words: str) -> str:
     kind = response_format.get("type") if isinstance(response_format, dict) else None
+    if kind in ("json_schema", "json_object"):
+        return json.dumps(_structured(response_format, words)[0])
+    return words
+
+
+def _structured(response_format: Any, words: str) -> tuple[Any, Any]:
+    """The JSON value a structured answer gives, and the schema it follows."""
+    kind = response_format.get("type") if isinstance(response_format, dict) else None
     if kind == "json_schema":
         spec = response_format.get("json_schema")
-        return json.dumps(sample(spec.get("schema") if isinstance(spec, dict) else {}, words or "token0"))
-    if kind == "json_object":
-        return json.dumps({"answer": words})
-    return words
+        schema = spec.get("schema") if isinstance(spec, dict) else {}
+        return sample(schema, words or "token0"), schema
+    return {"answer": words}, ANSWER_SCHEMA
 
 
 def _chosen_tool(body: dict[str, Any]) -> dict[str, Any] | None:

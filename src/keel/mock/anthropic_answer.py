@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from .answer import DEFAULT_TOKENS, after_prefill, split_pieces
+from .answer import DEFAULT_TOKENS, after_prefill, continue_prefill, split_pieces
 from .anthropic_wire import usage
+from .json_faults import ANSWER_SCHEMA, REFUSAL_TEXT, faulty_json
 from .sample import sample
 from .spec import Spec
 from .wire import new_id
@@ -46,6 +47,15 @@ class AnthropicAnswer:
         else:
             blocks.append(self.first_block() | {"input": json.loads(self.text)})
         return blocks
+
+    def as_message(self) -> AnthropicAnswer:
+        """This answer as a whole ``Message`` can carry it: tool input that is no JSON object (a mangled
+        one) cannot be a ``tool_use`` block's ``input``, so it becomes a text block instead."""
+        if self.tool_name is None or _is_object(self.text):
+            return self
+        stop = "end_turn" if self.stop_reason == "tool_use" else self.stop_reason
+        counted = {**self.usage, "output_tokens": self.usage["output_tokens"] - 1}  # no tool use now
+        return replace(self, stop_reason=stop, usage=counted, tool_name=None, tool_id=None)
 
     def first_block(self) -> dict[str, Any]:
         """The answer block as ``content_block_start`` opens it: empty text, or the tool use with ``{}``."""
@@ -88,20 +98,32 @@ def _prefill(body: dict[str, Any]) -> str | None:
     return "".join(_texts(last.get("content"))) if last.get("role") == "assistant" else None
 
 
-def plan_anthropic_answer(body: dict[str, Any], spec: Spec) -> AnthropicAnswer:
+def plan_anthropic_answer(body: dict[str, Any], spec: Spec, shape: str | None = None) -> AnthropicAnswer:
     """The answer for ``body``: ``tokens`` words (the rest of them after a prefill that begins them) or
     a tool use when tools are given, after thinking when ``thinking`` is enabled; usage split into
-    uncached input, cache reads and cache writes."""
+    uncached input, cache reads and cache writes.
+
+    ``shape`` is a structured-output behaviour (``json-fenced``, ..., ``refusal``) that mangles the
+    JSON (without tools, ``{"answer": "<words>"}`` as text), or ``"json"`` for that JSON unmangled.
+    """
     count = spec.integer("tokens", DEFAULT_TOKENS) or 0
     words = " ".join(f"token{i}" for i in range(count))
-    tool = _chosen_tool(body)
-    if tool is not None:
-        pieces = split_pieces(json.dumps(sample(tool.get("input_schema") or {}, words or "token0")))
+    fault = None if shape == "json" else shape
+    tool = None if shape == "refusal" else _chosen_tool(body)
+    if shape == "refusal":
+        pieces = split_pieces(REFUSAL_TEXT)
+    elif tool is not None:
+        schema = tool.get("input_schema") or {}
+        pieces = split_pieces(faulty_json(fault, sample(schema, words or "token0"), schema))
+    elif shape is not None:
+        text = faulty_json(fault, {"answer": words}, ANSWER_SCHEMA)
+        pieces = split_pieces(continue_prefill(text, _prefill(body)))
     else:
         pieces = split_pieces(
             after_prefill(words, _prefill(body)), trailing_space=spec.flag("trailing_space")
         )
-    stop = "tool_use" if tool is not None else "end_turn"
+    stop = {"refusal": "refusal", "json-truncated": "max_tokens"}.get(shape or "")
+    stop = stop or ("tool_use" if tool is not None else "end_turn")
     limit = body.get("max_tokens")
     if tool is None and isinstance(limit, int) and 0 < limit < len(pieces):
         pieces, stop = pieces[:limit], "max_tokens"
@@ -128,6 +150,13 @@ def plan_anthropic_answer(body: dict[str, Any], spec: Spec) -> AnthropicAnswer:
         tool_name=tool.get("name", "tool") if tool is not None else None,
         tool_id=new_id("toolu_") if tool is not None else None,
     )
+
+
+def _is_object(text: str) -> bool:
+    try:
+        return isinstance(json.loads(text), dict)
+    except ValueError:
+        return False
 
 
 def _chosen_tool(body: dict[str, Any]) -> dict[str, Any] | None:

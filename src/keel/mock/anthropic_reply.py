@@ -23,11 +23,18 @@ __all__ = ["anthropic_reply"]
 
 
 async def anthropic_reply(
-    ex: Exchange, fault: str | None = None, *, after: int = 0, early_headers: bool = False
+    ex: Exchange,
+    fault: str | None = None,
+    *,
+    after: int = 0,
+    early_headers: bool = False,
+    shape: str | None = None,
 ) -> web.StreamResponse:
-    """Answer a Messages request as ``fault`` says (see ``send_body`` and ``send_frames``)."""
-    answer = plan_anthropic_answer(ex.body, ex.spec)
+    """Answer a Messages request as ``fault`` says (see ``send_body`` and ``send_frames``), its content
+    as ``shape`` says (see ``plan_anthropic_answer``)."""
+    answer = plan_anthropic_answer(ex.body, ex.spec, shape)
     if not ex.stream:
+        answer = answer.as_message()
         await ex.pause(ex.ttft_ms)
         payload = message(
             id=ex.completion_id,

@@ -16,6 +16,7 @@ from . import anthropic_statuses, statuses
 from .answer import plan_answer
 from .anthropic_reply import anthropic_reply
 from .exchange import Exchange
+from .json_faults import STRUCTURED
 from .json_reply import json_reply
 from .stream_reply import stream_reply
 
@@ -24,7 +25,7 @@ __all__ = ["respond"]
 Behaviour = Callable[[Exchange], Awaitable[web.StreamResponse]]
 
 # How many requests a fault hits before the model name answers healthily; None is "every one".
-_DEFAULT_TIMES: dict[str, int | None] = {"error-500": 1}
+_DEFAULT_TIMES: dict[str, int | None] = {"error-500": 1, **STRUCTURED}
 # These decide by the request or the clock, not by a count.
 _UNCOUNTED = {"ok", "no-prefill", "flap"}
 _DEFAULT_AFTER = {"cut": 5, "stall": 5, "malformed": 2}
@@ -38,7 +39,8 @@ async def respond(ex: Exchange) -> web.StreamResponse:
     if name not in _UNCOUNTED:
         times = ex.spec.integer("times", _DEFAULT_TIMES.get(name))
         if times is not None and count > times:
-            name = "ok"
+            # A structured-output behaviour then answers the JSON it would have mangled.
+            name = "json" if name in STRUCTURED else "ok"
     return await _CATALOGUE[name](ex)
 
 
@@ -52,12 +54,12 @@ def _overloaded_outcome(ex: Exchange) -> str:
 
 
 async def _answer(
-    ex: Exchange, fault: str | None = None, *, early_headers: bool = False
+    ex: Exchange, fault: str | None = None, *, early_headers: bool = False, shape: str | None = None
 ) -> web.StreamResponse:
     after = ex.spec.integer("after", _DEFAULT_AFTER.get(fault or "", 0)) or 0
     if ex.format == "anthropic":
-        return await anthropic_reply(ex, fault, after=after, early_headers=early_headers)
-    answer = plan_answer(ex.body, ex.spec)
+        return await anthropic_reply(ex, fault, after=after, early_headers=early_headers, shape=shape)
+    answer = plan_answer(ex.body, ex.spec, shape)
     if not ex.stream:
         return await json_reply(ex, answer, fault=None if fault == "no_done" else fault)
     return await stream_reply(ex, answer, fault=fault, after=after, early_headers=early_headers)
@@ -153,6 +155,15 @@ async def _not_found(ex: Exchange) -> web.StreamResponse:
     return await _error(ex, _statuses(ex).not_found(ex), "404")
 
 
+def _structured(shape: str) -> Behaviour:
+    """A healthy 200 whose content is the JSON answer as ``shape`` mangles it (see ``json_faults``)."""
+
+    async def behaviour(ex: Exchange) -> web.StreamResponse:
+        return await _answer(ex, shape=shape)
+
+    return behaviour
+
+
 _CATALOGUE: dict[str, Behaviour] = {
     "ok": _ok,
     "rate-limit": _rate_limit,
@@ -172,4 +183,6 @@ _CATALOGUE: dict[str, Behaviour] = {
     "flap": _flap,
     "auth-error": _auth_error,
     "not-found": _not_found,
+    "json": _structured("json"),  # not a behaviour name: what the ones below answer past ``times``
+    **{name: _structured(name) for name in STRUCTURED},
 }

@@ -25,6 +25,15 @@ BEHAVIOURS: tuple[str, ...] = (
     "flap",
     "auth-error",
     "not-found",
+    "json-fenced",
+    "json-prose",
+    "json-repairable",
+    "json-invalid",
+    "json-wrong-type",
+    "json-missing-field",
+    "json-truncated",
+    "json-bad-urls",
+    "refusal",
 )
 
 # Every parameter a behaviour reads, with its type; others (such as ``id``) are only part of the name.
