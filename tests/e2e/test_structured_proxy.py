@@ -4,16 +4,22 @@ re-asks — never an invalid answer with a 200; enforcement is asked for, strict
 
 from __future__ import annotations
 
+import json
+import uuid
+from collections.abc import Iterator
 from typing import Any, Literal
 
 import httpx2 as httpx
 import openai
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from jsonschema import Draft202012Validator
 from pydantic import BaseModel
 
 from keel.mock import MockServer
 
-from .conftest import KeelFactory, user
+from .conftest import KeelFactory, mock_config, start_keel, user
 
 
 class Ticket(BaseModel):
@@ -141,3 +147,80 @@ def test_an_enforced_stream_is_released_once_valid(keel_for: KeelFactory, uid: A
     assert Ticket.model_validate_json(text) == Ticket(
         title="token0 token1", priority="low", tags=["token0 token1"]
     )
+
+
+FLAT = {
+    "type": "object",
+    "properties": {"name": {"type": "string"}, "count": {"type": "integer"}},
+    "required": ["name", "count"],
+}
+NESTED = {
+    "type": "object",
+    "properties": {
+        "team": {"type": "string"},
+        "members": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"name": {"type": "string"}, "role": {"enum": ["admin", "user"]}},
+                "required": ["name", "role"],
+            },
+        },
+    },
+    "required": ["team", "members"],
+}
+# Fixed by repair or by one re-ask; then always wrong (the mock's default for these is every request).
+FIXABLE = [
+    "ok",
+    "json-fenced",
+    "json-prose",
+    "json-repairable",
+    "json-invalid",
+    "json-truncated",
+    "json-wrong-type:times=1",
+    "json-missing-field:times=1",
+]
+ALWAYS_WRONG = ["json-wrong-type", "json-missing-field", "json-invalid:times=9", "json-truncated:times=9"]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    behaviour=st.sampled_from(FIXABLE + ALWAYS_WRONG),
+    schema=st.sampled_from([FLAT, NESTED, Ticket.model_json_schema()]),
+    stream=st.booleans(),
+)
+def test_an_enforced_answer_is_valid_with_200_or_an_error_never_invalid_with_200(
+    checked_keel: Any, upstream: MockServer, behaviour: str, schema: dict[str, Any], stream: bool
+) -> None:
+    model = f"{behaviour}{',' if ':' in behaviour else ':'}id={uuid.uuid4().hex[:10]}"
+    body = {
+        "model": f"mock/{model}",
+        "messages": user(),
+        "stream": stream,
+        "response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": schema}},
+    }
+    answer = post(checked_keel.base_url, body, **{"x-keel-validate": "true"})
+    if answer.status_code == 200:
+        text = _content(answer, stream)
+        Draft202012Validator(schema).validate(json.loads(text))  # never a 200 with an invalid answer
+    if behaviour in FIXABLE:
+        assert answer.status_code == 200, answer.text
+    else:
+        assert answer.status_code == 422 and "output_validation_failed" in answer.text
+        assert len(upstream.attempts(model=model)) == 2  # the answer and one re-ask (max_reasks: 1)
+
+
+def _content(answer: httpx.Response, stream: bool) -> str:
+    if not stream:
+        return str(answer.json()["choices"][0]["message"]["content"])
+    events = [line[6:] for line in answer.text.splitlines() if line.startswith("data: ")]
+    assert events[-1] == "[DONE]"
+    chunks = [json.loads(event) for event in events[:-1]]
+    return "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c.get("choices"))
+
+
+@pytest.fixture(scope="module")
+def checked_keel(upstream: MockServer) -> Iterator[Any]:
+    running = start_keel(mock_config(upstream, {}, structured_output={"max_reasks": 1}))
+    yield running
+    running.stop()

@@ -1,0 +1,101 @@
+"""Each way a model gets structured output wrong, through ``gw.structured`` against ``keel mock``:
+repaired with no re-ask where repair suffices, one re-ask where it does not, and for an answer that
+is always wrong, a clear error after exactly ``max_reasks`` re-asks (the mock saw ``max_reasks + 1``
+calls). A refusal is its own outcome, never asked again."""
+
+from __future__ import annotations
+
+from typing import Literal
+from urllib.parse import urlparse
+
+import pytest
+from pydantic import BaseModel, Field
+
+from keel import OutputRefusedError, OutputValidationError
+from keel.mock import MockServer
+
+from .conftest import GatewayFactory, user
+
+
+class Ticket(BaseModel):
+    title: str
+    priority: Literal["low", "high"]
+    estimate: int = Field(ge=0)
+    links: list[str]
+
+
+def links_parse(ticket: Ticket) -> None:
+    """Every link written as a URL must parse as one (the mock's healthy answers' links are words)."""
+    written = [link for link in ticket.links if ":/" in link]
+    bad = [
+        link
+        for link in written
+        if urlparse(link).scheme not in ("http", "https") or not urlparse(link).netloc
+    ]
+    if bad:
+        raise ValueError(f"not URLs: {', '.join(bad)}")
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "calls"),
+    [
+        ("json-fenced", 1),  # repaired, no re-ask
+        ("json-prose", 1),
+        ("json-repairable", 1),
+        ("json-invalid", 2),  # wrong once, then valid: one re-ask
+        ("json-truncated", 2),
+        ("json-wrong-type:times=1", 2),
+        ("json-missing-field:times=1", 2),
+        ("json-bad-urls:times=1", 2),
+    ],
+)
+async def test_repair_or_one_reask_gives_the_valid_object(
+    gateway_for: GatewayFactory, mock_server: MockServer, uid, behaviour: str, calls: int
+) -> None:
+    model = uid(behaviour)
+    gateway = gateway_for({"smart": [f"mock/{model}"]})
+    ticket = await gateway.structured(Ticket, user("file a ticket"), model="smart", validators=[links_parse])
+
+    assert isinstance(ticket, Ticket)
+    assert len(mock_server.attempts(model=model)) == calls
+
+
+@pytest.mark.parametrize("behaviour", ["json-wrong-type", "json-missing-field", "json-bad-urls"])
+async def test_an_answer_always_wrong_fails_after_exactly_max_reasks(
+    gateway_for: GatewayFactory, mock_server: MockServer, uid, behaviour: str
+) -> None:
+    model = uid(behaviour)
+    gateway = gateway_for({"smart": [f"mock/{model}"]})
+
+    with pytest.raises(OutputValidationError) as info:
+        await gateway.structured(Ticket, user(), model="smart", validators=[links_parse], max_reasks=2)
+
+    assert len(mock_server.attempts(model=model)) == 3
+    assert [a.reason for a in info.value.attempts] == ["first", "reask", "reask"]
+    assert info.value.problems
+    if behaviour == "json-bad-urls":
+        assert "htp:/broken-1" in info.value.problems[0]
+
+
+async def test_a_refusal_is_returned_as_such_and_never_asked_again(
+    gateway_for: GatewayFactory, mock_server: MockServer, uid
+) -> None:
+    model = uid("refusal")
+    gateway = gateway_for({"smart": [f"mock/{model}"]})
+
+    with pytest.raises(OutputRefusedError) as info:
+        await gateway.structured(Ticket, user(), model="smart")
+
+    assert info.value.refusal == "I can't help with that."
+    assert len(mock_server.attempts(model=model)) == 1
+
+
+async def test_the_reask_after_a_truncated_answer_says_it_was_cut(
+    gateway_for: GatewayFactory, mock_server: MockServer, uid
+) -> None:
+    model = uid("json-truncated")
+    gateway = gateway_for({"smart": [f"mock/{model}"]})
+    await gateway.structured(Ticket, user(), model="smart")
+    reask = mock_server.attempts(model=model)[1]["body"]["messages"]
+    assert reask[-2]["role"] == "assistant" and not reask[-2]["content"].rstrip().endswith("}")
+    assert "cut off at the output limit" in reask[-1]["content"]
