@@ -58,6 +58,8 @@ class LedgerRecord:
     prompt: str | None = None
     variant: str | None = None
     attempts: list[dict[str, Any]] = field(default_factory=list)
+    validation: str | None = None  # structured output: valid, repaired, refused or failed (the last answer)
+    reasks: int | None = None  # structured output: how many times the answer was asked for again
 
     def row(self) -> dict[str, Any]:
         # Not dataclasses.asdict: that deep-copies every attempt dict, on the hot path.
@@ -89,6 +91,9 @@ def record_of(
         variant=call.options.get("variant"),
         error=f"{type(error).__name__}: {error}" if error is not None else None,
     )
+    validation = call.options.get("validation")
+    if validation is not None:
+        record.validation, record.reasks = validation["outcome"], validation["reasks"]
     for attempt in call.attempts:
         record.attempts.append(attempt.model_dump(mode="json", exclude_none=True))
         if attempt.usage is not None:

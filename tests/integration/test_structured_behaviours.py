@@ -5,6 +5,7 @@ calls). A refusal is its own outcome, never asked again."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 from urllib.parse import urlparse
 
@@ -13,6 +14,8 @@ from pydantic import BaseModel, Field
 
 from keel import OutputRefusedError, OutputValidationError
 from keel.mock import MockServer
+from keel.stores.sqlite_ledger import SQLiteLedger
+from keel.telemetry.metrics import REGISTRY
 
 from .conftest import GatewayFactory, user
 
@@ -99,3 +102,40 @@ async def test_the_reask_after_a_truncated_answer_says_it_was_cut(
     reask = mock_server.attempts(model=model)[1]["body"]["messages"]
     assert reask[-2]["role"] == "assistant" and not reask[-2]["content"].rstrip().endswith("}")
     assert "cut off at the output limit" in reask[-1]["content"]
+
+
+async def test_the_ledger_and_the_metrics_record_each_call_s_validation(
+    gateway_for: GatewayFactory, uid, tmp_path: Path
+) -> None:
+    gateway = gateway_for(
+        {
+            "fenced": [f"mock/{uid('json-fenced')}"],
+            "twice": [f"mock/{uid('json-invalid')}"],
+            "never": [f"mock/{uid('json-missing-field')}"],
+        }
+    )
+    before = {o: sample("keel_structured_outputs_total", model="twice", outcome=o) for o in ("reasked",)}
+    await gateway.structured(Ticket, user(), model="fenced")
+    await gateway.structured(Ticket, user(), model="twice")
+    with pytest.raises(OutputValidationError):
+        await gateway.structured(Ticket, user(), model="never", max_reasks=1)
+    await gateway.chat("fenced", user())  # no structured output asked for: no validation recorded
+    await gateway.aclose()
+
+    ledger = SQLiteLedger(tmp_path / "keel.db")
+    rows = {
+        row["requested_model"] + ("/plain" if row["validation"] is None else ""): row
+        for row in await ledger.rows()
+    }
+    await ledger.close()
+    assert (rows["fenced"]["validation"], rows["fenced"]["reasks"]) == ("repaired", 0)
+    assert (rows["twice"]["validation"], rows["twice"]["reasks"]) == ("valid", 1)
+    assert (rows["never"]["validation"], rows["never"]["reasks"]) == ("failed", 1)
+    assert rows["never"]["status"] != "ok" and len(rows["never"]["attempts"]) == 2
+    assert rows["fenced/plain"]["reasks"] is None
+    assert sample("keel_structured_outputs_total", model="twice", outcome="reasked") == before["reasked"] + 1
+    assert sample("keel_structured_outputs_total", model="never", outcome="failed") >= 1
+
+
+def sample(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0

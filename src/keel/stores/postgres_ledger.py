@@ -40,6 +40,10 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX ledger_key_id ON ledger (key_id, started_at)",
         "CREATE INDEX ledger_team ON ledger (team, started_at)",
     ),
+    (  # 2: structured output's outcome per call (issue 17)
+        "ALTER TABLE ledger ADD COLUMN validation text",
+        "ALTER TABLE ledger ADD COLUMN reasks integer",
+    ),
 )
 
 _UTC = "to_timestamp(started_at) AT TIME ZONE 'UTC'"

@@ -20,7 +20,7 @@ LEDGER_COLUMNS = (
     "request_id", "started_at", "status", "requested_model", "stream", "key_id", "team", "user", "route",
     "model", "input_tokens", "cached_input_tokens", "cache_write_tokens", "output_tokens", "reasoning_tokens",
     "cost_usd", "latency_ms", "ttft_ms", "cache_hit", "coalesced", "error", "upstream_request_id", "prompt",
-    "variant", "attempts",
+    "variant", "attempts", "validation", "reasks",
 )  # fmt: skip
 
 _MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -45,6 +45,10 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX ledger_started_at ON ledger (started_at)",
         "CREATE INDEX ledger_key_id ON ledger (key_id, started_at)",
         "CREATE INDEX ledger_team ON ledger (team, started_at)",
+    ),
+    (  # 2: structured output's outcome per call (issue 17)
+        "ALTER TABLE ledger ADD COLUMN validation TEXT",
+        "ALTER TABLE ledger ADD COLUMN reasks INTEGER",
     ),
 )
 

@@ -18,6 +18,8 @@ from .metrics import (
     in_flight_calls,
     in_flight_streams,
     request_duration,
+    structured_outputs,
+    structured_reasks,
     time_to_first_token,
     tokens,
 )
@@ -85,6 +87,12 @@ def call_ended(record: LedgerRecord, settings: MetricsConfig) -> None:
                 _child(tokens, (model, route, kind, key, team)).inc(count)
         if record.cost_usd:
             _child(cost_usd, (model, route, key, team)).inc(float(record.cost_usd))
+    if record.validation is not None:
+        reasks = record.reasks or 0
+        outcome = "reasked" if reasks and record.validation in ("valid", "repaired") else record.validation
+        _child(structured_outputs, (model, outcome)).inc()
+        if reasks:
+            _child(structured_reasks, (model,)).inc(reasks)
     previous = None
     for attempt in record.attempts:
         reason = attempt.get("reason", "first")

@@ -210,6 +210,23 @@ ledger_records = Counter(
     registry=REGISTRY,
 )
 
+# Structured output (the validate policy's verdict on each call that asked for it).
+
+structured_outputs = Counter(
+    "keel_structured_outputs_total",
+    "Calls that asked for structured output, by model and outcome: valid (as produced), repaired, "
+    "reasked (valid after asking again), refused, or failed.",
+    ["model", "outcome"],
+    registry=REGISTRY,
+)
+
+structured_reasks = Counter(
+    "keel_structured_reasks_total",
+    "Times an answer that did not parse or validate was asked for again, by model.",
+    ["model"],
+    registry=REGISTRY,
+)
+
 # Config reloads (``keel serve``: SIGHUP, POST /admin/reload, the file watch).
 
 config_reloads = Counter(
