@@ -112,7 +112,8 @@ async def test_the_ledger_and_the_metrics_record_each_call_s_validation(
             "fenced": [f"mock/{uid('json-fenced')}"],
             "twice": [f"mock/{uid('json-invalid')}"],
             "never": [f"mock/{uid('json-missing-field')}"],
-        }
+        },
+        metrics={"max_label_values": 100_000},  # model labels as named, whatever this process saw before
     )
     before = {o: sample("keel_structured_outputs_total", model="twice", outcome=o) for o in ("reasked",)}
     await gateway.structured(Ticket, user(), model="fenced")

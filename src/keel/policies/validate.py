@@ -28,7 +28,15 @@ from typing import TYPE_CHECKING, Any
 from .._replay import replayed
 from ..errors import BudgetExceededError, OutputValidationError
 from ..reply import ChunkStream
-from ..structured import NotJSONError, OutputSpec, Problem, check, extract_json, reask_turns
+from ..structured import (
+    NotJSONError,
+    OutputSpec,
+    Problem,
+    check,
+    extract_json,
+    reask_turns,
+    schema_problems,
+)
 from ..telemetry.logs import get_logger
 
 if TYPE_CHECKING:
@@ -63,6 +71,8 @@ def judge(response: ChatResponse, spec: OutputSpec) -> Verdict:
     refusal = getattr(message, "refusal", None)
     if refusal or choice.finish_reason == "content_filter":
         return Verdict("refused", refusal or message.text())
+    if spec.tools is not None:
+        return _judge_tools(response, spec)
     text = message.text()
     if not text and message.tool_calls:  # the JSON came as a forced tool call's arguments
         text = message.tool_calls[0].function.arguments or ""
@@ -81,6 +91,41 @@ def judge(response: ChatResponse, spec: OutputSpec) -> Verdict:
 
     canonical = orjson.dumps(extracted.value).decode() if extracted.repaired else text
     return Verdict("repaired" if extracted.repaired else "valid", text, checked.result, canonical)
+
+
+def _judge_tools(response: ChatResponse, spec: OutputSpec) -> Verdict:
+    """Check each call of a checked tool: its arguments parse (repaired if need be) and validate."""
+    import orjson
+
+    choice = response.choices[0]
+    calls = choice.message.tool_calls or []
+    text = orjson.dumps([call.function.model_dump(exclude_none=True) for call in calls]).decode()
+    assert spec.tools is not None
+    problems: list[Problem] = []
+    repaired: dict[int, str] = {}
+    for index, call in enumerate(calls):
+        schema = spec.tools.get(call.function.name or "")
+        if schema is None:
+            continue
+        where = f"/tool_calls/{index}/arguments"
+        try:
+            extracted = extract_json(call.function.arguments or "")
+        except NotJSONError as error:
+            problems.append(Problem(where, str(error)))
+            continue
+        problems += schema_problems(extracted.value, schema, where)
+        if extracted.repaired:
+            repaired[index] = orjson.dumps(extracted.value).decode()
+    truncated = choice.finish_reason == "length"
+    if truncated and calls:
+        problems.append(Problem("", "the answer was cut at the output limit before its arguments ended"))
+    if problems:
+        return Verdict("invalid", text, problems=tuple(problems), truncated=truncated)
+    if repaired:
+        for index, arguments in repaired.items():
+            calls[index].function.arguments = arguments
+        response.native = None
+    return Verdict("repaired" if repaired else "valid", text, calls)
 
 
 class ValidatePolicy:
@@ -149,8 +194,8 @@ class ValidatePolicy:
     def _accept(call: Call, verdict: Verdict, reasks: int, response: ChatResponse) -> None:
         call.options["validation"] = {"outcome": verdict.outcome, "reasks": reasks}
         call.options["structured"] = verdict
-        if verdict.outcome == "repaired":
-            _rewrite(response, verdict.json or "")
+        if verdict.outcome == "repaired" and verdict.json is not None:  # tool mode rewrote its calls
+            _rewrite(response, verdict.json)
 
     @staticmethod
     def _reasking(call: Call, verdict: Verdict, reask: int) -> None:

@@ -9,6 +9,7 @@ error response in Anthropic's shape; after it, a failure ends the stream with an
 
 from __future__ import annotations
 
+from ..structured.enforce import enforced_output
 from .anthropic_sse import SSE_HEADERS, AnthropicEvents
 from .anthropic_wire import encode_message, messages_request
 from .call_flow import answer_one_shot, answer_stream, answer_whole, start_call
@@ -30,13 +31,9 @@ async def messages(ctx: ApiContext, ex: Exchange) -> None:
     request, stream = messages_request(body, ex.headers)
     if not may_use(ex.principal, request.model):
         raise ApiError(403, f"this key may not use model {request.model!r}", param="model")
-    if options.pop("validate", None):
-        raise ApiError(
-            400,
-            "x-keel-validate is enforced on /v1/chat/completions (response_format); on /v1/messages "
-            "Keel does not enforce a forced tool's schema yet",
-            code="validation_unavailable",
-        )
+    output = enforced_output(request, options.pop("validate", None), ctx.gateway.config.structured_output)
+    if output is not None:  # a forced tool's input (x-keel-validate, or the model's config)
+        options["output"] = output
     start_call(ctx, ex, request, stream=stream, options=options)
     if stream:
         model = request.model

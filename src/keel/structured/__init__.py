@@ -1,6 +1,6 @@
 """Structured output: answers that parse as JSON and validate, repaired or asked for again."""
 
-from .check import Checked, Problem, check
+from .check import Checked, Problem, check, schema_problems
 from .parse import Extracted, NotJSONError, extract_json
 from .reask import reask_turns
 from .spec import DEFAULT_MAX_REASKS, OutputSpec, Validator
@@ -16,4 +16,5 @@ __all__ = [
     "check",
     "extract_json",
     "reask_turns",
+    "schema_problems",
 ]

@@ -11,7 +11,7 @@ import orjson
 
 from .spec import OutputSpec
 
-__all__ = ["Checked", "Problem", "check"]
+__all__ = ["Checked", "Problem", "check", "schema_problems"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +62,11 @@ def check(value: Any, spec: OutputSpec) -> Checked:
         except (ValueError, AssertionError, TypeError) as error:
             problems.append(Problem("", str(error) or type(error).__name__))
     return Checked(result if not problems else None, tuple(problems))
+
+
+def schema_problems(value: Any, schema: dict[str, Any], within: str = "") -> tuple[Problem, ...]:
+    """Where ``value`` breaks ``schema``, each path prefixed with ``within``."""
+    return tuple(Problem(within + p.path, p.message) for p in _schema_problems(value, schema))
 
 
 def _schema_problems(value: Any, schema: dict[str, Any]) -> tuple[Problem, ...]:

@@ -33,6 +33,9 @@ class OutputSpec:
     max_reasks: int = DEFAULT_MAX_REASKS
     strict: bool = False
     """Ask the provider for strict schema adherence (OpenAI ``strict: true``)."""
+    tools: dict[str, dict[str, Any]] | None = None
+    """Tool mode: the argument schemas of the tools whose calls are checked (by function name); the
+    answer's text is not. A forced tool's call, or every call of a ``strict: true`` function."""
     wrapped: bool = False
     """The schema is the library's ``{"value": …}`` object around a root that is not an object
     (``list[Invoice]``): providers take only objects at the root."""
@@ -105,6 +108,13 @@ class OutputSpec:
             max_reasks=max_reasks,
             strict=bool(spec.get("strict")) if isinstance(spec, dict) else False,
         )
+
+    @classmethod
+    def of_tools(
+        cls, schemas: dict[str, dict[str, Any]], *, max_reasks: int = DEFAULT_MAX_REASKS
+    ) -> OutputSpec:
+        """The spec that checks calls of these tools' functions against their argument schemas."""
+        return cls(None, name="tools", tools=dict(schemas), max_reasks=max_reasks)
 
     @property
     def adapter(self) -> Any:
