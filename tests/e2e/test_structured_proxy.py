@@ -224,3 +224,31 @@ def checked_keel(upstream: MockServer) -> Iterator[Any]:
     running = start_keel(mock_config(upstream, {}, structured_output={"max_reasks": 1}))
     yield running
     running.stop()
+
+
+def test_a_strict_stream_passes_through_and_an_invalid_end_is_an_error_event(
+    keel_for: KeelFactory, upstream: MockServer, uid: Any
+) -> None:
+    slow, wrong = uid("ok:tokens=4,token_ms=30"), uid("json-wrong-type")
+    keel = keel_for({"slow": [f"mock/{slow}"], "wrong": [f"mock/{wrong}"]})
+    strict = {"type": "json_schema", "json_schema": {**SCHEMA, "strict": True}}
+    with openai.OpenAI(base_url=keel.v1, api_key="any", max_retries=0) as sdk:
+        stream = sdk.chat.completions.create(
+            model="slow", messages=user(), response_format=strict, stream=True
+        )  # type: ignore[call-overload]
+        pieces, first_while_streaming = [], None
+        for chunk in stream:
+            if chunk.choices and chunk.choices[0].delta.content:
+                if first_while_streaming is None:
+                    [record] = upstream.attempts(model=slow)
+                    first_while_streaming = record["ended_at"] is None
+                pieces.append(chunk.choices[0].delta.content)
+        assert first_while_streaming, "the strict stream was held back until the upstream ended"
+        Ticket.model_validate_json("".join(pieces))
+
+        body = {"model": "wrong", "messages": user(), "stream": True, "response_format": strict}
+    answer = post(keel.base_url, body)
+    events = [line[6:] for line in answer.text.splitlines() if line.startswith("data: ")]
+    assert answer.status_code == 200 and "[DONE]" not in events
+    assert json.loads(events[-1])["error"]["code"] == "output_validation_failed"
+    assert len(upstream.attempts(model=wrong)) == 1  # nothing is asked again once the client has the answer

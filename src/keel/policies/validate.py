@@ -12,9 +12,12 @@ asked again. When the re-asks run out — or the call's cost cap cannot cover th
 fails with ``OutputValidationError`` naming the last problems.
 
 A stream that must validate is read whole upstream and released once valid (as one batch): its time
-to first token is the whole answer's time. A *live* stream (``call.options["output_live"]``: the
-library's ``structured_stream``, which shows partial objects as they arrive) passes the first answer
-through as it comes and judges it at its end; an invalid one is then asked again without streaming,
+to first token is the whole answer's time. A stream whose schema asks for the provider's strict mode
+(``call.options["output_passthrough"]``: the route constrains its output) is passed through as it
+comes and judged at its end; an invalid end fails the stream — an error event, no ``[DONE]``.
+A *live* stream (``call.options["output_live"]``: the library's ``structured_stream``, which shows
+partial objects as they arrive) passes the first answer through as it comes and judges it at its
+end; an invalid one is then asked again without streaming,
 and the valid answer is ``call.options["structured"]`` when the stream ends (or the stream fails
 with ``OutputValidationError``).
 """
@@ -135,9 +138,11 @@ class ValidatePolicy:
         spec: OutputSpec | None = call.options.get("output")
         if spec is None:
             return await call_next(call)
-        if call.stream and call.options.get("output_live"):
+        if call.stream and (call.options.get("output_live") or call.options.get("output_passthrough")):
             first = await call_next(call)
             stream = first if isinstance(first, ChunkStream) else replayed(first)
+            if call.options.get("output_passthrough"):
+                return ChunkStream(batches=self._passed(call, spec, stream), model=call.request.model)
             return ChunkStream(batches=self._live(call, call_next, spec, stream), model=call.request.model)
         original = call.request
         try:
@@ -163,6 +168,24 @@ class ValidatePolicy:
             await self._validated(call, call_next, spec, after=verdict)
         finally:
             call.request = original
+
+    async def _passed(self, call: Call, spec: OutputSpec, stream: ChunkStream) -> AsyncIterator[list[Chunk]]:
+        """The answer's batches as they come, judged at its end: the client already has it, so one
+        that needed repair or is invalid fails the stream (an error event, no ``[DONE]``)."""
+        try:
+            while True:
+                yield await stream.next_batch()
+        except StopAsyncIteration:
+            pass
+        verdict = judge(stream.partial, spec)
+        if verdict.outcome in ("valid", "refused"):
+            self._accept(call, verdict, 0, stream.partial)
+            return
+        call.options["validation"] = {"outcome": "failed", "reasks": 0}
+        if verdict.outcome == "repaired":
+            problem = Problem("", "the answer streamed was not JSON as sent (it needed repair)")
+            verdict = Verdict("invalid", verdict.text, problems=(problem,))
+        raise _failed(call, verdict, 1)
 
     async def _validated(
         self, call: Call, call_next: Handler, spec: OutputSpec, *, after: Verdict | None = None

@@ -26,10 +26,19 @@ from ..errors import (
     KeelError,
     ModelNotFoundError,
     RateLimitExceededError,
+    StreamInterruptedError,
     UpstreamError,
 )
 
-__all__ = ["ApiError", "ErrorRenderer", "error_body", "error_parts", "keel_code", "openai_error"]
+__all__ = [
+    "ApiError",
+    "ErrorRenderer",
+    "error_body",
+    "error_parts",
+    "keel_code",
+    "openai_error",
+    "own_refusal",
+]
 
 Headers = list[tuple[bytes, bytes]]
 ErrorRenderer = Callable[[BaseException], tuple[int, Headers, bytes]]
@@ -76,6 +85,7 @@ def openai_error(error: BaseException) -> tuple[int, Headers, bytes]:
 
 def error_parts(error: BaseException) -> tuple[int, Headers, dict[str, Any]]:
     """The status, extra headers and ``error`` object for any exception (a 500 for the unexpected)."""
+    error = own_refusal(error)
     if isinstance(error, ApiError):
         detail = _detail(error.message, error.type, error.code, error.param)
         return error.status, [*error.headers, _NO_RETRY], detail
@@ -86,8 +96,18 @@ def error_parts(error: BaseException) -> tuple[int, Headers, dict[str, Any]]:
     return 500, [_NO_RETRY], detail
 
 
+def own_refusal(error: BaseException) -> BaseException:
+    """A stream ended by Keel's own refusal after content went out (an answer that failed its
+    schema at the end) is reported as that refusal, with its code, not as a cut stream."""
+    cause = error.__cause__
+    if isinstance(error, StreamInterruptedError) and isinstance(cause, KeelError) and cause.keel_code:
+        return cause
+    return error
+
+
 def keel_code(error: BaseException) -> str | None:
     """The code of a refusal that is Keel's own (``tools_unsupported``, ...), else None."""
+    error = own_refusal(error)
     if isinstance(error, KeelError) and error.keel_code:
         return error.code
     return None

@@ -35,6 +35,8 @@ async def chat_completions(ctx: ApiContext, ex: Exchange) -> None:
     output = enforced_output(request, options.pop("validate", None), ctx.gateway.config.structured_output)
     if output is not None:
         options["output"] = output
+        # Strict mode constrains the answer upstream: stream it as it comes, judge it at the end.
+        options["output_passthrough"] = stream and output.strict
     start_call(ctx, ex, request, stream=stream, options=options)
     if stream:
         await answer_stream(ctx, ex, SSE_HEADERS, lambda _first: OpenAIFrames(include_usage))
