@@ -184,7 +184,7 @@ class Generation:
             if config.cache.coalesce:
                 flights = self.lasting.flights
                 policies.append(CoalescePolicy(config.cache, cache.entries, cache.locks, flights))
-        policies.append(ValidatePolicy())
+        policies.append(ValidatePolicy(config.structured_output.next_route_after))
         return policies
 
     def _per_route(self) -> list[RoutePolicy]:

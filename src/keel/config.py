@@ -279,6 +279,9 @@ class StructuredOutputConfig(_Strict):
         description="model names whose json_schema / json_object answers are always enforced; * for all",
     )
     max_reasks: int = Field(2, ge=0, le=10, description="re-asks after an answer that fails validation")
+    next_route_after: int = Field(
+        2, ge=0, description="a route whose answers failed this often in one call is passed over; 0: never"
+    )
 
 
 class ServerConfig(_Strict):

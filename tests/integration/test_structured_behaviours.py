@@ -140,3 +140,17 @@ async def test_the_ledger_and_the_metrics_record_each_call_s_validation(
 
 def sample(name: str, **labels: str) -> float:
     return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+async def test_reasks_move_on_from_a_route_whose_answers_failed_twice(
+    gateway_for: GatewayFactory, mock_server: MockServer, uid
+) -> None:
+    wrong, right = uid("json-missing-field"), uid("ok:tokens=1")
+    gateway = gateway_for(
+        {"smart": [[f"mock/{wrong}"], [f"mock/{right}"]]}, structured_output={"next_route_after": 2}
+    )
+
+    ticket = await gateway.structured(Ticket, user(), model="smart", max_reasks=3)
+
+    assert isinstance(ticket, Ticket)
+    assert len(mock_server.attempts(model=wrong)) == 2 and len(mock_server.attempts(model=right)) == 1

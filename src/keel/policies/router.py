@@ -69,9 +69,15 @@ class RouterPolicy:
         failures: list[UpstreamError] = []
         needs_window: int | None = None
         request = call.request
+        # Routes whose answers failed validation too often (the validate policy): passed over while
+        # another route of the cascade is left.
+        avoid = call.options.get("avoid_routes") or ()
+        if avoid and all(route.name in avoid for route in cascade.routes()):
+            avoid = ()
 
         def usable(route: Route) -> bool:
-            return _fits(route, needs_window) and takes(route, request)  # needs_window is read late
+            fits = _fits(route, needs_window)  # needs_window is read late
+            return fits and takes(route, request) and route.name not in avoid
 
         for tier in cascade.tiers:
             for route in tier.order(self._rng, usable):

@@ -132,7 +132,13 @@ def _judge_tools(response: ChatResponse, spec: OutputSpec) -> Verdict:
 
 
 class ValidatePolicy:
-    """Enforces ``call.options["output"]`` on the answer; a no-op for calls without one."""
+    """Enforces ``call.options["output"]`` on the answer; a no-op for calls without one.
+
+    ``next_route_after``: once a route's answers have failed this many times in one call, the
+    re-asks go to the cascade's other routes (0: never)."""
+
+    def __init__(self, next_route_after: int = 2) -> None:
+        self.next_route_after = next_route_after
 
     async def __call__(self, call: Call, call_next: Handler) -> Reply:
         spec: OutputSpec | None = call.options.get("output")
@@ -220,15 +226,21 @@ class ValidatePolicy:
         if verdict.outcome == "repaired" and verdict.json is not None:  # tool mode rewrote its calls
             _rewrite(response, verdict.json)
 
-    @staticmethod
-    def _reasking(call: Call, verdict: Verdict, reask: int) -> None:
+    def _reasking(self, call: Call, verdict: Verdict, reask: int) -> None:
         """Log the failed answer and continue the conversation with it and its problems."""
+        route = next((a.route for a in reversed(call.attempts) if a.outcome in ("ok", "streaming")), None)
         log.info(
             "answer failed validation",
             request_id=call.request_id,
+            route=route,
             reask=reask,
             problems=[str(p) for p in verdict.problems[:3]],
         )
+        if route is not None and self.next_route_after:
+            failed = call.options.setdefault("invalid_answers", {})
+            failed[route] = failed.get(route, 0) + 1
+            if failed[route] >= self.next_route_after:
+                call.options.setdefault("avoid_routes", set()).add(route)
         turns = reask_turns(verdict.text, verdict.problems, truncated=verdict.truncated)
         call.request = call.request.model_copy(update={"messages": [*call.request.messages, *turns]})
 
