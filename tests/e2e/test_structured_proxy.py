@@ -252,3 +252,20 @@ def test_a_strict_stream_passes_through_and_an_invalid_end_is_an_error_event(
     assert answer.status_code == 200 and "[DONE]" not in events
     assert json.loads(events[-1])["error"]["code"] == "output_validation_failed"
     assert len(upstream.attempts(model=wrong)) == 1  # nothing is asked again once the client has the answer
+
+
+def test_a_refusal_is_the_answer_not_a_reason_to_ask_again(
+    keel_for: KeelFactory, upstream: MockServer, uid: Any
+) -> None:
+    refusing = uid("refusal")
+    keel = keel_for({"smart": [f"mock/{refusing}"]})
+    body = {
+        "model": "smart",
+        "messages": user(),
+        "response_format": {"type": "json_schema", "json_schema": SCHEMA},
+    }
+    answer = post(keel.base_url, body, **{"x-keel-validate": "true"})
+    assert answer.status_code == 200 and answer.headers["x-keel-validation"] == "refused"
+    message = answer.json()["choices"][0]["message"]
+    assert message["refusal"] == "I can't help with that." and message["content"] is None
+    assert len(upstream.attempts(model=refusing)) == 1
