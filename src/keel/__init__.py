@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from .errors import (
     AuthenticationError,
     BudgetExceededError,
+    BudgetStateUnavailableError,
     CircuitOpenError,
     ConfigError,
     ConnectError,
@@ -75,6 +76,7 @@ __all__ = [
     "Attempt",
     "AuthenticationError",
     "BudgetExceededError",
+    "BudgetStateUnavailableError",
     "ChatRequest",
     "ChatResponse",
     "Chunk",

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from .providers.base import Provider
     from .reply import StreamEnd
     from .stores.base import BreakerStore, Counters
+    from .stores.outage import StateOutage
     from .types import Attempt, ChatRequest
 
 __all__ = ["DEFAULT_OUTPUT_BOUND", "Generation", "Lasting", "check_config", "token_bound"]
@@ -66,6 +67,12 @@ class Lasting:
     breakers: BreakerStore
     counters: Counters
     flights: dict[str, Flight]
+    budget_counters: Counters
+    """What budgets (and their alerts) reserve on: ``counters``, failing closed during an outage."""
+    limit_counters: Counters
+    """What rate limits reserve on: ``counters``, this process's share during an outage."""
+    outage: StateOutage | None = None
+    """Whether the shared state store answers (None on in-memory state)."""
     retry_budget: RetryBudget | None = None
     _holders: dict[int, list[Any]] = field(default_factory=dict)  # id(part) -> [part, generations]
     _closing: set[asyncio.Task[None]] = field(default_factory=set)
@@ -137,10 +144,12 @@ class Generation:
         self.alerts: BudgetAlerts = (
             previous.alerts
             if previous is not None and previous.config.alerts == config.alerts
-            else BudgetAlerts(lasting.counters, webhook_url=config.alerts.webhook_url)
+            else BudgetAlerts(lasting.budget_counters, webhook_url=config.alerts.webhook_url)
         )
         self.ledger = _ledger(config, previous)
         lasting.breakers.settings = BreakerSettings(**config.breaker.model_dump())
+        if hasattr(lasting.limit_counters, "replicas"):
+            lasting.limit_counters.replicas = config.state_outage.replicas
         settings = RetrySettings(**config.retry.model_dump())
         if lasting.retry_budget is None or previous is None or previous.config.retry != config.retry:
             lasting.retry_budget = RetryBudget(settings.budget_ratio, settings.budget_min_per_second)
@@ -163,7 +172,7 @@ class Generation:
     #   outer (once per call):   ledger → budget → ratelimit → cache → coalesce → validate → router
     #   per route (router's):    retry → route ratelimit → breaker → attempt → AttemptRunner → provider
     def _outer(self) -> list[Policy]:
-        config, counters = self.config, self.lasting.counters
+        config, counters, limits = self.config, self.lasting.budget_counters, self.lasting.limit_counters
         policies: list[Policy] = []
         if self.ledger is not None or config.metrics.enabled:
             policies.append(LedgerPolicy(self.ledger, config.metrics))
@@ -177,7 +186,7 @@ class Generation:
             )
         )
         if any(rule.scope != "route" for rule in config.rate_limits):
-            policies.append(RateLimitPolicy(config.rate_limits, counters, token_bound))
+            policies.append(RateLimitPolicy(config.rate_limits, limits, token_bound))
         if self.cache is not None:
             cache = self.cache
             policies.append(CachePolicy(config.cache, cache.entries, cache.semantic, cache.guard))
@@ -190,7 +199,8 @@ class Generation:
     def _per_route(self) -> list[RoutePolicy]:
         policies: list[RoutePolicy] = [self.retry]
         if any(rule.scope == "route" for rule in self.config.rate_limits):
-            policies.append(RouteRateLimitPolicy(self.config.rate_limits, self.lasting.counters, token_bound))
+            limits = self.lasting.limit_counters
+            policies.append(RouteRateLimitPolicy(self.config.rate_limits, limits, token_bound))
         policies += [
             BreakerPolicy(self.lasting.breakers),
             AttemptPolicy(coster=self._cost, input_bound=self.pricer.input_bound),

@@ -45,6 +45,7 @@ __all__ = [
     "RouterConfig",
     "SemanticCacheConfig",
     "ServerConfig",
+    "StateOutageConfig",
     "StructuredOutputConfig",
     "TimeoutsConfig",
     "default_config",
@@ -284,6 +285,17 @@ class StructuredOutputConfig(_Strict):
     )
 
 
+class StateOutageConfig(_Strict):
+    """What each concern does while the shared state store (Redis) is away (docs/state.md)."""
+
+    budgets: Literal["fail_closed"] = Field(
+        "fail_closed", description="refuse a budgeted call with 503 budget_state_unavailable"
+    )
+    replicas: int = Field(
+        1, ge=1, description="replicas sharing the state: rate limits run on 1/replicas of each limit"
+    )
+
+
 class ServerConfig(_Strict):
     """``keel serve``: where it listens, who may call it, and what it accepts."""
 
@@ -369,6 +381,7 @@ class Config(_Strict):
     pricing: PricingConfig = Field(default_factory=PricingConfig)
     cache: CacheConfig = Field(default_factory=CacheConfig)
     structured_output: StructuredOutputConfig = Field(default_factory=StructuredOutputConfig)
+    state_outage: StateOutageConfig = Field(default_factory=StateOutageConfig)
     state: str = "memory://"
     database: str = "sqlite:///keel.db"
 

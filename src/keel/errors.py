@@ -12,6 +12,7 @@ The tree::
     ├── NoRouteAvailableError        every route was skipped (circuit open / cooling down) (503)
     ├── BudgetExceededError          a budget cannot cover the next attempt (429, with when it resets)
     │   └── RequestOverBudgetError   the call's worst case alone exceeds a per-request budget (400)
+    ├── BudgetStateUnavailableError  the budgets' shared counters (Redis) are away: fail closed (503)
     ├── RateLimitExceededError       a Keel rate limit refused the call (429, with Retry-After)
     ├── StreamInterruptedError       a stream failed after its commit point; carries the partial output
     ├── OutputValidationError        the answer did not parse or validate within its re-asks (422)
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AuthenticationError",
     "BudgetExceededError",
+    "BudgetStateUnavailableError",
     "CircuitOpenError",
     "ConfigError",
     "ConnectError",
@@ -155,6 +157,20 @@ class RequestOverBudgetError(BudgetExceededError):
     openai_type = "invalid_request_error"
     keel_code = True
     code = "request_over_budget"
+
+
+class BudgetStateUnavailableError(KeelError):
+    """A budget applies to the call and its shared counters cannot be reached: rather than risk an
+    overspend, the call is refused before any upstream call (``state_outage.budgets: fail_closed``)."""
+
+    status = 503
+    openai_type = "service_unavailable"
+    keel_code = True
+    code = "budget_state_unavailable"
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class RateLimitExceededError(KeelError):

@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from .providers.base import Provider
     from .route import Cascade
     from .stores.base import BreakerStore, Counters
+    from .stores.outage import StateOutage
     from .telemetry.alerts import BudgetAlerts
 
 __all__ = ["DEFAULT_OUTPUT_BOUND", "Gateway", "GatewayStream", "token_bound"]
@@ -65,7 +66,7 @@ class Gateway:
             counters = open_counters(config.state)
         except ImportError as exc:
             raise ConfigError(f"state: {exc}") from None
-        self._lasting = Lasting(breakers, counters, flights={})
+        self._lasting = _lasting(config, breakers, counters)
         self._generation = Generation(config, self._lasting, providers=providers)
         self._sync: SyncGateway | None = None
 
@@ -145,6 +146,11 @@ class Gateway:
     @property
     def counters(self) -> Counters:
         return self._lasting.counters
+
+    @property
+    def state_outage(self) -> StateOutage | None:
+        """Whether the shared state store (Redis) answers; None on in-memory state."""
+        return self._lasting.outage
 
     @property
     def _handler(self) -> Handler:
@@ -354,7 +360,7 @@ class Gateway:
     async def aclose(self) -> None:
         """Close every provider and store, of the current config and of any still winding down."""
         await self._lasting.aclose()
-        for store in (self.breakers, self.counters):
+        for store in (self._lasting.breakers, self._lasting.counters):
             close = getattr(store, "aclose", None)
             if close is not None:
                 await close()
@@ -401,6 +407,24 @@ class GatewayStream:
     async def aclose(self) -> None:
         if self._stream is not None:
             await self._stream.aclose()
+
+
+def _lasting(config: Config, breakers: BreakerStore, counters: Counters) -> Lasting:
+    """The process-wide parts; with a shared store, each concern wrapped in its outage policy."""
+    if config.state.startswith("memory://"):
+        return Lasting(breakers, counters, flights={}, budget_counters=counters, limit_counters=counters)
+    from .stores.outage import StateOutage
+    from .stores.resilient import ResilientBreakers, SharedBudgets, SharedLimits
+
+    outage = StateOutage()
+    return Lasting(
+        ResilientBreakers(breakers, outage),
+        counters,
+        flights={},
+        budget_counters=SharedBudgets(counters, outage),
+        limit_counters=SharedLimits(counters, outage, replicas=config.state_outage.replicas),
+        outage=outage,
+    )
 
 
 def _request(model: str, messages: Iterable[Any], params: dict[str, Any]) -> ChatRequest:

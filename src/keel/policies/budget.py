@@ -17,7 +17,7 @@ from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Literal, Protocol
 
 from ..config import BudgetConfig
-from ..errors import BudgetExceededError, RequestOverBudgetError
+from ..errors import BudgetExceededError, BudgetStateUnavailableError, RequestOverBudgetError
 from ..stores.base import Counters, Hold, Limit, Refusal
 from ..telemetry.budgets import budget_refused, budget_settled, budget_state
 from ._token_bound import InputBound, attempt_tokens, route_token_bound, utf8_input_bound
@@ -230,19 +230,23 @@ class _Reservations:
                     budget_settled(applies.budget.label, unit, actual / 1e9 if unit == "usd" else actual)
         used = await self.remaining(call)
         alerter = self.policy.alerter
-        if alerter is None:
+        if alerter is None or used is None:
             return
         for applies, value in zip(self.applies, used, strict=True):
             await alerter.spent(
                 applies.budget, applies.subject, applies.key, value, applies.ceiling, applies.ttl_s
             )
 
-    async def remaining(self, call: Call) -> list[int]:
+    async def remaining(self, call: Call) -> list[int] | None:
         """Read every counter; note each unit's tightest room in ``budget_remaining_usd`` and
         ``budget_remaining_tokens`` (what a response's ``x-keel-budget-remaining`` and
         ``x-keel-budget-remaining-tokens`` headers say: after settling, net of a running attempt's
-        hold, or on a refusal the room that was too small)."""
-        used = await self.policy.counters.read([applies.key for applies in self.applies])
+        hold, or on a refusal the room that was too small). None while the counters cannot be read
+        (the shared state store is away): the answer then says nothing of its budget."""
+        try:
+            used = await self.policy.counters.read([applies.key for applies in self.applies])
+        except BudgetStateUnavailableError:
+            return None
         self.read = True
         rooms: dict[Unit, int] = {}
         for applies, value in zip(self.applies, used, strict=True):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import time
 from typing import Any
 
 import orjson
@@ -33,7 +34,7 @@ async def readyz(ctx: ApiContext, ex: Exchange) -> None:
     checks: dict[str, Any] = {
         "models": {"configured": len(ctx.gateway.config.models), "without_usable_route": unusable},
         "providers": {name: problems.get(name, "ok") for name in ctx.gateway.config.providers},
-        "state": await _reachable(ctx.gateway.breakers.snapshot("keel:readyz")),
+        "state": await _state(ctx),
     }
     ping = getattr(ctx.keys, "ping", None)
     if ping is not None:
@@ -42,12 +43,40 @@ async def readyz(ctx: ApiContext, ex: Exchange) -> None:
         not ctx.draining
         and not unusable
         and bool(ctx.gateway.config.models)
-        and all(checks[name] == "ok" for name in ("state", "keys") if name in checks)
+        and all(_serves(checks[name]) for name in ("state", "keys") if name in checks)
     )
     if ctx.draining:
         checks["server"] = "draining"
     status = "ready" if ready else "not_ready"
     await ex.respond(200 if ready else 503, orjson.dumps({"status": status, "checks": checks}))
+
+
+def _serves(check: Any) -> bool:
+    return check == "ok" or (isinstance(check, dict) and check.get("status") == "degraded")
+
+
+async def _state(ctx: ApiContext) -> Any:
+    """``ok``; or, while the shared store is away, ``degraded`` and what each concern does meanwhile
+    (the process stays ready: every concern has a policy that serves)."""
+    outage = ctx.gateway.state_outage
+    if outage is None:
+        return await _reachable(ctx.gateway.breakers.snapshot("keel:readyz"))
+    if outage.should_try():
+        try:
+            await asyncio.wait_for(ctx.gateway.counters.read(["keel:readyz"]), _STORE_TIMEOUT_S)
+        except Exception as error:  # any failure to answer is the outage
+            outage.lost(error)
+        else:
+            outage.back()
+    if not outage.away:
+        return "ok"
+    return {
+        "status": "degraded",
+        "since_s": round(time.monotonic() - (outage.since or 0.0), 3),
+        "breakers": "in this process",
+        "rate_limits": f"in this process, 1/{ctx.gateway.config.state_outage.replicas} of each limit",
+        "budgets": "fail_closed: budgeted calls refused with budget_state_unavailable",
+    }
 
 
 def provider_problems(ctx: ApiContext) -> dict[str, str]:

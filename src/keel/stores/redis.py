@@ -21,7 +21,14 @@ def connect(url: str, *, max_connections: int = 64, decode_responses: bool = Tru
     """A client whose pool makes callers wait for a connection rather than fail under load; values
     come back as ``str``, or as ``bytes`` with ``decode_responses=False``."""
     pool = BlockingConnectionPool.from_url(
-        url, max_connections=max_connections, timeout=5, decode_responses=decode_responses
+        url,
+        max_connections=max_connections,
+        timeout=5,
+        decode_responses=decode_responses,
+        # A store that is away fails an operation in seconds, not at the kernel's TCP timeout, so the
+        # outage policies (stores/resilient.py) take over.
+        socket_connect_timeout=1.0,
+        socket_timeout=2.0,
     )
     return Redis(connection_pool=pool)
 

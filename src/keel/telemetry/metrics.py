@@ -227,6 +227,21 @@ structured_reasks = Counter(
     registry=REGISTRY,
 )
 
+# The shared state store (Redis), seen from this process.
+
+state_store_up = Gauge(
+    "keel_state_store_up",
+    "1 while the shared state store (Redis) answers this process, 0 during an outage.",
+    registry=REGISTRY,
+    multiprocess_mode="liveall",
+)
+
+state_outages = Counter(
+    "keel_state_outages_total",
+    "Outages of the shared state store seen by this process (each logged once at its start and end).",
+    registry=REGISTRY,
+)
+
 # Config reloads (``keel serve``: SIGHUP, POST /admin/reload, the file watch).
 
 config_reloads = Counter(

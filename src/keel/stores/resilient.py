@@ -1,0 +1,230 @@
+"""Shared state that survives its store: what breakers, rate limits and budgets do while Redis is away.
+
+Each concern follows its own policy (docs/state.md):
+
+- **breakers** (``ResilientBreakers``): circuits in this process while Redis is away, shared again
+  when it is back (the in-process ones are forgotten then: Redis holds the replicas' common view);
+- **rate limits** (``SharedLimits``): enforced in this process with its share of each limit
+  (``state_outage.replicas``: the ceiling divided by the number of replicas), never an error;
+- **budgets** (``SharedBudgets``): ``fail_closed`` — a call a budget applies to is refused with
+  ``BudgetStateUnavailableError`` (503, before any upstream call); a per-request cap
+  (``max_cost_usd``) needs no sharing and is kept in this process. Settlements of holds taken
+  before the outage are queued (bounded) and applied when Redis is back, so no reservation is lost.
+
+A failure is a connection error or a timeout; the ``StateOutage`` decides when to try Redis again.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
+
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from ..errors import BudgetStateUnavailableError
+from ..telemetry.logs import get_logger
+from .base import BreakerSettings, BreakerState, BreakerStore, Counters, Hold, Limit, Refusal
+from .memory import MemoryBreakerStore, MemoryCounters
+from .outage import StateOutage
+
+__all__ = ["STORE_ERRORS", "ResilientBreakers", "SharedBudgets", "SharedLimits"]
+
+log = get_logger("keel.state")
+
+STORE_ERRORS: tuple[type[BaseException], ...] = (
+    RedisConnectionError,
+    RedisTimeoutError,
+    TimeoutError,
+    OSError,
+)
+"""What a store that is away raises (a refused or dropped connection, a timeout)."""
+
+_LOCAL = "local:"  # the keys of holds taken in this process during an outage
+_MAX_QUEUED = 100_000
+
+T = TypeVar("T")
+
+
+async def _shared_or(
+    outage: StateOutage, shared: Callable[[], Awaitable[T]], local: Callable[[], Awaitable[T]]
+) -> T:
+    """``shared()`` while the store answers, else ``local()``."""
+    if outage.should_try():
+        try:
+            result = await shared()
+        except STORE_ERRORS as error:
+            outage.lost(error)
+        else:
+            outage.back()
+            return result
+    return await local()
+
+
+class ResilientBreakers:
+    """A ``BreakerStore`` shared through Redis, with circuits of this process while it is away."""
+
+    def __init__(self, shared: BreakerStore, outage: StateOutage) -> None:
+        self.shared = shared
+        self.local = MemoryBreakerStore(shared.settings)
+        self.outage = outage
+
+    @property
+    def settings(self) -> BreakerSettings:
+        return self.shared.settings
+
+    @settings.setter
+    def settings(self, settings: BreakerSettings) -> None:
+        self.shared.settings = self.local.settings = settings
+
+    async def acquire(self, route: str) -> float | None:
+        return await _shared_or(
+            self.outage, lambda: self.shared.acquire(route), lambda: self.local.acquire(route)
+        )
+
+    async def release(self, route: str) -> None:
+        await _shared_or(self.outage, lambda: self.shared.release(route), lambda: self.local.release(route))
+
+    async def record_success(self, route: str) -> None:
+        await _shared_or(
+            self.outage, lambda: self.shared.record_success(route), lambda: self.local.record_success(route)
+        )
+
+    async def record_failure(self, route: str) -> None:
+        await _shared_or(
+            self.outage, lambda: self.shared.record_failure(route), lambda: self.local.record_failure(route)
+        )
+
+    async def cool_down(self, route: str, seconds: float) -> None:
+        await _shared_or(
+            self.outage,
+            lambda: self.shared.cool_down(route, seconds),
+            lambda: self.local.cool_down(route, seconds),
+        )
+
+    async def snapshot(self, route: str) -> BreakerState:
+        return await _shared_or(
+            self.outage, lambda: self.shared.snapshot(route), lambda: self.local.snapshot(route)
+        )
+
+    async def aclose(self) -> None:
+        close = getattr(self.shared, "aclose", None)
+        if close is not None:
+            await close()
+
+
+class SharedLimits:
+    """Rate-limit ``Counters`` through Redis; this process's share of each limit while it is away."""
+
+    def __init__(self, shared: Counters, outage: StateOutage, *, replicas: int = 1) -> None:
+        self.shared = shared
+        self.local = MemoryCounters()
+        self.outage = outage
+        self.replicas = max(1, replicas)
+
+    async def reserve(self, limits: Sequence[Limit], amount: int) -> Hold | Refusal:
+        return await _shared_or(
+            self.outage, lambda: self.shared.reserve(limits, amount), lambda: self._local(limits, amount)
+        )
+
+    async def _local(self, limits: Sequence[Limit], amount: int) -> Hold | Refusal:
+        share = [
+            Limit(_LOCAL + limit.key, math.ceil(limit.ceiling / self.replicas), limit.ttl_s)
+            for limit in limits
+        ]
+        result = await self.local.reserve(share, amount)
+        if isinstance(result, Refusal):  # name the limit as configured, with its share
+            original = next(limit for limit in limits if _LOCAL + limit.key == result.limit.key)
+            return Refusal(
+                Limit(original.key, result.limit.ceiling, original.ttl_s), result.used, result.resets_in
+            )
+        return result
+
+    async def settle(self, hold: Hold, actual: int) -> None:
+        if hold.keys and hold.keys[0].startswith(_LOCAL):
+            await self.local.settle(hold, actual)
+            return
+        try:
+            await self.shared.settle(hold, actual)
+        except STORE_ERRORS as error:  # a window's request count: not worth keeping past an outage
+            self.outage.lost(error)
+
+    async def read(self, keys: Sequence[str]) -> list[int]:
+        return await _shared_or(
+            self.outage,
+            lambda: self.shared.read(keys),
+            lambda: self.local.read([_LOCAL + key for key in keys]),
+        )
+
+
+class SharedBudgets:
+    """Budget ``Counters`` through Redis, failing closed while it is away."""
+
+    def __init__(self, shared: Counters, outage: StateOutage) -> None:
+        self.shared = shared
+        self.local = MemoryCounters()  # per-request caps only: one call's own counter
+        self.outage = outage
+        self._queued: deque[tuple[Hold, int]] = deque()
+
+    async def reserve(self, limits: Sequence[Limit], amount: int) -> Hold | Refusal:
+        if all(":request:" in limit.key for limit in limits):
+            return await self.local.reserve(limits, amount)
+        if self.outage.should_try():
+            try:
+                result = await self.shared.reserve(limits, amount)
+            except STORE_ERRORS as error:
+                self.outage.lost(error)
+            else:
+                self.outage.back()
+                await self._flush()
+                return result
+        raise BudgetStateUnavailableError(
+            "a budget applies to this call and its counters (the shared state store) cannot be reached; "
+            "no upstream call was made, try again shortly",
+            retry_after=self.outage.retry_after(),
+        )
+
+    async def settle(self, hold: Hold, actual: int) -> None:
+        if all(":request:" in key for key in hold.keys):
+            await self.local.settle(hold, actual)
+            return
+        try:
+            await self.shared.settle(hold, actual)
+        except STORE_ERRORS as error:
+            self.outage.lost(error)
+            if len(self._queued) < _MAX_QUEUED:
+                self._queued.append((hold, actual))
+            else:
+                log.error("budget settlement dropped: too many queued during the state store's outage")
+
+    async def _flush(self) -> None:
+        """Apply the settlements queued during an outage, in order."""
+        while self._queued:
+            hold, actual = self._queued[0]
+            await self.shared.settle(hold, actual)
+            self._queued.popleft()
+
+    async def read(self, keys: Sequence[str]) -> list[int]:
+        """The counters' values.
+
+        Raises:
+            BudgetStateUnavailableError: the store is away (a caller leaves the figures out).
+        """
+        if all(":request:" in key for key in keys):
+            return await self.local.read(keys)
+        if self.outage.should_try():
+            try:
+                values = await self.shared.read(keys)
+            except STORE_ERRORS as error:
+                self.outage.lost(error)
+            else:
+                self.outage.back()
+                return values
+        raise BudgetStateUnavailableError("the budgets' counters cannot be read now", retry_after=None)
+
+    @property
+    def queued(self) -> int:
+        """Settlements waiting for the store to come back."""
+        return len(self._queued)

@@ -1,0 +1,183 @@
+"""A gateway on Redis whose Redis goes away: unbudgeted calls go on (circuits and rate limits in the
+process, with its share of each limit), budgeted calls are refused cleanly before any upstream call
+(503 ``budget_state_unavailable``), and everything is shared again once Redis is back."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import subprocess
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from keel import BudgetStateUnavailableError, Gateway, RateLimitExceededError
+from keel.mock import MockServer
+from keel.telemetry.metrics import REGISTRY
+
+from .._requires import require_binary
+from .conftest import FAST, merge, user
+
+DEAR = {"pricing": {"models": {"mock/*": {"input": 1_000_000, "output": 1_000_000}}}}
+
+
+class RedisProcess:
+    """A private ``redis-server`` that a test can stop and start again on the same port."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.binary = require_binary("redis-server")
+        self.workdir = workdir
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = int(probe.getsockname()[1])
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(self.workdir)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        for _ in range(500):
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.1):
+                    return
+            except OSError:
+                time.sleep(0.01)
+        raise RuntimeError("redis-server did not start")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(10)
+            self.process = None
+
+
+@pytest.fixture
+def redis_process(tmp_path: Path) -> Iterator[RedisProcess]:
+    redis = RedisProcess(tmp_path)
+    redis.start()
+    yield redis
+    redis.stop()
+
+
+@pytest.fixture
+async def on_redis(
+    mock_server: MockServer, redis_process: RedisProcess, tmp_path: Path
+) -> AsyncIterator[Any]:
+    made: list[Gateway] = []
+
+    def factory(models: dict[str, Any], **overrides: Any) -> Gateway:
+        config = merge(
+            {
+                "providers": {"mock": {"profile": "generic", "base_url": mock_server.base_url}},
+                "models": models,
+                "database": f"sqlite:///{tmp_path}/keel.db",
+                "state": redis_process.url,
+                **FAST,
+            },
+            overrides,
+        )
+        gateway = Gateway.from_config(config)
+        made.append(gateway)
+        return gateway
+
+    yield factory
+    for gateway in made:
+        await gateway.aclose()
+
+
+async def until(condition: Any, seconds: float = 10.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while not await condition():
+        assert loop.time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.05)
+
+
+async def test_unbudgeted_calls_go_on_while_redis_is_away_and_circuits_are_shared_again(
+    on_redis: Any, redis_process: RedisProcess, mock_server: MockServer, uid
+) -> None:
+    broken, ok = uid("error-503"), uid("ok:tokens=2")
+    gateway = on_redis(
+        {"smart": [f"mock/{broken}", f"mock/{ok}"]},
+        breaker={"failure_threshold": 2, "window": 30, "open_for": 30},
+        retry={"max_attempts": 1},
+    )
+    assert (await gateway.chat("smart", user())).route == f"mock/{ok}"
+    outages = REGISTRY.get_sample_value("keel_state_outages_total") or 0.0
+    redis_process.stop()
+
+    answers = [await gateway.chat("smart", user()) for _ in range(4)]
+
+    assert all(answer.route == f"mock/{ok}" for answer in answers)
+    assert gateway.state_outage is not None and gateway.state_outage.away
+    assert (
+        REGISTRY.get_sample_value("keel_state_outages_total") == outages + 1
+    )  # one outage, not one per call
+    assert REGISTRY.get_sample_value("keel_state_store_up") == 0
+    # The broken route's circuit opened in this process: it was tried twice (threshold 2), then passed over.
+    assert len(mock_server.attempts(model=broken)) == 1 + 2
+
+    redis_process.start()
+
+    async def shared_again() -> bool:
+        await gateway.chat("smart", user())
+        return not gateway.state_outage.away
+
+    await until(shared_again)
+    assert REGISTRY.get_sample_value("keel_state_store_up") == 1
+
+
+async def test_rate_limits_run_on_this_process_s_share_while_redis_is_away(
+    on_redis: Any, redis_process: RedisProcess, uid
+) -> None:
+    gateway = on_redis(
+        {"smart": [f"mock/{uid('ok:tokens=1')}"]},
+        rate_limits=[{"scope": "global", "rpm": 4}],
+        state_outage={"replicas": 2},
+    )
+    redis_process.stop()
+    await gateway.chat("smart", user())
+    await gateway.chat("smart", user())
+    with pytest.raises(RateLimitExceededError) as info:  # 2 of the 4: this replica's half
+        await gateway.chat("smart", user())
+    assert info.value.retry_after is not None
+
+
+async def test_a_budgeted_call_is_refused_cleanly_and_a_per_request_cap_still_holds(
+    on_redis: Any, redis_process: RedisProcess, mock_server: MockServer, uid
+) -> None:
+    ok = uid("ok:tokens=2")
+    budgets = [{"scope": "model", "match": "budgeted", "window": "day", "limit_usd": 1000}]
+    gateway = on_redis({"budgeted": [f"mock/{ok}"], "free": [f"mock/{ok}"]}, budgets=budgets, **DEAR)
+    await gateway.chat("budgeted", user(), max_tokens=5)
+    before = len(mock_server.attempts(model=ok))
+    redis_process.stop()
+
+    with pytest.raises(BudgetStateUnavailableError) as info:
+        await gateway.chat("budgeted", user(), max_tokens=5)
+    assert info.value.status == 503 and info.value.code == "budget_state_unavailable"
+    assert info.value.retry_after is not None and info.value.retry_after > 0
+    assert len(mock_server.attempts(model=ok)) == before  # refused before any upstream call
+    capped = await gateway.chat("free", user(), max_tokens=5, keel={"max_cost_usd": 100})
+    assert capped.route == f"mock/{ok}"  # a per-request cap needs no shared counter
+
+    redis_process.start()
+
+    async def budgets_again() -> bool:
+        try:
+            await gateway.chat("budgeted", user(), max_tokens=5)
+        except BudgetStateUnavailableError:
+            return False
+        return True
+
+    await until(budgets_again)
