@@ -150,6 +150,10 @@ class Generation:
         lasting.breakers.settings = BreakerSettings(**config.breaker.model_dump())
         if hasattr(lasting.limit_counters, "replicas"):
             lasting.limit_counters.replicas = config.state_outage.replicas
+        rebuild = getattr(lasting.budget_counters, "rebuild", None)
+        if rebuild is not None:  # what the budget counters are rebuilt from, should the store lose them
+            rebuild.budgets = list(config.budgets)
+            rebuild.ledger = self.ledger.store if self.ledger is not None else None
         settings = RetrySettings(**config.retry.model_dump())
         if lasting.retry_budget is None or previous is None or previous.config.retry != config.retry:
             lasting.retry_budget = RetryBudget(settings.budget_ratio, settings.budget_min_per_second)

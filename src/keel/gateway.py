@@ -413,15 +413,19 @@ def _lasting(config: Config, breakers: BreakerStore, counters: Counters) -> Last
     """The process-wide parts; with a shared store, each concern wrapped in its outage policy."""
     if config.state.startswith("memory://"):
         return Lasting(breakers, counters, flights={}, budget_counters=counters, limit_counters=counters)
+    from .policies._budget_rebuild import BudgetRebuild
     from .stores.outage import StateOutage
     from .stores.resilient import ResilientBreakers, SharedBudgets, SharedLimits
 
     outage = StateOutage()
+    rebuild = (
+        BudgetRebuild(counters.redis, None) if hasattr(counters, "redis") else None
+    )  # ledger: per config
     return Lasting(
         ResilientBreakers(breakers, outage),
         counters,
         flights={},
-        budget_counters=SharedBudgets(counters, outage),
+        budget_counters=SharedBudgets(counters, outage, rebuild),
         limit_counters=SharedLimits(counters, outage, replicas=config.state_outage.replicas),
         outage=outage,
     )

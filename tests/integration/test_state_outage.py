@@ -14,8 +14,10 @@ from typing import Any
 
 import pytest
 
-from keel import BudgetStateUnavailableError, Gateway, RateLimitExceededError
+from keel import BudgetExceededError, BudgetStateUnavailableError, Gateway, RateLimitExceededError
 from keel.mock import MockServer
+from keel.policies._budget_rebuild import MARKER
+from keel.policies.budget import budget_key
 from keel.telemetry.metrics import REGISTRY
 
 from .._requires import require_binary
@@ -181,3 +183,43 @@ async def test_a_budgeted_call_is_refused_cleanly_and_a_per_request_cap_still_ho
         return True
 
     await until(budgets_again)
+
+
+async def test_a_redis_restarted_empty_does_not_let_a_spent_budget_spend_again(
+    on_redis: Any, redis_process: RedisProcess, mock_server: MockServer, uid
+) -> None:
+    ok = uid("ok:tokens=5")
+    budgets = [{"scope": "global", "window": "day", "limit_usd": 60}]
+    gateway = on_redis({"smart": [f"mock/{ok}"]}, budgets=budgets, ledger={"durability": "strict"}, **DEAR)
+    await gateway.chat("smart", user("hi"), max_tokens=10)  # $6 of $60: the next call's worst case is $59
+    with pytest.raises(BudgetExceededError):
+        await gateway.chat("smart", user("hi"), max_tokens=10)
+
+    redis_process.stop()
+    redis_process.start()  # no persistence: it comes back empty
+
+    async def budgets_answer() -> bool:
+        try:
+            await gateway.chat("smart", user("hi"), max_tokens=10)
+        except BudgetStateUnavailableError:
+            return False
+        except BudgetExceededError:
+            return True  # the rebuilt counter still holds the $6 the ledger recorded
+        raise AssertionError("a spent budget was spent again after Redis came back empty")
+
+    await until(budgets_answer)
+    assert len(mock_server.attempts(model=ok)) == 1
+    [spent] = await gateway.counters.read([budget_key("global", "all", "day")])
+    assert spent == 6 * 10**9
+
+
+async def test_budgets_on_redis_mark_that_the_store_holds_their_counters(
+    on_redis: Any, redis_process: RedisProcess, uid
+) -> None:
+    budgets = [{"scope": "model", "window": "month", "limit_usd": 1000}]
+    gateway = on_redis({"smart": [f"mock/{uid('ok:tokens=5')}"]}, budgets=budgets, **DEAR)
+    await gateway.chat("smart", user("hi"), max_tokens=10)
+    redis = gateway.counters.redis
+    assert await redis.exists(MARKER)
+    [held] = await gateway.counters.read([budget_key("model", "smart", "month")])
+    assert held == 6 * 10**9

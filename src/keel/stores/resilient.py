@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -29,6 +29,9 @@ from ..telemetry.logs import get_logger
 from .base import BreakerSettings, BreakerState, BreakerStore, Counters, Hold, Limit, Refusal
 from .memory import MemoryBreakerStore, MemoryCounters
 from .outage import StateOutage
+
+if TYPE_CHECKING:
+    from ..policies._budget_rebuild import BudgetRebuild
 
 __all__ = ["STORE_ERRORS", "ResilientBreakers", "SharedBudgets", "SharedLimits"]
 
@@ -162,10 +165,14 @@ class SharedLimits:
 class SharedBudgets:
     """Budget ``Counters`` through Redis, failing closed while it is away."""
 
-    def __init__(self, shared: Counters, outage: StateOutage) -> None:
+    def __init__(self, shared: Counters, outage: StateOutage, rebuild: BudgetRebuild | None = None) -> None:
+        """``rebuild``: checks, before budgets are enforced from the store (first, and after every
+        outage), that the store still has the counters, and rebuilds them from the ledger if not."""
         self.shared = shared
         self.local = MemoryCounters()  # per-request caps only: one call's own counter
         self.outage = outage
+        self.rebuild = rebuild
+        self._checked = rebuild is None
         self._queued: deque[tuple[Hold, int]] = deque()
 
     async def reserve(self, limits: Sequence[Limit], amount: int) -> Hold | Refusal:
@@ -173,18 +180,27 @@ class SharedBudgets:
             return await self.local.reserve(limits, amount)
         if self.outage.should_try():
             try:
-                result = await self.shared.reserve(limits, amount)
+                if await self._counters_present():
+                    result = await self.shared.reserve(limits, amount)
+                    self.outage.back()
+                    await self._flush()
+                    return result
+                self.outage.back()
             except STORE_ERRORS as error:
                 self.outage.lost(error)
-            else:
-                self.outage.back()
-                await self._flush()
-                return result
+                self._checked = self.rebuild is None
         raise BudgetStateUnavailableError(
             "a budget applies to this call and its counters (the shared state store) cannot be reached; "
             "no upstream call was made, try again shortly",
             retry_after=self.outage.retry_after(),
         )
+
+    async def _counters_present(self) -> bool:
+        """Whether the store holds the budgets' counters (rebuilt from the ledger if it lost them)."""
+        if not self._checked:
+            assert self.rebuild is not None
+            self._checked = await self.rebuild.ensure()
+        return self._checked
 
     async def settle(self, hold: Hold, actual: int) -> None:
         if all(":request:" in key for key in hold.keys):
