@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from .stores.outage import StateOutage
     from .types import Attempt, ChatRequest
 
-__all__ = ["DEFAULT_OUTPUT_BOUND", "Generation", "Lasting", "check_config", "token_bound"]
+__all__ = ["DEFAULT_OUTPUT_BOUND", "Generation", "Lasting", "check_config", "outage_allowance", "token_bound"]
 
 log = get_logger("keel.gateway")
 DEFAULT_OUTPUT_BOUND = 4096
@@ -150,6 +150,8 @@ class Generation:
         lasting.breakers.settings = BreakerSettings(**config.breaker.model_dump())
         if hasattr(lasting.limit_counters, "replicas"):
             lasting.limit_counters.replicas = config.state_outage.replicas
+        if hasattr(lasting.budget_counters, "allowance"):
+            lasting.budget_counters.allowance = outage_allowance(config)
         rebuild = getattr(lasting.budget_counters, "rebuild", None)
         if rebuild is not None:  # what the budget counters are rebuilt from, should the store lose them
             rebuild.budgets = list(config.budgets)
@@ -256,6 +258,15 @@ class Generation:
             self.lasting.release(self.parts())
 
 
+def outage_allowance(config: Config) -> dict[str, int] | None:
+    """``state_outage``'s local allowance in counter units (nano-dollars, tokens); None for
+    ``fail_closed``."""
+    settings = config.state_outage
+    if settings.budgets != "local_allowance":
+        return None
+    return {"usd": int(settings.allowance_usd * 10**9), "tokens": settings.allowance_tokens}
+
+
 def check_config(config: Config) -> None:
     """Refuse ``config`` as building a generation from it would, opening nothing: every provider,
     every cascade and every route's price.
@@ -304,5 +315,9 @@ def _ledger(config: Config, previous: Generation | None) -> LedgerWriter | None:
         return None
     if previous is not None and previous.ledger is not None:
         previous.ledger.durability = config.ledger.durability
+        previous.ledger.strict_wait = config.ledger.strict_wait
         return previous.ledger
-    return LedgerWriter(open_ledger(config.database), durability=config.ledger.durability)
+    settings = config.ledger
+    return LedgerWriter(
+        open_ledger(config.database), durability=settings.durability, strict_wait=settings.strict_wait
+    )

@@ -144,6 +144,9 @@ class LedgerConfig(_Strict):
     durability: Literal["batched", "strict"] = Field(
         "batched", description="strict: a call's record is stored before its response completes"
     )
+    strict_wait: float = Field(
+        5.0, gt=0, description="strict: seconds a call waits for its record to be stored, then a 503"
+    )
 
 
 class AlertsConfig(_Strict):
@@ -288,9 +291,15 @@ class StructuredOutputConfig(_Strict):
 class StateOutageConfig(_Strict):
     """What each concern does while the shared state store (Redis) is away (docs/state.md)."""
 
-    budgets: Literal["fail_closed"] = Field(
-        "fail_closed", description="refuse a budgeted call with 503 budget_state_unavailable"
+    budgets: Literal["fail_closed", "local_allowance"] = Field(
+        "fail_closed",
+        description="fail_closed: refuse a budgeted call (503 budget_state_unavailable); local_allowance: "
+        "spend up to allowance_usd / allowance_tokens per replica and outage, added to the budgets after",
     )
+    allowance_usd: Decimal = Field(
+        Decimal(1), ge=0, description="local_allowance: USD per replica per outage"
+    )
+    allowance_tokens: int = Field(100_000, ge=0, description="local_allowance: tokens per replica per outage")
     replicas: int = Field(
         1, ge=1, description="replicas sharing the state: rate limits run on 1/replicas of each limit"
     )

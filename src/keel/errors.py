@@ -13,6 +13,7 @@ The tree::
     ├── BudgetExceededError          a budget cannot cover the next attempt (429, with when it resets)
     │   └── RequestOverBudgetError   the call's worst case alone exceeds a per-request budget (400)
     ├── BudgetStateUnavailableError  the budgets' shared counters (Redis) are away: fail closed (503)
+    ├── LedgerUnavailableError       strict durability: the ledger did not take the record in time (503)
     ├── RateLimitExceededError       a Keel rate limit refused the call (429, with Retry-After)
     ├── StreamInterruptedError       a stream failed after its commit point; carries the partial output
     ├── OutputValidationError        the answer did not parse or validate within its re-asks (422)
@@ -55,6 +56,7 @@ __all__ = [
     "DeadlineExceededError",
     "InvalidRequestError",
     "KeelError",
+    "LedgerUnavailableError",
     "MalformedResponseError",
     "ModelNotFoundError",
     "NoRouteAvailableError",
@@ -167,6 +169,21 @@ class BudgetStateUnavailableError(KeelError):
     openai_type = "service_unavailable"
     keel_code = True
     code = "budget_state_unavailable"
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class LedgerUnavailableError(KeelError):
+    """``ledger.durability: strict`` and the ledger's store did not take the call's record in time:
+    the caller is told so rather than given an answer whose record is not yet stored (it stays queued
+    and is written when the store is back)."""
+
+    status = 503
+    openai_type = "service_unavailable"
+    keel_code = True
+    code = "ledger_unavailable"
 
     def __init__(self, message: str, *, retry_after: float | None = None) -> None:
         super().__init__(message)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from ._generation import DEFAULT_OUTPUT_BOUND, Generation, Lasting, token_bound
+from ._generation import DEFAULT_OUTPUT_BOUND, Generation, Lasting, outage_allowance, token_bound
 from ._replay import replayed
 from ._sync import SyncGateway
 from .call import Call, Deadline
@@ -425,7 +425,7 @@ def _lasting(config: Config, breakers: BreakerStore, counters: Counters) -> Last
         ResilientBreakers(breakers, outage),
         counters,
         flights={},
-        budget_counters=SharedBudgets(counters, outage, rebuild),
+        budget_counters=SharedBudgets(counters, outage, rebuild, allowance=outage_allowance(config)),
         limit_counters=SharedLimits(counters, outage, replicas=config.state_outage.replicas),
         outage=outage,
     )

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field, fields
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal
 
+from .call import new_request_id
+from .errors import LedgerUnavailableError
 from .telemetry.logs import get_logger
 from .telemetry.metrics import ledger_queue_depth, ledger_records, ledger_write_lag
 
@@ -58,6 +60,7 @@ class LedgerRecord:
     prompt: str | None = None
     variant: str | None = None
     attempts: list[dict[str, Any]] = field(default_factory=list)
+    record_id: str = field(default_factory=new_request_id)  # a write retried after a lost reply is one row
     validation: str | None = None  # structured output: valid, repaired, refused or failed (the last answer)
     reasks: int | None = None  # structured output: how many times the answer was asked for again
 
@@ -135,11 +138,14 @@ class LedgerWriter:
         batch_size: int = 2048,
         flush_interval: float = 0.2,
         max_queue: int = 100_000,
+        strict_wait: float = 5.0,
     ) -> None:
         self.store = store
         self.durability = durability
         self.batch_size = batch_size
         self.flush_interval = flush_interval
+        self.strict_wait = strict_wait
+        self._away_since: float | None = None
         self._queue: asyncio.Queue[_Entry | None] = asyncio.Queue(max_queue)
         # Each record becomes the store's row as it is queued, in its own call's time: a batch's
         # write then holds the event loop only for the batch's encoding, not every row's.
@@ -201,7 +207,15 @@ class LedgerWriter:
             log.warning("ledger queue full: calls wait for the store", queued=self._queue.qsize())
             await self._queue.put(entry)
         if stored is not None:
-            await asyncio.shield(stored)  # a caller that goes away does not unqueue its record
+            try:  # a caller that goes away does not unqueue its record
+                async with asyncio.timeout(self.strict_wait):
+                    await asyncio.shield(stored)
+            except TimeoutError:
+                raise LedgerUnavailableError(
+                    "the ledger's store did not take this call's record in time; the record stays queued "
+                    "and is written when the store is back",
+                    retry_after=self.strict_wait,
+                ) from None
 
     async def _drain(self) -> None:
         """Batches of up to ``batch_size``: what is queued now (strict) or within ``flush_interval``
@@ -230,21 +244,32 @@ class LedgerWriter:
                 return
 
     async def _write(self, batch: list[_Entry]) -> None:
+        """Write ``batch``, retrying: while the store is away (connection errors), until it is back —
+        the batch waits, the queue behind it fills, no record is dropped — except at shutdown; on any
+        other error, five tries and the batch is dropped (logged and counted)."""
         failure: Exception | None = None
-        for attempt in range(5):
+        attempt = 0
+        while True:
             try:
                 await self.store.write([item for item, _, _ in batch])
                 failure = None
                 break
-            except Exception as error:  # the store is unavailable: keep the batch and try again
+            except Exception as error:  # the store refused the batch: keep it and try again
                 failure = error
-                log.error("ledger write failed", attempt=attempt + 1, error=type(error).__name__)
-                await asyncio.sleep(0.2 * 2**attempt)
+                attempt += 1
+                if _unavailable(error) and not self._closing.is_set():
+                    self._away(error)
+                elif attempt >= 5:
+                    break
+                else:
+                    log.error("ledger write failed", attempt=attempt, error=type(error).__name__)
+                await asyncio.sleep(min(0.2 * 2 ** min(attempt - 1, 4), 2.0))
         if failure is not None:
             self.dropped += len(batch)
             ledger_records.labels(result="dropped").inc(len(batch))
             log.error("ledger records lost after retries", count=len(batch))
         else:
+            self._back()
             ledger_records.labels(result="written").inc(len(batch))
             ledger_write_lag.observe(time.monotonic() - batch[0][2])
         for _, stored, _ in batch:
@@ -253,6 +278,21 @@ class LedgerWriter:
                     stored.set_result(None)
                 else:
                     stored.set_exception(failure)
+
+    def _away(self, error: BaseException) -> None:
+        if self._away_since is None:
+            self._away_since = time.monotonic()
+            log.warning(
+                "ledger store unreachable: records wait in memory until it is back",
+                error=type(error).__name__,
+                queued=self._queue.qsize(),
+            )
+
+    def _back(self) -> None:
+        if self._away_since is not None:
+            lasted = time.monotonic() - self._away_since
+            self._away_since = None
+            log.warning("ledger store reachable again", outage_s=round(lasted, 3), queued=self._queue.qsize())
 
     async def close(self) -> None:
         """Write everything queued (and pending) at once, then close the store."""
@@ -264,6 +304,22 @@ class LedgerWriter:
             await self._queue.put(None)
             await self._task
         await self.store.close()
+
+
+_UNAVAILABLE = {
+    "PostgresConnectionError",  # asyncpg: the connection failed or was lost
+    "CannotConnectNowError",
+    "AdminShutdownError",
+    "InterfaceError",
+    "ConnectionRefusedError",
+}
+
+
+def _unavailable(error: BaseException) -> bool:
+    """Whether ``error`` says the store is away (worth waiting for), not that it refused the data."""
+    if isinstance(error, OSError | TimeoutError | ConnectionError):
+        return True
+    return any(cls.__name__ in _UNAVAILABLE for cls in type(error).__mro__)
 
 
 class MemoryLedger:

@@ -5,6 +5,7 @@ process, with its share of each limit), budgeted calls are refused cleanly befor
 from __future__ import annotations
 
 import asyncio
+import signal
 import socket
 import subprocess
 import time
@@ -56,8 +57,18 @@ class RedisProcess:
                 time.sleep(0.01)
         raise RuntimeError("redis-server did not start")
 
+    def pause(self) -> None:
+        """Freeze it (SIGSTOP): connections stay open, nothing answers; its data is kept."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)
+
     def stop(self) -> None:
         if self.process is not None:
+            self.process.send_signal(signal.SIGCONT)  # a paused one must run to hear the terminate
             self.process.terminate()
             self.process.wait(10)
             self.process = None
@@ -223,3 +234,41 @@ async def test_budgets_on_redis_mark_that_the_store_holds_their_counters(
     assert await redis.exists(MARKER)
     [held] = await gateway.counters.read([budget_key("model", "smart", "month")])
     assert held == 6 * 10**9
+
+
+@pytest.mark.parametrize("restart", ["empty", "paused"])
+async def test_a_local_allowance_spends_at_most_its_amount_and_the_spend_reaches_the_budget_after(
+    on_redis: Any, redis_process: RedisProcess, mock_server: MockServer, uid, restart: str
+) -> None:
+    ok = uid("ok:tokens=5")
+    gateway = on_redis(
+        {"smart": [f"mock/{ok}"]},
+        budgets=[{"scope": "global", "window": "day", "limit_usd": 1000, "name": uid("allowance")}],
+        state_outage={"budgets": "local_allowance", "allowance_usd": 70},
+        ledger={"durability": "strict"},
+        **DEAR,
+    )
+    await gateway.chat("smart", user("hi"), max_tokens=10)  # $6; each call's worst case is $59
+    redis_process.stop() if restart == "empty" else redis_process.pause()
+
+    await gateway.chat("smart", user("hi"), max_tokens=10)  # $59 held of the $70 allowance, $6 spent
+    await gateway.chat("smart", user("hi"), max_tokens=10)  # $6 + $59 = $65 fits
+    with pytest.raises(BudgetStateUnavailableError, match="allowance"):
+        await gateway.chat("smart", user("hi"), max_tokens=10)  # $12 + $59 does not
+    assert len(mock_server.attempts(model=ok)) == 3
+
+    if restart == "empty":
+        redis_process.start()  # no persistence: the counters are rebuilt from the ledger's $18
+    else:
+        redis_process.resume()  # it kept its $6: the $12 spent from the allowance is added
+
+    async def counted() -> bool:
+        try:
+            await gateway.chat("smart", user("hi"), max_tokens=10)
+        except BudgetStateUnavailableError:
+            return False
+        return True
+
+    await until(counted)
+    [spent] = await gateway.counters.read([budget_key("global", "all", "day")])
+    assert spent == 24 * 10**9  # the four calls, each counted once

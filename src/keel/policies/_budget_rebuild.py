@@ -50,6 +50,9 @@ class BudgetRebuild:
         self.redis = redis
         self.ledger = ledger
         self.budgets = list(budgets)
+        self.rebuilt = False
+        """Whether the last ``ensure`` found the counters gone (rebuilt by this or another replica):
+        then what was owed to the old counters is in the ledger, and must not be added again."""
 
     async def ensure(self) -> bool:
         """Whether budgets may be enforced from the store now (rebuilding first when needed).
@@ -57,8 +60,10 @@ class BudgetRebuild:
         Raises:
             redis errors: the store is away.
         """
+        self.rebuilt = False
         if self.ledger is None or await self.redis.exists(MARKER):
             return True
+        self.rebuilt = True
         token = secrets.token_hex(8)
         if not await self.redis.set(_LEASE, token, nx=True, px=_LEASE_MS):
             return await self._other_rebuilds()

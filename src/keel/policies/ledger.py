@@ -7,10 +7,11 @@ costs the metrics a few increments when it ends and nothing per chunk.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from ..errors import KeelError
+from ..errors import KeelError, LedgerUnavailableError
 from ..ledger import LedgerRecord, LedgerWriter, record_of
 from ..reply import ChunkStream, StreamEnd
 from ..telemetry import calls
@@ -53,7 +54,11 @@ class LedgerPolicy:
         try:
             reply = await call_next(call)
         except BaseException as error:
-            await self._add(self._observed(record_of(call, status=_status(error), error=error)))
+            record = self._observed(record_of(call, status=_status(error), error=error))
+            with contextlib.suppress(
+                LedgerUnavailableError
+            ):  # queued all the same; the call's own error wins
+                await self._add(record)
             raise
         if isinstance(reply, ChunkStream):
             if self.metrics is not None:

@@ -44,6 +44,10 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE ledger ADD COLUMN validation text",
         "ALTER TABLE ledger ADD COLUMN reasks integer",
     ),
+    (  # 3: each record's own id, so a batch written again after a lost reply adds no row twice
+        "ALTER TABLE ledger ADD COLUMN record_id text",
+        "CREATE UNIQUE INDEX ledger_record_id ON ledger (record_id)",
+    ),
 )
 
 _UTC = "to_timestamp(started_at) AT TIME ZONE 'UTC'"
@@ -80,7 +84,9 @@ class PostgresLedger:
         marks = ", ".join(f"${i}" for i in range(1, len(LEDGER_COLUMNS) + 1))
         rows = [record if isinstance(record, tuple) else _row(record) for record in records]
         async with pool.acquire() as connection, connection.transaction():
-            await connection.executemany(f"INSERT INTO ledger ({columns}) VALUES ({marks})", rows)
+            await connection.executemany(
+                f"INSERT INTO ledger ({columns}) VALUES ({marks}) ON CONFLICT (record_id) DO NOTHING", rows
+            )
 
     async def spend(
         self, by: Sequence[str], *, since: float | None = None, until: float | None = None

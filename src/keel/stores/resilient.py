@@ -7,9 +7,11 @@ Each concern follows its own policy (docs/state.md):
 - **rate limits** (``SharedLimits``): enforced in this process with its share of each limit
   (``state_outage.replicas``: the ceiling divided by the number of replicas), never an error;
 - **budgets** (``SharedBudgets``): ``fail_closed`` — a call a budget applies to is refused with
-  ``BudgetStateUnavailableError`` (503, before any upstream call); a per-request cap
-  (``max_cost_usd``) needs no sharing and is kept in this process. Settlements of holds taken
-  before the outage are queued (bounded) and applied when Redis is back, so no reservation is lost.
+  ``BudgetStateUnavailableError`` (503, before any upstream call); or ``local_allowance`` — each
+  replica may reserve up to a configured amount per outage, and what its calls spent is added to the
+  budgets when Redis is back (an overspend is bounded by the allowance times the replicas, and logged). A
+  per-request cap (``max_cost_usd``) needs no sharing and is kept in this process. Settlements of
+  holds taken before the outage are queued (bounded) and applied when Redis is back.
 
 A failure is a connection error or a timeout; the ``StateOutage`` decides when to try Redis again.
 """
@@ -46,6 +48,8 @@ STORE_ERRORS: tuple[type[BaseException], ...] = (
 """What a store that is away raises (a refused or dropped connection, a timeout)."""
 
 _LOCAL = "local:"  # the keys of holds taken in this process during an outage
+_ALLOWANCE = "allowance:"  # the keys of budget holds taken from the local allowance
+_NO_CEILING = 2**62
 _MAX_QUEUED = 100_000
 
 T = TypeVar("T")
@@ -163,17 +167,31 @@ class SharedLimits:
 
 
 class SharedBudgets:
-    """Budget ``Counters`` through Redis, failing closed while it is away."""
+    """Budget ``Counters`` through Redis, failing closed — or spending a local allowance — while it
+    is away."""
 
-    def __init__(self, shared: Counters, outage: StateOutage, rebuild: BudgetRebuild | None = None) -> None:
+    def __init__(
+        self,
+        shared: Counters,
+        outage: StateOutage,
+        rebuild: BudgetRebuild | None = None,
+        *,
+        allowance: dict[str, int] | None = None,
+    ) -> None:
         """``rebuild``: checks, before budgets are enforced from the store (first, and after every
-        outage), that the store still has the counters, and rebuilds them from the ledger if not."""
+        outage), that the store still has the counters, and rebuilds them from the ledger if not.
+        ``allowance``: ``local_allowance``'s amounts per outage (``usd`` in nano-dollars,
+        ``tokens``); None: ``fail_closed``."""
         self.shared = shared
         self.local = MemoryCounters()  # per-request caps only: one call's own counter
         self.outage = outage
         self.rebuild = rebuild
+        self.allowance = allowance
         self._checked = rebuild is None
         self._queued: deque[tuple[Hold, int]] = deque()
+        self._spent: dict[str, int] = {"usd": 0, "tokens": 0}  # of the allowance, this outage
+        self._owed: deque[tuple[tuple[Limit, ...], int]] = deque()  # spend to add when the store is back
+        self._limits: dict[Hold, tuple[Limit, ...]] = {}
 
     async def reserve(self, limits: Sequence[Limit], amount: int) -> Hold | Refusal:
         if all(":request:" in limit.key for limit in limits):
@@ -181,17 +199,26 @@ class SharedBudgets:
         if self.outage.should_try():
             try:
                 if await self._counters_present():
+                    await self._flush()
                     result = await self.shared.reserve(limits, amount)
                     self.outage.back()
-                    await self._flush()
                     return result
                 self.outage.back()
             except STORE_ERRORS as error:
                 self.outage.lost(error)
                 self._checked = self.rebuild is None
+        if self.allowance is not None:
+            unit = "tokens" if any(":tokens:" in limit.key for limit in limits) else "usd"
+            if self._spent[unit] + amount <= self.allowance[unit]:
+                self._spent[unit] += amount
+                hold = Hold(tuple(_ALLOWANCE + limit.key for limit in limits), amount)
+                self._limits[hold] = tuple(limits)
+                return hold
+            reason = "this replica's local allowance for the state store's outage is spent"
+        else:
+            reason = "its counters (the shared state store) cannot be reached"
         raise BudgetStateUnavailableError(
-            "a budget applies to this call and its counters (the shared state store) cannot be reached; "
-            "no upstream call was made, try again shortly",
+            f"a budget applies to this call and {reason}; no upstream call was made, try again shortly",
             retry_after=self.outage.retry_after(),
         )
 
@@ -200,11 +227,21 @@ class SharedBudgets:
         if not self._checked:
             assert self.rebuild is not None
             self._checked = await self.rebuild.ensure()
+            if self.rebuild.rebuilt:  # the counters were rebuilt from the ledger, which holds it all
+                self._queued.clear()
+                self._owed.clear()
         return self._checked
 
     async def settle(self, hold: Hold, actual: int) -> None:
         if all(":request:" in key for key in hold.keys):
             await self.local.settle(hold, actual)
+            return
+        limits = self._limits.pop(hold, None)
+        if limits is not None:  # spent from the allowance: owed to the shared counters
+            unit = "tokens" if any(":tokens:" in limit.key for limit in limits) else "usd"
+            self._spent[unit] -= hold.amount - actual
+            if actual:
+                self._owed.append((limits, actual))
             return
         try:
             await self.shared.settle(hold, actual)
@@ -216,11 +253,29 @@ class SharedBudgets:
                 log.error("budget settlement dropped: too many queued during the state store's outage")
 
     async def _flush(self) -> None:
-        """Apply the settlements queued during an outage, in order."""
+        """Apply what waited for the store: settlements of holds taken before the outage, then what
+        calls spent from the local allowance (added whatever the ceilings: it was spent), in order."""
         while self._queued:
             hold, actual = self._queued[0]
             await self.shared.settle(hold, actual)
             self._queued.popleft()
+        if not self._owed and not any(self._spent.values()):
+            return
+        added = {"usd": 0, "tokens": 0}
+        while self._owed:
+            limits, actual = self._owed[0]
+            unbounded = [Limit(limit.key, _NO_CEILING, limit.ttl_s) for limit in limits]
+            await self.shared.reserve(unbounded, actual)
+            unit = "tokens" if any(":tokens:" in limit.key for limit in limits) else "usd"
+            added[unit] += actual
+            self._owed.popleft()
+        if not self._limits:  # no allowance hold is still running: the next outage starts afresh
+            self._spent = {"usd": 0, "tokens": 0}
+        log.warning(
+            "budget spend made from the local allowance during the outage applied to the budgets",
+            usd=added["usd"] / 1e9,
+            tokens=added["tokens"],
+        )
 
     async def read(self, keys: Sequence[str]) -> list[int]:
         """The counters' values.

@@ -20,7 +20,7 @@ LEDGER_COLUMNS = (
     "request_id", "started_at", "status", "requested_model", "stream", "key_id", "team", "user", "route",
     "model", "input_tokens", "cached_input_tokens", "cache_write_tokens", "output_tokens", "reasoning_tokens",
     "cost_usd", "latency_ms", "ttft_ms", "cache_hit", "coalesced", "error", "upstream_request_id", "prompt",
-    "variant", "attempts", "validation", "reasks",
+    "variant", "attempts", "validation", "reasks", "record_id",
 )  # fmt: skip
 
 _MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -49,6 +49,10 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (  # 2: structured output's outcome per call (issue 17)
         "ALTER TABLE ledger ADD COLUMN validation TEXT",
         "ALTER TABLE ledger ADD COLUMN reasks INTEGER",
+    ),
+    (  # 3: each record's own id, so a batch written again after a lost reply adds no row twice
+        "ALTER TABLE ledger ADD COLUMN record_id TEXT",
+        "CREATE UNIQUE INDEX ledger_record_id ON ledger (record_id)",
     ),
 )
 
@@ -143,7 +147,7 @@ class SQLiteLedger:
 
 _COLUMNS = (*LEDGER_COLUMNS, "cost_nano")
 _INSERT = (
-    f"INSERT INTO ledger ({', '.join(_COLUMNS)}) SELECT "
+    f"INSERT OR IGNORE INTO ledger ({', '.join(_COLUMNS)}) SELECT "
     + ", ".join(f"value ->> {i}" for i in range(len(_COLUMNS)))
     + " FROM json_each(?)"
 )
