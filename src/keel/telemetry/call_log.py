@@ -3,18 +3,27 @@
 ``llm_request_complete`` (at ``logging.calls``, a ``logging.sample_rate`` share of them) or
 ``llm_request_failed`` (every one, at least at WARNING); ``llm_request_start`` only at DEBUG. The
 event names the call (request id, key id, team, model, route), its attempts with their reasons and
-outcomes, tokens by type, cost, latency, time to first token, cache and coalescing, and its trace
+outcomes, tokens by type (``usage``), cost, latency, time to first token, cache and coalescing, and its trace
 and span ids when it is traced. Never a prompt, a completion, a header, an error message from
 upstream (which may quote the prompt) or the caller's ``user``.
+
+The end event is rendered straight into a ``LogRecord`` (as the access log is), in the shape
+structlog gives every other line — ``event='…' key=value …`` sorted, or with ``logging.format:
+json`` the JSON renderer's object with ``timestamp``, ``level`` and ``logger`` — because it is
+written once per call and structlog's processor chain would cost more than the rest of its
+bookkeeping. Key-shaped strings are masked in it as everywhere else.
 """
 
 from __future__ import annotations
 
 import logging
 import random
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from .logs import get_logger
+import orjson
+
+from .logs import get_logger, json_lines, mask_secret_values
 
 if TYPE_CHECKING:
     from ..call import Call
@@ -22,7 +31,7 @@ if TYPE_CHECKING:
     from ..ledger import LedgerRecord
     from ..types import ChatResponse
 
-__all__ = ["CallLog", "call_fields"]
+__all__ = ["CallLog", "call_fields", "render", "utc_now"]
 
 _std = logging.getLogger("keel.calls")
 log = get_logger("keel.calls")
@@ -65,7 +74,21 @@ class CallLog:
         ids = self.span_ids(call) if self.span_ids is not None else None
         if ids is not None:
             fields["trace_id"], fields["span_id"] = ids
-        log.log(level, event, **fields)
+        line = mask_secret_values(render(event, level, fields))
+        _std.handle(_std.makeRecord(_std.name, level, __file__, 0, line, (), None))
+
+
+def render(event: str, level: int, fields: dict[str, Any]) -> str:
+    """One line as Keel's structlog chain would render it: ``key=value`` or a JSON object."""
+    if json_lines():
+        extra = {"event": event, "timestamp": utc_now(), "level": logging.getLevelName(level).lower()}
+        return orjson.dumps({**fields, **extra, "logger": _std.name}, default=str).decode()
+    return " ".join([f"event={event!r}", *(f"{key}={fields[key]!r}" for key in sorted(fields))])
+
+
+def utc_now() -> str:
+    """Now as structlog's ``TimeStamper(fmt="iso", utc=True)`` writes it."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def call_fields(record: LedgerRecord) -> dict[str, Any]:
@@ -89,7 +112,7 @@ def call_fields(record: LedgerRecord) -> dict[str, Any]:
             }
             for attempt in record.attempts
         ],
-        "tokens": {
+        "usage": {
             "input": record.input_tokens,
             "cached_input": record.cached_input_tokens,
             "cache_write": record.cache_write_tokens,

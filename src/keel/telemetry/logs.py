@@ -15,7 +15,7 @@ import re
 from collections.abc import MutableMapping
 from typing import Any
 
-__all__ = ["get_logger", "json_lines", "mask_secret_values", "redact_secrets", "set_format"]
+__all__ = ["get_logger", "json_lines", "mask_secret_values", "plain_handlers", "redact_secrets", "set_format"]
 
 _SECRET_KEYS = re.compile(r"(api[_-]?key|authorization|token|secret|password|cookie)", re.IGNORECASE)
 _SECRET_VALUES = re.compile(r"(sk-[A-Za-z0-9_\-]{8,}|sk-ant-[A-Za-z0-9_\-]{8,}|Bearer\s+\S+)")
@@ -32,6 +32,13 @@ def set_format(name: str) -> None:
 def json_lines() -> bool:
     """Whether Keel's log lines are JSON objects."""
     return _format["json"]
+
+
+def plain_handlers() -> None:
+    """``keel serve`` with JSON lines: the root handlers write the message alone (no ``keel: INFO``
+    prefix), so each line parses as JSON."""
+    for handler in logging.getLogger().handlers:
+        handler.setFormatter(logging.Formatter("%(message)s"))
 
 
 def redact_secrets(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
