@@ -173,8 +173,10 @@ class TracingConfig(_Strict):
     """
 
     enabled: bool = False
-    exporter: Literal["otlp", "console", "global"] = Field(
-        "otlp", description="otlp: OTLP/HTTP; console: stdout; global: the application's own providers"
+    exporter: Literal["otlp", "console", "global", "none"] = Field(
+        "otlp",
+        description="otlp: OTLP/HTTP; console: stdout; global: the application's own providers; "
+        "none: spans for ids and propagation, exported nowhere",
     )
     endpoint: str | None = Field(
         None, description="OTLP/HTTP base URL; defaults to $OTEL_EXPORTER_OTLP_ENDPOINT"

@@ -44,7 +44,7 @@ class CallLog:
 
     def __init__(self, settings: LoggingConfig, span_ids: Any = None) -> None:
         self.level = _LEVELS.get(settings.calls, 0)
-        self.failed_level = max(self.level, logging.WARNING)
+        self.failed_level = max(self.level, logging.WARNING) if self.level else 0
         self.sample_rate = settings.sample_rate
         self.span_ids = span_ids
 
@@ -68,7 +68,7 @@ class CallLog:
             level, event = self.level, "llm_request_complete"
         else:
             level, event = self.failed_level, "llm_request_failed"
-            if not _std.isEnabledFor(level):
+            if not level or not _std.isEnabledFor(level):
                 return
         fields = call_fields(record)
         ids = self.span_ids(call) if self.span_ids is not None else None

@@ -1,8 +1,9 @@
 """``open_otel``: the OpenTelemetry tracer and meter a gateway's ``tracing:`` settings ask for.
 
-Imported only when tracing is on, and so is OpenTelemetry (the ``otel`` extra). ``otlp`` and
-``console`` build providers of Keel's own, which ``aclose`` flushes and shuts down; ``global`` uses
-the ones the application installed (``opentelemetry.trace.set_tracer_provider``), left to it.
+Imported only when tracing is on, and so is OpenTelemetry (the ``otel`` extra). ``otlp``,
+``console`` and ``none`` (spans and aggregates made, exported nowhere) build providers of Keel's
+own, which ``aclose`` flushes and shuts down; ``global`` uses the ones the application installed
+(``opentelemetry.trace.set_tracer_provider``), left to it.
 What the settings leave unset, the SDK reads from the standard ``OTEL_*`` variables (endpoint,
 headers, batch sizes, resource attributes).
 """
@@ -61,7 +62,7 @@ def open_otel(settings: TracingConfig) -> Otel:
 
 def _own(settings: TracingConfig) -> Otel:
     from opentelemetry.sdk.metrics import MeterProvider
-    from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader, PeriodicExportingMetricReader
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
@@ -75,13 +76,16 @@ def _own(settings: TracingConfig) -> Otel:
     resource = Resource.create(attributes)
     spans, points = _exporters(settings)
     tracing = TracerProvider(resource=resource, sampler=ParentBased(TraceIdRatioBased(settings.sample_ratio)))
-    tracing.add_span_processor(BatchSpanProcessor(spans))
+    if spans is not None:
+        tracing.add_span_processor(BatchSpanProcessor(spans))
     owned: list[Any] = [tracing]
     meter = None
     if settings.metrics:
-        reader = PeriodicExportingMetricReader(
-            points, export_interval_millis=settings.metrics_interval * 1000
-        )
+        if points is None:
+            reader: Any = InMemoryMetricReader()  # aggregated as ever, never collected
+        else:
+            interval = settings.metrics_interval * 1000
+            reader = PeriodicExportingMetricReader(points, export_interval_millis=interval)
         metering = MeterProvider(resource=resource, metric_readers=[reader])
         owned.append(metering)
         meter = metering.get_meter(SCOPE)
@@ -89,7 +93,9 @@ def _own(settings: TracingConfig) -> Otel:
 
 
 def _exporters(settings: TracingConfig) -> tuple[Any, Any]:
-    """The span and metric exporters: OTLP over HTTP (protobuf), or the console."""
+    """The span and metric exporters: OTLP over HTTP (protobuf), the console, or none."""
+    if settings.exporter == "none":
+        return None, None
     if settings.exporter == "console":
         from opentelemetry.sdk.metrics.export import ConsoleMetricExporter
         from opentelemetry.sdk.trace.export import ConsoleSpanExporter

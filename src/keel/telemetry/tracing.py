@@ -126,21 +126,22 @@ def span_ids(call: Call) -> tuple[str, str] | None:
 
 def _end_attempt(span: Any, attempt: Attempt) -> None:
     if span.is_recording():
-        span.set_attribute("keel.attempt.outcome", attempt.outcome)
+        found: dict[str, Any] = {"keel.attempt.outcome": attempt.outcome}
         if attempt.status is not None:
-            span.set_attribute("http.response.status_code", attempt.status)
+            found["http.response.status_code"] = attempt.status
         usage = attempt.usage
         if usage is not None:
-            span.set_attribute(genai.INPUT_TOKENS, usage.input_tokens)
-            span.set_attribute(genai.OUTPUT_TOKENS, usage.output_tokens)
+            found[genai.INPUT_TOKENS] = usage.input_tokens
+            found[genai.OUTPUT_TOKENS] = usage.output_tokens
         if attempt.cost is not None:
-            span.set_attribute("keel.cost_usd", float(attempt.cost))
+            found["keel.cost_usd"] = float(attempt.cost)
         if attempt.upstream_request_id:
-            span.set_attribute("gen_ai.response.id", attempt.upstream_request_id)
+            found["gen_ai.response.id"] = attempt.upstream_request_id
         error = genai.error_type(attempt)
         if error is not None:
-            span.set_attribute(genai.ERROR_TYPE, error)
+            found[genai.ERROR_TYPE] = error
             span.set_status(Status(StatusCode.ERROR))
+        span.set_attributes(found)
     span.end(end_time=_ns(attempt.started_at + attempt.duration_s) if attempt.duration_s else None)
 
 
