@@ -11,6 +11,9 @@ takes each server's CPU time per request from /proc. Read the median of the in-r
     bench/setup.sh   # once: nginx and wrk
     .venv/bin/python bench/tracing_overhead.py --rounds 6 --seconds 10            # c32, complete answers
     .venv/bin/python bench/tracing_overhead.py --workload sse --connections 8     # 20-event streams
+    .venv/bin/python bench/tracing_overhead.py \
+        --tracing '{"enabled": true, "exporter": "none", "metrics": false}'
+    # (another tracing: section for the traced server: here, spans without the GenAI instruments)
 """
 
 from __future__ import annotations
@@ -34,7 +37,9 @@ from upstream import Upstream, free_port  # noqa: E402
 TRACING = {"enabled": True, "exporter": "none"}
 
 
-def serve(workdir: Path, name: str, upstream: Upstream, path: str) -> tuple[subprocess.Popen[bytes], int]:
+def serve(
+    workdir: Path, name: str, upstream: Upstream, path: str, tracing: dict
+) -> tuple[subprocess.Popen[bytes], int]:
     """``keel serve`` on a free port with Keel's defaults, traced when ``name`` is "on"."""
     port = free_port()
     config = {
@@ -44,7 +49,7 @@ def serve(workdir: Path, name: str, upstream: Upstream, path: str) -> tuple[subp
         "models": {"bench": "upstream/gpt-4o-mini"},
         "server": {"port": port},
         "database": f"sqlite:///{workdir}/{name}.db",
-        "tracing": TRACING if name == "on" else {"enabled": False},
+        "tracing": tracing if name == "on" else {"enabled": False},
     }
     (workdir / f"{name}.yaml").write_text(json.dumps(config))
     process = subprocess.Popen(
@@ -109,6 +114,9 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--workload", choices=sorted(WORKLOADS), default="json")
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument(
+        "--tracing", type=json.loads, default=TRACING, help='the "on" server\'s tracing: section, as JSON'
+    )
     args = parser.parse_args()
     path, extra, expect = WORKLOADS[args.workload]
     workdir = Path(tempfile.mkdtemp(prefix="keel-bench-tracing-"))
@@ -117,7 +125,7 @@ def main() -> None:
         json.dumps({"model": "bench", "messages": [{"role": "user", "content": "Say hello."}], **extra})
     )
     with Upstream() as upstream:
-        servers = {name: serve(workdir, name, upstream, path) for name in ("on", "off")}
+        servers = {name: serve(workdir, name, upstream, path, args.tracing) for name in ("on", "off")}
         try:
             for _, port in servers.values():  # warm up: imports, connection pools, caches
                 wrk(port, body, expect, args.connections, 3, workdir)
@@ -142,6 +150,7 @@ def main() -> None:
     report = {
         "tracing_one_call_us": micro,
         "workload": args.workload,
+        "tracing": args.tracing,
         "connections": args.connections,
         "rounds": rounds,
         "median_cpu_ms_per_request": {

@@ -154,11 +154,15 @@ def _call_attributes(call: Call, record: LedgerRecord, response: ChatResponse | 
         "keel.coalesced": record.coalesced,
         genai.INPUT_TOKENS: record.input_tokens,
         genai.OUTPUT_TOKENS: record.output_tokens,
-        "keel.usage.cached_input_tokens": record.cached_input_tokens,
-        "keel.usage.cache_write_tokens": record.cache_write_tokens,
-        "keel.usage.reasoning_tokens": record.reasoning_tokens,
         "keel.cost_usd": float(record.cost_usd),
     }
+    for name, count in (
+        ("keel.usage.cached_input_tokens", record.cached_input_tokens),
+        ("keel.usage.cache_write_tokens", record.cache_write_tokens),
+        ("keel.usage.reasoning_tokens", record.reasoning_tokens),
+    ):
+        if count:  # the other token classes, when the call had any
+            found[name] = count
     if record.route:
         found["keel.route"] = record.route
     if record.model:
