@@ -173,6 +173,10 @@ def _call_attributes(call: Call, record: LedgerRecord, response: ChatResponse | 
         found["keel.key_id"] = record.key_id
     if record.team:
         found["keel.team"] = record.team
+    if record.prompt:  # a named, versioned prompt (the prompts issue fills these in)
+        found["keel.prompt.name"] = record.prompt
+        if record.variant:
+            found["keel.prompt.variant"] = record.variant
     if record.validation is not None:
         found["keel.validation"] = record.validation
         found["keel.reasks"] = record.reasks or 0
