@@ -103,9 +103,9 @@ def test_help_loads_no_server_stack(args: list[str], tmp_path: Path) -> None:
 
 def test_serve_with_one_route_loads_no_extra(mock: MockServer, tmp_path: Path) -> None:
     """``keel serve`` with one OpenAI route answers its first call without importing what is off:
-    the extras' libraries (local model, semantic cache, Redis, PostgreSQL), structlog (loaded on the
-    first log event), Starlette (on the first /admin request), rich and the other commands; that it
-    spends no full garbage collection on the way, and collects garbage as it serves."""
+    the extras' libraries (local model, semantic cache, Redis, PostgreSQL, OpenTelemetry), structlog
+    (loaded on the first log event), Starlette (on the first /admin request), rich and the other
+    commands; that it spends no full garbage collection on the way, and collects garbage as it serves."""
     config = tmp_path / "keel.yaml"
     config.write_text(
         f"providers: {{mock: {{kind: openai, profile: openai, base_url: '{mock.base_url}', api_key: k}}}}\n"
@@ -122,4 +122,5 @@ def test_serve_with_one_route_loads_no_extra(mock: MockServer, tmp_path: Path) -
     assert {"keel.gateway", "aiohttp", "uvicorn"} <= modules  # the server did start
     off = {"xllamacpp", "onnxruntime", "tokenizers", "numpy", "redis", "asyncpg", "structlog", "starlette"}
     off |= {"rich", "keel.keys_cli", "keel.cache_cli", "bpe_openai"}  # the tokenizer: budgets only
+    off |= {"opentelemetry", "keel.telemetry.tracing", "keel.telemetry.otel"}  # tracing is off
     assert not off & modules, sorted(off & modules)

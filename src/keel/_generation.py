@@ -38,6 +38,7 @@ from .stores.base import BreakerSettings
 from .stores.state import open_ledger
 from .telemetry.alerts import BudgetAlerts
 from .telemetry.logs import get_logger
+from .telemetry.observers import call_observers
 
 if TYPE_CHECKING:
     from .config import Config, ProviderConfig
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
     from .reply import StreamEnd
     from .stores.base import BreakerStore, Counters
     from .stores.outage import StateOutage
+    from .telemetry.otel import Otel
     from .types import Attempt, ChatRequest
 
 __all__ = ["DEFAULT_OUTPUT_BOUND", "Generation", "Lasting", "check_config", "outage_allowance", "token_bound"]
@@ -147,6 +149,7 @@ class Generation:
             else BudgetAlerts(lasting.budget_counters, webhook_url=config.alerts.webhook_url)
         )
         self.ledger = _ledger(config, previous)
+        self.otel = _otel(config, previous)
         lasting.breakers.settings = BreakerSettings(**config.breaker.model_dump())
         if hasattr(lasting.limit_counters, "replicas"):
             lasting.limit_counters.replicas = config.state_outage.replicas
@@ -172,7 +175,7 @@ class Generation:
     def parts(self) -> list[Any]:
         """What this generation closes when it is retired and no later one holds it."""
         parts: list[Any] = [*self.providers.values(), self.alerts]
-        return parts + [part for part in (self.cache, self.ledger) if part is not None]
+        return parts + [part for part in (self.cache, self.ledger, self.otel) if part is not None]
 
     # The policy stack: the one place that knows its order (DESIGN §1).
     #   outer (once per call):   ledger → budget → ratelimit → cache → coalesce → validate → router
@@ -180,8 +183,9 @@ class Generation:
     def _outer(self) -> list[Policy]:
         config, counters, limits = self.config, self.lasting.budget_counters, self.lasting.limit_counters
         policies: list[Policy] = []
-        if self.ledger is not None or config.metrics.enabled:
-            policies.append(LedgerPolicy(self.ledger, config.metrics))
+        observers = call_observers(config, self.otel)
+        if self.ledger is not None or config.metrics.enabled or observers:
+            policies.append(LedgerPolicy(self.ledger, config.metrics, observers))
         policies.append(
             BudgetPolicy(
                 config.budgets,
@@ -308,6 +312,17 @@ def _cache(config: Config, previous: Generation | None) -> CacheStores | None:
             previous.cache.guard.timeout = settings.timeout
             return previous.cache
     return open_cache(config)
+
+
+def _otel(config: Config, previous: Generation | None) -> Otel | None:
+    """The tracer and meter of ``tracing:`` (the previous ones while its settings are unchanged)."""
+    if not config.tracing.enabled:
+        return None
+    if previous is not None and previous.otel is not None and previous.config.tracing == config.tracing:
+        return previous.otel
+    from .telemetry.otel import open_otel
+
+    return open_otel(config.tracing)
 
 
 def _ledger(config: Config, previous: Generation | None) -> LedgerWriter | None:

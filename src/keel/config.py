@@ -36,6 +36,7 @@ __all__ = [
     "Config",
     "DeploymentConfig",
     "LedgerConfig",
+    "LoggingConfig",
     "MetricsConfig",
     "PriceConfig",
     "PricingConfig",
@@ -48,6 +49,7 @@ __all__ = [
     "StateOutageConfig",
     "StructuredOutputConfig",
     "TimeoutsConfig",
+    "TracingConfig",
     "default_config",
     "load_config",
 ]
@@ -165,6 +167,40 @@ class MetricsConfig(_Strict):
     max_label_values: int = Field(
         100, ge=1, description="distinct values per label fed by callers (model, key, team); more: other"
     )
+
+
+class TracingConfig(_Strict):
+    """OpenTelemetry traces and the GenAI client metrics (docs/observability.md; the ``otel`` extra).
+
+    Unset fields fall back to the standard ``OTEL_*`` variables, as the OpenTelemetry SDK reads them.
+    """
+
+    enabled: bool = False
+    exporter: Literal["otlp", "console", "global", "none"] = Field(
+        "otlp",
+        description="otlp: OTLP/HTTP; console: stdout; global: the application's own providers; "
+        "none: spans for ids and propagation, exported nowhere",
+    )
+    endpoint: str | None = Field(
+        None, description="OTLP/HTTP base URL; defaults to $OTEL_EXPORTER_OTLP_ENDPOINT"
+    )
+    headers: dict[str, SecretStr] = Field(default_factory=dict, description="sent with every export")
+    service_name: str | None = Field(None, description="defaults to $OTEL_SERVICE_NAME, else keel")
+    sample_ratio: float = Field(1.0, ge=0, le=1, description="share of new traces kept (parent-based)")
+    metrics: bool = Field(True, description="record gen_ai.client.operation.duration and token.usage")
+    metrics_interval: float = Field(60.0, gt=0, description="seconds between metric exports")
+
+
+class LoggingConfig(_Strict):
+    """How Keel writes its log lines, and the one call log event per call (docs/observability.md)."""
+
+    format: Literal["kv", "json"] = Field(
+        "kv", description="kv: key=value lines; json: one JSON object a line"
+    )
+    calls: Literal["debug", "info", "warning", "off"] = Field(
+        "info", description="level of llm_request_complete (a failed call: at least warning)"
+    )
+    sample_rate: float = Field(1.0, ge=0, le=1, description="share of completed calls logged; failures all")
 
 
 class PriceConfig(_Strict):
@@ -387,6 +423,8 @@ class Config(_Strict):
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     ledger: LedgerConfig = Field(default_factory=LedgerConfig)
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
+    tracing: TracingConfig = Field(default_factory=TracingConfig)
+    logging: LoggingConfig = Field(default_factory=LoggingConfig)
     pricing: PricingConfig = Field(default_factory=PricingConfig)
     cache: CacheConfig = Field(default_factory=CacheConfig)
     structured_output: StructuredOutputConfig = Field(default_factory=StructuredOutputConfig)

@@ -9,7 +9,14 @@ from typing import Any
 
 __all__ = ["AttemptLog"]
 
-_KEPT_HEADERS = ("user-agent", "x-request-id", "anthropic-version", "anthropic-beta")
+_KEPT_HEADERS = (
+    "user-agent",
+    "x-request-id",
+    "anthropic-version",
+    "anthropic-beta",
+    "traceparent",
+    "tracestate",
+)
 
 
 class AttemptLog:

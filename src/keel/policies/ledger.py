@@ -1,14 +1,15 @@
 """``LedgerPolicy``: every call that reaches the gateway leaves one ledger record, however it ends.
 
-The record is also what the per-call metrics are observed from (``telemetry.calls``), so a call
-costs the metrics a few increments when it ends and nothing per chunk.
+The record is also what the per-call metrics are observed from (``telemetry.calls``), and what the
+call's observers (its trace span and call log line, ``telemetry.observers``) end with, so a call
+costs telemetry a few increments when it ends and nothing per chunk.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from ..errors import KeelError, LedgerUnavailableError
@@ -20,6 +21,8 @@ if TYPE_CHECKING:
     from ..call import Call
     from ..config import MetricsConfig
     from ..reply import Reply
+    from ..telemetry.observers import CallObserver
+    from ..types import ChatResponse
     from .base import Handler
 
 __all__ = ["LedgerPolicy"]
@@ -42,22 +45,30 @@ class LedgerPolicy:
     the record is made for the metrics alone; with ``metrics.enabled: false`` it is not observed.
     """
 
-    def __init__(self, writer: LedgerWriter | None, metrics: MetricsConfig | None = None) -> None:
+    def __init__(
+        self,
+        writer: LedgerWriter | None,
+        metrics: MetricsConfig | None = None,
+        observers: Sequence[CallObserver] = (),
+    ) -> None:
         self.writer = writer
         self.metrics = metrics if metrics is not None and metrics.enabled else None
+        self.observers = tuple(observers)
         if self.metrics is not None:
             calls.configure(self.metrics)
 
     async def __call__(self, call: Call, call_next: Handler) -> Reply:
         if self.metrics is not None:
             calls.call_started()
+        for observer in self.observers:
+            observer.call_started(call)
         try:
             reply = await call_next(call)
         except BaseException as error:
-            record = self._observed(record_of(call, status=_status(error), error=error))
+            record = self._observed(call, record_of(call, status=_status(error), error=error))
             with contextlib.suppress(
                 LedgerUnavailableError
-            ):  # queued all the same; the call's own error wins
+            ):  # queued all the same: the call's own error wins
                 await self._add(record)
             raise
         if isinstance(reply, ChunkStream):
@@ -74,18 +85,26 @@ class LedgerPolicy:
                     calls.stream_ended()
                 await self._record(
                     lambda: self._observed(
-                        record_of(call, status=status, response=end.response, error=end.error)
+                        call,
+                        record_of(call, status=status, response=end.response, error=end.error),
+                        end.response,
                     )
                 )
 
             reply.on_end(ended)
         else:
-            await self._record(lambda: self._observed(record_of(call, status="ok", response=reply)))
+            await self._record(
+                lambda: self._observed(call, record_of(call, status="ok", response=reply), reply)
+            )
         return reply
 
-    def _observed(self, record: LedgerRecord) -> LedgerRecord:
+    def _observed(
+        self, call: Call, record: LedgerRecord, response: ChatResponse | None = None
+    ) -> LedgerRecord:
         if self.metrics is not None:
             calls.call_ended(record, self.metrics)
+        for observer in self.observers:
+            observer.call_ended(call, record, response)
         return record
 
     async def _add(self, record: LedgerRecord) -> None:

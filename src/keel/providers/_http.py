@@ -11,6 +11,7 @@ from urllib.parse import urlsplit, urlunsplit
 import aiohttp
 
 from ..errors import ConnectError, MalformedResponseError, UpstreamError, UpstreamTimeoutError
+from ..telemetry.propagation import with_trace_context
 
 __all__ = [
     "SessionPool",
@@ -132,7 +133,7 @@ async def post(
         if len(_connect_timeouts) < 256:  # the config's few values; a deadline's leftovers are not kept
             _connect_timeouts[connect_timeout] = timeout
     with transport_errors(route):
-        response = await session.post(url, data=body, headers=headers, timeout=timeout)
+        response = await session.post(url, data=body, headers=with_trace_context(headers), timeout=timeout)
     if response.status >= 400:
         payload = await read_body(response, route)
         raise error_from_response(response.status, response.headers, payload, route=route)

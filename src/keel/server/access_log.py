@@ -18,7 +18,10 @@ import logging
 import os
 import time
 
-from ..telemetry.logs import mask_secret_values
+import orjson
+
+from ..telemetry.call_log import utc_now
+from ..telemetry.logs import json_lines, mask_secret_values
 from .exchange import Exchange
 
 __all__ = ["log_access"]
@@ -41,6 +44,9 @@ def log_access(ex: Exchange) -> None:
     level = logging.WARNING if ex.status >= 500 else logging.INFO
     if not _std.isEnabledFor(level):
         return  # the cheap exit on the hot path when access logs are off
+    if json_lines():
+        _log_json(ex, level)
+        return
     parts = ["event='request'"]
     if ex.call is not None:
         parts.append(f"attempts={ex.attempts}")
@@ -64,3 +70,31 @@ def log_access(ex: Exchange) -> None:
         parts.append(f"upstream_request_id={ex.upstream_request_id!r}")
     record = _std.makeRecord(_std.name, level, __file__, 0, mask_secret_values(" ".join(parts)), (), None)
     _std.handle(record)
+
+
+def _log_json(ex: Exchange, level: int) -> None:
+    """The access line as one JSON object (``logging.format: json``)."""
+    fields = {
+        "event": "request",
+        "level": logging.getLevelName(level).lower(),
+        "logger": _std.name,
+        "timestamp": utc_now(),
+        "method": ex.method,
+        "path": ex.path,
+        "status": ex.status,
+        "duration_ms": round((time.perf_counter() - ex.received_at) * 1000, 3),
+        "pid": _pid,
+        "request_id": ex.request_id,
+        "outcome": ex.outcome,
+        "overhead_ms": round(ex.overhead_ms, 3) if ex.overhead_ms is not None else None,
+    }
+    if ex.call is not None:
+        fields.update(attempts=ex.attempts, model=ex.call.request.model)
+    if ex.route:
+        fields["route"] = ex.route
+    if ex.continued_from:
+        fields["continued_from"] = ex.continued_from
+    if ex.upstream_request_id:
+        fields["upstream_request_id"] = ex.upstream_request_id
+    message = mask_secret_values(orjson.dumps(fields).decode())
+    _std.handle(_std.makeRecord(_std.name, level, __file__, 0, message, (), None))

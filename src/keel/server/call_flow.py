@@ -17,6 +17,7 @@ from .._replay import replayed
 from ..errors import KeelError
 from ..reply import ChunkStream
 from ..telemetry.logs import get_logger
+from ..telemetry.propagation import send_upstream, trace_context
 from ..types import ChatRequest, ChatResponse, Chunk
 from .context import ApiContext
 from .disconnect import cancel_on_disconnect
@@ -41,9 +42,15 @@ class StreamFrames(Protocol):
 def start_call(
     ctx: ApiContext, ex: Exchange, request: ChatRequest, *, stream: bool, options: dict[str, Any]
 ) -> None:
-    """The exchange's call, carrying the caller's identity and the exchange's request id."""
+    """The exchange's call, carrying the caller's identity, the exchange's request id and the
+    client's W3C trace context (the upstream gets it too, unless an attempt's span replaces it)."""
     if ex.principal is not None:
         options["principal"] = ex.principal
+    if "traceparent" in ex.headers:
+        found = trace_context(ex.headers)
+        if found:
+            options["trace_context"] = found
+            send_upstream(found)
     call = ctx.gateway.new_call(request, stream=stream, **options)
     call.request_id = ex.request_id
     ex.call = call

@@ -20,6 +20,7 @@ from typing import Any
 import uvicorn
 
 from ..config import Config, load_config
+from ..telemetry.logs import plain_handlers
 from ..telemetry.multiproc import prepare_multiproc_dir
 from ..telemetry.turn_handler import use_loop_turn_handlers
 from .app import KeelApp, create_app
@@ -70,6 +71,8 @@ def serve(
     from .reload import Reloader
 
     lean_log_records()
+    if config.logging.format == "json":
+        plain_handlers()
     overrides = {name: value for name, value in (overrides or {}).items() if value is not None}
     if config.server.workers > 1:
         from .supervisor import KeelSupervisor
@@ -117,6 +120,8 @@ def app_factory() -> KeelApp:
     source = os.environ.get(CONFIG_ENV)
     overrides = json.loads(os.environ.get(OVERRIDES_ENV) or "{}")
     config = with_overrides(load_config(source), **overrides)
+    if config.logging.format == "json":
+        plain_handlers()
     app = create_app(Gateway(config), keys=open_keys(config))
     fanout = WorkerFanout.from_environment(config.state, config.server.workers)
     path = Path(source) if source else None

@@ -3,7 +3,9 @@
 Keel is a library first, so it renders its events with structlog and hands them to a stdlib
 ``logging`` logger named ``keel.*``: the application decides where they go and at what level.
 Modules create their loggers at import; structlog itself (which loads its console renderers and
-rich) is imported when the first event is logged, so a quiet start-up never pays for it.
+rich) is imported when the first event is logged, so a quiet start-up never pays for it. Events
+render as ``key=value`` lines, or with ``logging.format: json`` (``set_format``) as one JSON object
+a line with its level, logger and UTC timestamp.
 """
 
 from __future__ import annotations
@@ -13,11 +15,30 @@ import re
 from collections.abc import MutableMapping
 from typing import Any
 
-__all__ = ["get_logger", "mask_secret_values", "redact_secrets"]
+__all__ = ["get_logger", "json_lines", "mask_secret_values", "plain_handlers", "redact_secrets", "set_format"]
 
 _SECRET_KEYS = re.compile(r"(api[_-]?key|authorization|token|secret|password|cookie)", re.IGNORECASE)
 _SECRET_VALUES = re.compile(r"(sk-[A-Za-z0-9_\-]{8,}|sk-ant-[A-Za-z0-9_\-]{8,}|Bearer\s+\S+)")
 _MASK = "***"
+
+_format = {"json": False}
+
+
+def set_format(name: str) -> None:
+    """Render every Keel event from now on as ``kv`` (key=value) or ``json`` lines, process-wide."""
+    _format["json"] = name == "json"
+
+
+def json_lines() -> bool:
+    """Whether Keel's log lines are JSON objects."""
+    return _format["json"]
+
+
+def plain_handlers() -> None:
+    """``keel serve`` with JSON lines: the root handlers write the message alone (no ``keel: INFO``
+    prefix), so each line parses as JSON."""
+    for handler in logging.getLogger().handlers:
+        handler.setFormatter(logging.Formatter("%(message)s"))
 
 
 def redact_secrets(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
@@ -61,10 +82,28 @@ def _structlog_logger(name: str) -> Any:
 
     return structlog.wrap_logger(
         logging.getLogger(name),
-        processors=[
-            structlog.stdlib.filter_by_level,
-            redact_secrets,
-            structlog.processors.KeyValueRenderer(key_order=["event"], sort_keys=True),
-        ],
+        processors=[structlog.stdlib.filter_by_level, redact_secrets, _Renderer()],
         wrapper_class=structlog.stdlib.BoundLogger,
     )
+
+
+class _Renderer:
+    """``key=value`` or, with ``set_format("json")``, structlog's JSON renderer (through orjson)."""
+
+    def __init__(self) -> None:
+        import orjson
+        import structlog
+
+        self.kv = structlog.processors.KeyValueRenderer(key_order=["event"], sort_keys=True)
+        self.json = structlog.processors.JSONRenderer(
+            serializer=lambda event, **_: orjson.dumps(event, default=str).decode()
+        )
+        self.stamp = structlog.processors.TimeStamper(fmt="iso", utc=True)
+        self.level = structlog.stdlib.add_log_level
+        self.logger = structlog.stdlib.add_logger_name
+
+    def __call__(self, logger: Any, method: str, event: MutableMapping[str, Any]) -> Any:
+        if not _format["json"]:
+            return self.kv(logger, method, event)
+        event = self.logger(logger, method, self.level(logger, method, self.stamp(logger, method, event)))
+        return self.json(logger, method, event)
