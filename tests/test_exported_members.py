@@ -31,6 +31,7 @@ def test_public_api_is_pinned() -> None:
         "GatewayStream",
         "InvalidRequestError",
         "KeelError",
+        "KeyStoreUnavailableError",
         "LedgerUnavailableError",
         "MalformedResponseError",
         "Message",

@@ -350,6 +350,9 @@ class ServerConfig(_Strict):
     master_key: SecretStr | None = Field(None, description="defaults to $KEEL_MASTER_KEY")
     max_body_bytes: int = Field(16 * 1024 * 1024, gt=0)
     drain_timeout: float = Field(30.0, ge=0, description="seconds to finish in-flight calls on shutdown")
+    key_grace: float = Field(
+        300.0, ge=0, description="seconds a virtual key verified here is accepted while the database is away"
+    )
     watch_config: bool = Field(False, description="reload keel.yaml when the file changes")
     watch_interval: float = Field(1.0, gt=0, description="seconds between looks at keel.yaml's file")
 

@@ -14,6 +14,7 @@ The tree::
     │   └── RequestOverBudgetError   the call's worst case alone exceeds a per-request budget (400)
     ├── BudgetStateUnavailableError  the budgets' shared counters (Redis) are away: fail closed (503)
     ├── LedgerUnavailableError       strict durability: the ledger did not take the record in time (503)
+    ├── KeyStoreUnavailableError     a virtual key cannot be checked: its database is away (503)
     ├── RateLimitExceededError       a Keel rate limit refused the call (429, with Retry-After)
     ├── StreamInterruptedError       a stream failed after its commit point; carries the partial output
     ├── OutputValidationError        the answer did not parse or validate within its re-asks (422)
@@ -56,6 +57,7 @@ __all__ = [
     "DeadlineExceededError",
     "InvalidRequestError",
     "KeelError",
+    "KeyStoreUnavailableError",
     "LedgerUnavailableError",
     "MalformedResponseError",
     "ModelNotFoundError",
@@ -184,6 +186,20 @@ class LedgerUnavailableError(KeelError):
     openai_type = "service_unavailable"
     keel_code = True
     code = "ledger_unavailable"
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class KeyStoreUnavailableError(KeelError):
+    """A virtual key that this process has not verified recently enough cannot be checked: the key
+    store's database is away. Not a 401 — the key may well be valid; ask again shortly."""
+
+    status = 503
+    openai_type = "service_unavailable"
+    keel_code = True
+    code = "key_store_unavailable"
 
     def __init__(self, message: str, *, retry_after: float | None = None) -> None:
         super().__init__(message)

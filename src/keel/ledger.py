@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from .call import new_request_id
 from .errors import LedgerUnavailableError
+from .stores.unavailable import store_unavailable
 from .telemetry.logs import get_logger
 from .telemetry.metrics import ledger_queue_depth, ledger_records, ledger_write_lag
 
@@ -257,7 +258,7 @@ class LedgerWriter:
             except Exception as error:  # the store refused the batch: keep it and try again
                 failure = error
                 attempt += 1
-                if _unavailable(error) and not self._closing.is_set():
+                if store_unavailable(error) and not self._closing.is_set():
                     self._away(error)
                 elif attempt >= 5:
                     break
@@ -304,22 +305,6 @@ class LedgerWriter:
             await self._queue.put(None)
             await self._task
         await self.store.close()
-
-
-_UNAVAILABLE = {
-    "PostgresConnectionError",  # asyncpg: the connection failed or was lost
-    "CannotConnectNowError",
-    "AdminShutdownError",
-    "InterfaceError",
-    "ConnectionRefusedError",
-}
-
-
-def _unavailable(error: BaseException) -> bool:
-    """Whether ``error`` says the store is away (worth waiting for), not that it refused the data."""
-    if isinstance(error, OSError | TimeoutError | ConnectionError):
-        return True
-    return any(cls.__name__ in _UNAVAILABLE for cls in type(error).__mro__)
 
 
 class MemoryLedger:

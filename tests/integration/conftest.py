@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
 from keel import ChatResponse, Gateway
 from keel.mock import MockServer
+
+from ._relay import CuttableRelay
 
 FAST = {
     "pricing": {"models": {"mock/*": {"input": 1, "output": 2}}},
@@ -101,3 +105,15 @@ async def complete(gateway: Gateway, stream: bool, messages: Any = None, **param
         assert handle.response is not None
         return handle.response
     return await gateway.chat("smart", messages or user(), **params)
+
+
+@pytest.fixture
+async def relayed(postgres_schema_url: str) -> AsyncIterator[tuple[CuttableRelay, str]]:
+    """A relay to PostgreSQL that the test can cut, and the URL of a fresh schema through it."""
+    parts = urlsplit(postgres_schema_url)
+    relay = CuttableRelay((parts.hostname or "127.0.0.1", parts.port or 5432))
+    await relay.start()
+    netloc = f"{parts.username + '@' if parts.username else ''}127.0.0.1:{relay.port}"
+    yield relay, urlunsplit(parts._replace(netloc=netloc))
+    with contextlib.suppress(Exception):
+        await relay.cut()

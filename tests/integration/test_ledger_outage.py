@@ -9,10 +9,7 @@ connection dropped, new ones refused) and restores.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
@@ -20,53 +17,8 @@ import pytest
 from keel import Gateway, LedgerUnavailableError
 from keel.mock import MockServer
 
+from ._relay import CuttableRelay
 from .conftest import FAST, merge, user
-
-
-class CuttableRelay:
-    """A TCP relay to PostgreSQL that can go away (dropping its connections) and come back."""
-
-    def __init__(self, target: tuple[str, int]) -> None:
-        self.target = target
-        self.server: asyncio.Server | None = None
-        self.port = 0
-        self._writers: set[asyncio.StreamWriter] = set()
-
-    async def start(self) -> None:
-        self.server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
-        self.port = self.server.sockets[0].getsockname()[1]
-
-    async def cut(self) -> None:
-        assert self.server is not None
-        self.server.close()
-        await self.server.wait_closed()
-        for writer in list(self._writers):
-            writer.transport.abort()
-        self._writers.clear()
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        up_reader, up_writer = await asyncio.open_connection(*self.target)
-        self._writers |= {writer, up_writer}
-
-        async def pump(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
-            with contextlib.suppress(ConnectionError, OSError):
-                while data := await source.read(65536):
-                    sink.write(data)
-                    await sink.drain()
-            sink.transport.abort()
-
-        await asyncio.gather(pump(reader, up_writer), pump(up_reader, writer))
-
-
-@pytest.fixture
-async def relayed(postgres_schema_url: str) -> AsyncIterator[tuple[CuttableRelay, str]]:
-    parts = urlsplit(postgres_schema_url)
-    relay = CuttableRelay((parts.hostname or "127.0.0.1", parts.port or 5432))
-    await relay.start()
-    netloc = f"{parts.username + '@' if parts.username else ''}127.0.0.1:{relay.port}"
-    yield relay, urlunsplit(parts._replace(netloc=netloc))
-    with contextlib.suppress(Exception):
-        await relay.cut()
 
 
 async def rows(url: str) -> list[Any]:

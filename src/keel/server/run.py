@@ -143,4 +143,4 @@ def open_keys(config: Config) -> Any:
         return None
     from ..stores.state import open_key_store
 
-    return open_key_store(config.database)
+    return open_key_store(config.database, grace=config.server.key_grace)

@@ -87,7 +87,7 @@ def open_ledger(url: str) -> LedgerStore:
     )
 
 
-def open_key_store(database_url: str, *, cache_ttl: float = 5.0) -> KeyStore:
+def open_key_store(database_url: str, *, cache_ttl: float = 5.0, grace: float = 300.0) -> KeyStore:
     """The key store for ``database_url``; nothing is opened until first use.
 
     Args:
@@ -95,6 +95,7 @@ def open_key_store(database_url: str, *, cache_ttl: float = 5.0) -> KeyStore:
             (``?search_path=schema`` chooses a schema).
         cache_ttl: seconds a found key is remembered in this process (see ``CachedKeyStore``);
             0 turns the cache off.
+        grace: seconds a key verified here is still accepted while the database is away.
 
     Raises:
         ValueError: the URL names no engine Keel has.
@@ -114,7 +115,7 @@ def open_key_store(database_url: str, *, cache_ttl: float = 5.0) -> KeyStore:
     if cache_ttl > 0:
         from .cached_keys import CachedKeyStore
 
-        store = CachedKeyStore(store, cache_ttl)
+        store = CachedKeyStore(store, cache_ttl, grace=grace)
     return store
 
 
