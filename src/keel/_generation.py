@@ -333,6 +333,14 @@ def _ledger(config: Config, previous: Generation | None) -> LedgerWriter | None:
         previous.ledger.strict_wait = config.ledger.strict_wait
         return previous.ledger
     settings = config.ledger
+    spill = None
+    if settings.spill_dir is not None:
+        from .ledger_spill import LedgerSpill
+
+        spill = LedgerSpill(settings.spill_dir)
     return LedgerWriter(
-        open_ledger(config.database), durability=settings.durability, strict_wait=settings.strict_wait
+        open_ledger(config.database),
+        durability=settings.durability,
+        strict_wait=settings.strict_wait,
+        spill=spill,
     )

@@ -149,6 +149,10 @@ class LedgerConfig(_Strict):
     strict_wait: float = Field(
         5.0, gt=0, description="strict: seconds a call waits for its record to be stored, then a 503"
     )
+    spill_dir: str | None = Field(
+        "keel-ledger-spill",
+        description="where records wait on disk while the database is away (replayed after); null: in memory",
+    )
 
 
 class AlertsConfig(_Strict):

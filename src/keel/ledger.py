@@ -24,6 +24,7 @@ from .telemetry.metrics import ledger_queue_depth, ledger_records, ledger_write_
 
 if TYPE_CHECKING:
     from .call import Call
+    from .ledger_spill import LedgerSpill
     from .stores.base import LedgerStore
     from .types import ChatResponse
 
@@ -118,8 +119,12 @@ def record_of(
     return record
 
 
-# The record as the store takes it, its ack, and when it was queued (monotonic: the write lag).
-_Entry = tuple[Any, "asyncio.Future[None] | None", float]
+# The record as the store takes it, its ack, when it was queued (monotonic: the write lag), and the
+# record as a row (what a spill to disk keeps).
+_Entry = tuple[Any, "asyncio.Future[None] | None", float, dict[str, Any]]
+
+
+_WRITE_TIMEOUT_S = 2.0
 
 
 class LedgerWriter:
@@ -140,12 +145,17 @@ class LedgerWriter:
         flush_interval: float = 0.2,
         max_queue: int = 100_000,
         strict_wait: float = 5.0,
+        spill: LedgerSpill | None = None,
     ) -> None:
+        """``spill``: where batches go while the store is away (``LedgerSpill``); without one they
+        wait in memory."""
         self.store = store
         self.durability = durability
         self.batch_size = batch_size
         self.flush_interval = flush_interval
         self.strict_wait = strict_wait
+        self.spill = spill
+        self._replaying: asyncio.Task[None] | None = None
         self._away_since: float | None = None
         self._queue: asyncio.Queue[_Entry | None] = asyncio.Queue(max_queue)
         # Each record becomes the store's row as it is queued, in its own call's time: a batch's
@@ -179,7 +189,8 @@ class LedgerWriter:
             except Exception as error:  # a bug in making one record must not lose the others
                 log.error("ledger record could not be made", error=repr(error))
                 continue
-            entry = (self._item(record), None, time.monotonic())
+            row = record.row()
+            entry = (self._item(row), None, time.monotonic(), row)
             try:
                 self._queue.put_nowait(entry)
             except asyncio.QueueFull:  # filled within this loop turn: wait for room in a task
@@ -187,11 +198,13 @@ class LedgerWriter:
                 self._waiting.add(waiting)
                 waiting.add_done_callback(self._waiting.discard)
 
-    def _item(self, record: LedgerRecord) -> Any:
-        """The record as the store takes it; starts the writer if it is not running."""
+    def _item(self, row: dict[str, Any]) -> Any:
+        """The record as the store takes it; starts the writer if it is not running (and the replay
+        of records a previous process left on disk)."""
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._drain(), name="keel-ledger")
-        row = record.row()
+            if self.spill is not None and self.spill.pending:
+                self._replay_soon()
         return row if self._prepare is None else self._prepare(row)
 
     async def add(self, record: LedgerRecord) -> None:
@@ -201,7 +214,8 @@ class LedgerWriter:
             Exception: ``strict`` only: the store refused the record after the writer's retries.
         """
         stored = asyncio.get_running_loop().create_future() if self.durability == "strict" else None
-        entry = (self._item(record), stored, time.monotonic())
+        row = record.row()
+        entry = (self._item(row), stored, time.monotonic(), row)
         try:
             self._queue.put_nowait(entry)
         except asyncio.QueueFull:  # the store is down or far behind: wait for room, never drop
@@ -252,12 +266,18 @@ class LedgerWriter:
         attempt = 0
         while True:
             try:
-                await self.store.write([item for item, _, _ in batch])
+                # A store that hangs (a pool reconnecting to a dead server) counts as away.
+                async with asyncio.timeout(_WRITE_TIMEOUT_S):
+                    await self.store.write([item for item, _, _, _ in batch])
                 failure = None
                 break
             except Exception as error:  # the store refused the batch: keep it and try again
                 failure = error
                 attempt += 1
+                if store_unavailable(error) and self.spill is not None:
+                    self._away(error)
+                    self._spilled(batch)
+                    return
                 if store_unavailable(error) and not self._closing.is_set():
                     self._away(error)
                 elif attempt >= 5:
@@ -273,18 +293,53 @@ class LedgerWriter:
             self._back()
             ledger_records.labels(result="written").inc(len(batch))
             ledger_write_lag.observe(time.monotonic() - batch[0][2])
-        for _, stored, _ in batch:
+        for _, stored, _, _ in batch:
             if stored is not None and not stored.done():
                 if failure is None:
                     stored.set_result(None)
                 else:
                     stored.set_exception(failure)
 
+    def _spilled(self, batch: list[_Entry]) -> None:
+        """Put ``batch`` on disk (``fsync``ed for strict), acknowledge it, and replay it later."""
+        assert self.spill is not None
+        self.spill.append([row for _, _, _, row in batch], sync=self.durability == "strict")
+        ledger_records.labels(result="spilled").inc(len(batch))
+        for _, stored, _, _ in batch:
+            if stored is not None and not stored.done():
+                stored.set_result(None)  # on disk: recorded, and replayed when the store is back
+        self._replay_soon()
+
+    def _replay_soon(self) -> None:
+        if self._replaying is None or self._replaying.done():
+            self._replaying = asyncio.get_running_loop().create_task(
+                self._replay(), name="keel-ledger-replay"
+            )
+
+    async def _replay(self) -> None:
+        """Seal this process's spill file and replay every file there, until none is left."""
+        assert self.spill is not None
+        wait = 0.5
+        while self.spill.pending:
+            await asyncio.sleep(wait)
+            self.spill.seal()
+            try:
+                await self.spill.replay(self.store, self.batch_size)
+            except Exception as error:  # still away: try again later
+                if not store_unavailable(error):
+                    log.error("ledger replay failed", error=type(error).__name__)
+                wait = min(wait * 2, 5.0)
+            else:
+                self._back()
+                wait = 0.5
+
     def _away(self, error: BaseException) -> None:
         if self._away_since is None:
             self._away_since = time.monotonic()
             log.warning(
-                "ledger store unreachable: records wait in memory until it is back",
+                "ledger store unreachable: records wait "
+                + ("on disk" if self.spill is not None else "in memory")
+                + " until it is back",
                 error=type(error).__name__,
                 queued=self._queue.qsize(),
             )
@@ -304,6 +359,12 @@ class LedgerWriter:
         if self._task is not None and not self._task.done():
             await self._queue.put(None)
             await self._task
+        if self._replaying is not None:
+            self._replaying.cancel()
+        if self.spill is not None:  # one last try; what is left on disk the next start replays
+            self.spill.seal()
+            with contextlib.suppress(Exception):
+                await self.spill.replay(self.store, self.batch_size)
         await self.store.close()
 
 
