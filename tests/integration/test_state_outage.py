@@ -5,10 +5,6 @@ process, with its share of each limit), budgeted calls are refused cleanly befor
 from __future__ import annotations
 
 import asyncio
-import signal
-import socket
-import subprocess
-import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -21,57 +17,10 @@ from keel.policies._budget_rebuild import MARKER
 from keel.policies.budget import budget_key
 from keel.telemetry.metrics import REGISTRY
 
-from .._requires import require_binary
+from .._support.redis_process import RedisProcess
 from .conftest import FAST, merge, user
 
 DEAR = {"pricing": {"models": {"mock/*": {"input": 1_000_000, "output": 1_000_000}}}}
-
-
-class RedisProcess:
-    """A private ``redis-server`` that a test can stop and start again on the same port."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.binary = require_binary("redis-server")
-        self.workdir = workdir
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = int(probe.getsockname()[1])
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.workdir)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        for _ in range(500):
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.1):
-                    return
-            except OSError:
-                time.sleep(0.01)
-        raise RuntimeError("redis-server did not start")
-
-    def pause(self) -> None:
-        """Freeze it (SIGSTOP): connections stay open, nothing answers; its data is kept."""
-        assert self.process is not None
-        self.process.send_signal(signal.SIGSTOP)
-
-    def resume(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGCONT)
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.send_signal(signal.SIGCONT)  # a paused one must run to hear the terminate
-            self.process.terminate()
-            self.process.wait(10)
-            self.process = None
 
 
 @pytest.fixture

@@ -28,6 +28,8 @@ class StateOutage:
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self.since: float | None = None
+        self.outages = 0
+        """How many outages this process has seen (a store back from one may have lost its data)."""
         self._next_probe = 0.0
         self._wait = _FIRST_PROBE_S
         state_store_up.set(1)
@@ -53,6 +55,7 @@ class StateOutage:
             return
         now = self._clock()
         self.since, self._next_probe, self._wait = now, now + _FIRST_PROBE_S, _FIRST_PROBE_S * 2
+        self.outages += 1
         state_store_up.set(0)
         state_outages.inc()
         log.warning(

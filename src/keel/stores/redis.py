@@ -11,10 +11,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from .base import BreakerSettings, BreakerState, Hold, Limit, Refusal
 
-__all__ = ["RedisBreakerStore", "RedisCounters", "connect"]
+__all__ = ["CountersLostError", "RedisBreakerStore", "RedisCounters", "connect"]
 
 
 def connect(url: str, *, max_connections: int = 64, decode_responses: bool = True) -> Redis:
@@ -29,6 +32,10 @@ def connect(url: str, *, max_connections: int = 64, decode_responses: bool = Tru
         # outage policies (stores/resilient.py) take over.
         socket_connect_timeout=1.0,
         socket_timeout=2.0,
+        # A connection pooled before Redis restarted fails once; its operation is tried again at
+        # once on a fresh one, instead of that failure starting an outage.
+        retry=Retry(NoBackoff(), 1),
+        retry_on_error=[RedisConnectionError],
     )
     return Redis(connection_pool=pool)
 
@@ -37,6 +44,10 @@ _NOW = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1e6
 """
+
+# KEYS: counters. ARGV: amount, then per key its ceiling (negative: the key must only exist, a
+# marker; it is not counted) and its TTL in ms. Returns {0}, {i, used, pttl} for the limit that would
+# pass its ceiling, or {-1} when a required key is missing.
 
 # KEYS[1] state hash, KEYS[2] failures zset. ARGV: threshold, window, open_for, ttl, [seconds]
 _OPEN = """
@@ -193,15 +204,22 @@ class RedisBreakerStore:
 _RESERVE = """
 local amount = tonumber(ARGV[1])
 for i, key in ipairs(KEYS) do
-  local used = tonumber(redis.call('GET', key) or 0)
-  if used + amount > tonumber(ARGV[2 * i]) then
-    return {i, used, redis.call('PTTL', key)}
+  local ceiling = tonumber(ARGV[2 * i])
+  if ceiling < 0 then
+    if redis.call('EXISTS', key) == 0 then return {-1} end
+  else
+    local used = tonumber(redis.call('GET', key) or 0)
+    if used + amount > ceiling then
+      return {i, used, redis.call('PTTL', key)}
+    end
   end
 end
 for i, key in ipairs(KEYS) do
-  redis.call('INCRBY', key, amount)
-  local ttl = tonumber(ARGV[2 * i + 1])
-  if ttl > 0 and redis.call('PTTL', key) < 0 then redis.call('PEXPIRE', key, ttl) end
+  if tonumber(ARGV[2 * i]) >= 0 then
+    redis.call('INCRBY', key, amount)
+    local ttl = tonumber(ARGV[2 * i + 1])
+    if ttl > 0 and redis.call('PTTL', key) < 0 then redis.call('PEXPIRE', key, ttl) end
+  end
 end
 return {0}
 """
@@ -217,6 +235,10 @@ for _, key in ipairs(KEYS) do
 end
 return 1
 """
+
+
+class CountersLostError(Exception):
+    """A reservation's required key (``Limit`` with a negative ceiling: it must exist) is missing."""
 
 
 class RedisCounters:
@@ -241,7 +263,9 @@ class RedisCounters:
             args += [limit.ceiling, int((limit.ttl_s or 0) * 1000)]
         result = await self._reserve(keys=[limit.key for limit in limits], args=args)
         if int(result[0]) == 0:
-            return Hold(tuple(limit.key for limit in limits), amount)
+            return Hold(tuple(limit.key for limit in limits if limit.ceiling >= 0), amount)
+        if int(result[0]) == -1:
+            raise CountersLostError("a key the reservation requires is missing: the store lost its data")
         limit = limits[int(result[0]) - 1]
         pttl = int(result[2])
         resets = pttl / 1000 if pttl > 0 else (limit.ttl_s or float("inf"))

@@ -31,6 +31,7 @@ from ..telemetry.logs import get_logger
 from .base import BreakerSettings, BreakerState, BreakerStore, Counters, Hold, Limit, Refusal
 from .memory import MemoryBreakerStore, MemoryCounters
 from .outage import StateOutage
+from .redis import CountersLostError
 
 if TYPE_CHECKING:
     from ..policies._budget_rebuild import BudgetRebuild
@@ -187,7 +188,7 @@ class SharedBudgets:
         self.outage = outage
         self.rebuild = rebuild
         self.allowance = allowance
-        self._checked = rebuild is None
+        self._checked_after: int | None = None  # the outage count when the counters were last checked
         self._queued: deque[tuple[Hold, int]] = deque()
         self._spent: dict[str, int] = {"usd": 0, "tokens": 0}  # of the allowance, this outage
         self._owed: deque[tuple[tuple[Limit, ...], int]] = deque()  # spend to add when the store is back
@@ -198,15 +199,20 @@ class SharedBudgets:
             return await self.local.reserve(limits, amount)
         if self.outage.should_try():
             try:
-                if await self._counters_present():
+                for _ in range(2):  # a second time after finding the counters lost, and rebuilding them
+                    if not await self._counters_present():
+                        break
                     await self._flush()
-                    result = await self.shared.reserve(limits, amount)
+                    try:
+                        result = await self.shared.reserve(self._guarded(limits), amount)
+                    except CountersLostError:  # Redis restarted empty between two operations
+                        self._checked_after = None
+                        continue
                     self.outage.back()
                     return result
                 self.outage.back()
             except STORE_ERRORS as error:
                 self.outage.lost(error)
-                self._checked = self.rebuild is None
         if self.allowance is not None:
             unit = "tokens" if any(":tokens:" in limit.key for limit in limits) else "usd"
             if self._spent[unit] + amount <= self.allowance[unit]:
@@ -222,15 +228,27 @@ class SharedBudgets:
             retry_after=self.outage.retry_after(),
         )
 
+    def _guarded(self, limits: Sequence[Limit]) -> list[Limit]:
+        """``limits`` and the marker that says the store still holds the counters (checked in the
+        same script as the reservation, so a Redis restarted empty is noticed at once)."""
+        if self.rebuild is None:
+            return list(limits)
+        from ..policies._budget_rebuild import MARKER
+
+        return [*limits, Limit(MARKER, -1, None)]
+
     async def _counters_present(self) -> bool:
-        """Whether the store holds the budgets' counters (rebuilt from the ledger if it lost them)."""
-        if not self._checked:
-            assert self.rebuild is not None
-            self._checked = await self.rebuild.ensure()
-            if self.rebuild.rebuilt:  # the counters were rebuilt from the ledger, which holds it all
-                self._queued.clear()
-                self._owed.clear()
-        return self._checked
+        """Whether the store holds the budgets' counters: checked first, and again after every
+        outage any concern saw (rebuilt from the ledger if the store lost them)."""
+        if self.rebuild is None or self._checked_after == self.outage.outages:
+            return True
+        if not await self.rebuild.ensure():
+            return False
+        self._checked_after = self.outage.outages
+        if self.rebuild.rebuilt:  # the counters were rebuilt from the ledger, which holds it all
+            self._queued.clear()
+            self._owed.clear()
+        return True
 
     async def settle(self, hold: Hold, actual: int) -> None:
         if all(":request:" in key for key in hold.keys):
