@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -170,6 +171,9 @@ async def measure(path: str, per_read: int, streams: int) -> dict[str, float]:
         "models": {"m": ["claude/claude-x" if anthropic else "up/m"]},
         "pricing": {"models": {"up/*": "free", "claude/*": "free"}},
         "database": f"sqlite:///{workdir}/keel.db",
+        # KEEL_BENCH_CONFIG (JSON) adds to this config: e.g. {"metrics": {"enabled": false}}, to
+        # compare a setting's cost per chunk with two --python wrappers that set it differently.
+        **json.loads(os.environ.get("KEEL_BENCH_CONFIG") or "{}"),
     }
     gateway = Gateway.from_config(config)
     run = _library(gateway, path) if path.startswith("library") else _server(gateway, path)
