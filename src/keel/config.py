@@ -340,8 +340,11 @@ class StateOutageConfig(_Strict):
         Decimal(1), ge=0, description="local_allowance: USD per replica per outage"
     )
     allowance_tokens: int = Field(100_000, ge=0, description="local_allowance: tokens per replica per outage")
-    replicas: int = Field(
-        1, ge=1, description="replicas sharing the state: rate limits run on 1/replicas of each limit"
+    replicas: int | None = Field(
+        None,
+        ge=1,
+        description="replicas sharing the state: rate limits run on 1/replicas of each limit during an "
+        "outage; unset: the number of replicas seen alive in the last minute",
     )
 
 

@@ -148,6 +148,11 @@ class Gateway:
         return self._lasting.counters
 
     @property
+    def limit_counters(self) -> Counters:
+        """What rate limits reserve on (this process's share of each limit during an outage)."""
+        return self._lasting.limit_counters
+
+    @property
     def state_outage(self) -> StateOutage | None:
         """Whether the shared state store (Redis) answers; None on in-memory state."""
         return self._lasting.outage

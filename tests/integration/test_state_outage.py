@@ -221,3 +221,20 @@ async def test_a_local_allowance_spends_at_most_its_amount_and_the_spend_reaches
     await until(counted)
     [spent] = await gateway.counters.read([budget_key("global", "all", "day")])
     assert spent == 24 * 10**9  # the four calls, each counted once
+
+
+async def test_without_a_configured_share_each_replica_takes_its_part_of_those_seen_alive(
+    on_redis: Any, redis_process: RedisProcess, uid
+) -> None:
+    models = {"smart": [f"mock/{uid('ok:tokens=1')}"]}
+    limits = [{"scope": "global", "rpm": 4}]
+    first, second = on_redis(models, rate_limits=limits), on_redis(models, rate_limits=limits)
+    await first.chat("smart", user())
+    await second.chat("smart", user())  # sees two replicas noted in Redis
+    assert second.limit_counters.share == 2  # type: ignore[attr-defined]
+    redis_process.stop()
+
+    await second.chat("smart", user())
+    await second.chat("smart", user())
+    with pytest.raises(RateLimitExceededError):  # 2 of the 4: half, for two replicas
+        await second.chat("smart", user())

@@ -74,9 +74,14 @@ async def _state(ctx: ApiContext) -> Any:
         "status": "degraded",
         "since_s": round(time.monotonic() - (outage.since or 0.0), 3),
         "breakers": "in this process",
-        "rate_limits": f"in this process, 1/{ctx.gateway.config.state_outage.replicas} of each limit",
+        "rate_limits": f"in this process, 1/{_share(ctx)} of each limit",
         "budgets": "fail_closed: budgeted calls refused with budget_state_unavailable",
     }
+
+
+def _share(ctx: ApiContext) -> int:
+    """How many parts each rate limit is split into while the state store is away."""
+    return int(getattr(ctx.gateway.limit_counters, "share", 1))
 
 
 def provider_problems(ctx: ApiContext) -> dict[str, str]:

@@ -19,6 +19,10 @@ A failure is a connection error or a timeout; the ``StateOutage`` decides when t
 from __future__ import annotations
 
 import math
+import os
+import secrets
+import socket
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, TypeVar
@@ -51,6 +55,8 @@ STORE_ERRORS: tuple[type[BaseException], ...] = (
 _LOCAL = "local:"  # the keys of holds taken in this process during an outage
 _ALLOWANCE = "allowance:"  # the keys of budget holds taken from the local allowance
 _NO_CEILING = 2**62
+_REPLICAS = "keel:replicas"  # who shares the limits: member -> when it last said so
+_NOTE_EVERY_S, _ALIVE_S = 10.0, 60.0
 _MAX_QUEUED = 100_000
 
 T = TypeVar("T")
@@ -124,23 +130,48 @@ class ResilientBreakers:
 
 
 class SharedLimits:
-    """Rate-limit ``Counters`` through Redis; this process's share of each limit while it is away."""
+    """Rate-limit ``Counters`` through Redis; this process's share of each limit while it is away.
 
-    def __init__(self, shared: Counters, outage: StateOutage, *, replicas: int = 1) -> None:
+    The share is one over ``replicas`` when configured, else over the number of replicas seen alive
+    in the last minute: each one notes itself in Redis (a sorted set, at most every 10 s, with the
+    reservations it makes anyway)."""
+
+    def __init__(self, shared: Counters, outage: StateOutage, *, replicas: int | None = None) -> None:
         self.shared = shared
         self.local = MemoryCounters()
         self.outage = outage
-        self.replicas = max(1, replicas)
+        self.replicas = replicas
+        self.live = 1  # replicas seen alive when Redis last answered
+        self._me = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+        self._noted = 0.0
+
+    @property
+    def share(self) -> int:
+        """How many parts each limit is split into during an outage."""
+        return max(1, self.replicas if self.replicas is not None else self.live)
 
     async def reserve(self, limits: Sequence[Limit], amount: int) -> Hold | Refusal:
         return await _shared_or(
-            self.outage, lambda: self.shared.reserve(limits, amount), lambda: self._local(limits, amount)
+            self.outage, lambda: self._shared(limits, amount), lambda: self._local(limits, amount)
         )
+
+    async def _shared(self, limits: Sequence[Limit], amount: int) -> Hold | Refusal:
+        result = await self.shared.reserve(limits, amount)
+        now = time.monotonic()
+        redis = getattr(self.shared, "redis", None)
+        if redis is not None and now - self._noted >= _NOTE_EVERY_S:
+            self._noted = now
+            async with redis.pipeline(transaction=False) as pipe:
+                pipe.zadd(_REPLICAS, {self._me: time.time()})
+                pipe.zremrangebyscore(_REPLICAS, "-inf", time.time() - _ALIVE_S)
+                pipe.zcard(_REPLICAS)
+                pipe.expire(_REPLICAS, int(_ALIVE_S * 2))
+                self.live = max(1, int((await pipe.execute())[2]))
+        return result
 
     async def _local(self, limits: Sequence[Limit], amount: int) -> Hold | Refusal:
         share = [
-            Limit(_LOCAL + limit.key, math.ceil(limit.ceiling / self.replicas), limit.ttl_s)
-            for limit in limits
+            Limit(_LOCAL + limit.key, math.ceil(limit.ceiling / self.share), limit.ttl_s) for limit in limits
         ]
         result = await self.local.reserve(share, amount)
         if isinstance(result, Refusal):  # name the limit as configured, with its share
