@@ -19,7 +19,7 @@ async def test_local_model_is_loaded_only_when_reached(gateway_for: GatewayFacto
         {"fine": [f"mock/{healthy}", "local"], "failing": [f"mock/{down}", "local"]},
         providers={"local": {"kind": "local"}},
         retry={"max_attempts": 1},
-        timeouts={"first_token": 20, "idle": 10, "attempt": 30},
+        timeouts={"first_token": 20, "idle": 10, "attempt": 30, "total": 60},
     )
     local = gateway.providers["local"]
     assert isinstance(local, LocalProvider)
@@ -41,7 +41,7 @@ async def test_local_model_streams(gateway_for: GatewayFactory) -> None:
     gateway = gateway_for(
         {"tiny": ["local"]},
         providers={"local": {"kind": "local"}},
-        timeouts={"first_token": 20, "idle": 10, "attempt": 30},
+        timeouts={"first_token": 20, "idle": 10, "attempt": 30, "total": 60},
     )
     handle = gateway.stream("tiny", user("Say hello."), max_tokens=16)
     chunks = [chunk async for chunk in handle]
@@ -72,7 +72,7 @@ async def test_local_model_answers_without_optional_tools(gateway_for: GatewayFa
     gateway = gateway_for(
         {"tiny": ["local"]},
         providers={"local": {"kind": "local"}},
-        timeouts={"first_token": 20, "idle": 10, "attempt": 30},
+        timeouts={"first_token": 20, "idle": 10, "attempt": 30, "total": 60},
     )
     response = await gateway.chat(
         "tiny", user("Say hello."), tools=[WEATHER], tool_choice="auto", max_tokens=16
