@@ -18,6 +18,18 @@ def test_redact_secret_keys_and_values() -> None:
     }
 
 
+def test_token_counts_are_not_taken_for_tokens() -> None:
+    """A count of tokens is a figure to read; a token (access_token, x-token) is a secret."""
+    event = {"event": "x", "tokens": 5, "input_tokens": 3, "access_token": "abc", "token": "t"}
+    assert redact_secrets(None, "info", event) == {
+        "event": "x",
+        "tokens": 5,
+        "input_tokens": 3,
+        "access_token": "***",
+        "token": "***",
+    }
+
+
 def test_logs_go_to_stdlib_logging(caplog: pytest.LogCaptureFixture) -> None:
     """Keel's events reach the application's ``logging`` config, redacted."""
     with caplog.at_level(logging.INFO, logger="keel.test"):

@@ -28,6 +28,8 @@ from keel.mock import MockServer
 from keel.server import KeelApp, create_app
 from keel.server.run import open_keys, uvicorn_config
 
+from .._support.postgres_cluster import PostgresCluster
+
 FAST = {
     "pricing": {"models": {"mock/*": {"input": 1, "output": 2}, "claude/*": {"input": 1, "output": 5}}},
     "timeouts": {"connect": 1, "first_token": 1.0, "idle": 0.5, "attempt": 3, "total": 8},
@@ -98,6 +100,15 @@ def start_keel(config: dict[str, Any]) -> RunningKeel:
             raise RuntimeError("keel serve did not start")
         time.sleep(0.01)
     return RunningKeel(app, server, thread, f"http://127.0.0.1:{gateway.config.server.port}")
+
+
+@pytest.fixture
+def cluster() -> Iterator[PostgresCluster]:
+    """A private PostgreSQL cluster on a free port, that the test may stop and start again."""
+    postgres = PostgresCluster()
+    postgres.start()
+    yield postgres
+    postgres.remove()
 
 
 @pytest.fixture(scope="session")

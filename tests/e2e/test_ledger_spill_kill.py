@@ -1,72 +1,32 @@
-"""A ``keel serve`` replica killed (SIGKILL) while its PostgreSQL ledger is away: the calls it answered
-during the outage were spilled to disk, and the replica started next on the same spill directory
-writes them once the database is back — every call in the ledger exactly once."""
+"""A ``keel serve`` replica killed (SIGKILL) while its PostgreSQL ledger — a private cluster, stopped
+for 10 s — is away: the calls it answered during the outage were spilled to disk, and the replica
+started next on the same spill directory writes them once the database is back — every call in the
+ledger exactly once."""
 
 from __future__ import annotations
 
 import asyncio
 import signal
-import threading
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import httpx2 as httpx
-import pytest
 
 from keel.mock import MockServer
 
-from ..integration._relay import CuttableRelay
+from .._support.postgres_cluster import PostgresCluster
 from .conftest import free_port, mock_config, user
 from .test_reload_processes import MASTER, Served
 
 
-class ThreadedRelay:
-    """A ``CuttableRelay`` on an event loop of its own, for synchronous tests."""
-
-    def __init__(self, target: tuple[str, int]) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-        self.relay = CuttableRelay(target)
-        self.start()
-
-    def _run(self, coro: Any) -> Any:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(10)
-
-    def start(self) -> None:
-        self._run(self.relay.start())
-
-    def cut(self) -> None:
-        self._run(self.relay.cut())
-
-    def close(self) -> None:
-        try:
-            self.cut()
-        finally:
-            self.loop.call_soon_threadsafe(self.loop.stop)
-            self.thread.join(5)
-
-
-@pytest.fixture
-def relay_url(postgres_schema_url: str) -> Iterator[tuple[ThreadedRelay, str]]:
-    parts = urlsplit(postgres_schema_url)
-    relay = ThreadedRelay((parts.hostname or "127.0.0.1", parts.port or 5432))
-    netloc = f"{parts.username + '@' if parts.username else ''}127.0.0.1:{relay.relay.port}"
-    yield relay, urlunsplit(parts._replace(netloc=netloc))
-    relay.close()
-
-
 def ledger_rows(url: str) -> list[Any]:
     async def fetch() -> list[Any]:
-        schema = url.rpartition("search_path=")[2]
-        connection = await asyncpg.connect(url.partition("?")[0])
+        connection = await asyncpg.connect(url)
         try:
-            return await connection.fetch(f"SELECT request_id FROM {schema}.ledger")
+            return await connection.fetch("SELECT request_id FROM ledger")
         except asyncpg.exceptions.UndefinedTableError:
             return []  # no replica has reached the database yet
         finally:
@@ -76,9 +36,9 @@ def ledger_rows(url: str) -> list[Any]:
 
 
 def test_a_replica_killed_during_a_database_outage_loses_no_record(
-    upstream: MockServer, relay_url: tuple[ThreadedRelay, str], postgres_schema_url: str, tmp_path: Path
+    upstream: MockServer, cluster: PostgresCluster, tmp_path: Path
 ) -> None:
-    relay, database = relay_url
+    database = cluster.url
     model = f"ok:tokens=2,id={uuid.uuid4().hex[:8]}"
 
     def start(name: str) -> Served:
@@ -109,8 +69,11 @@ def test_a_replica_killed_during_a_database_outage_loses_no_record(
     try:
         ids = [call(first) for _ in range(3)]
         time.sleep(0.5)  # written (batched: within 0.2 s)
-        relay.cut()
-        ids += [call(first) for _ in range(10)]  # answered during the outage
+        cluster.stop()
+        stopped = time.monotonic()
+        for _ in range(20):  # answered during the outage, none failed
+            ids.append(call(first))
+            time.sleep(0.15)
         deadline = time.monotonic() + 10
         while not list((tmp_path / "spill").glob("ledger-*.jsonl")):
             assert time.monotonic() < deadline, "nothing was spilled"
@@ -121,18 +84,17 @@ def test_a_replica_killed_during_a_database_outage_loses_no_record(
     finally:
         first.stop()
 
-    relay.start()
+    time.sleep(max(0.0, 10 - (time.monotonic() - stopped)))  # the database is away for 10 s
+    cluster.start()
     second = start("second")
     try:
         ids.append(call(second))  # its writer starts, and replays the dead replica's file
         deadline = time.monotonic() + 20
-        while len(ledger_rows(postgres_schema_url)) < len(ids):
-            assert time.monotonic() < deadline, (
-                f"{len(ledger_rows(postgres_schema_url))} of {len(ids)} records"
-            )
+        while len(ledger_rows(database)) < len(ids):
+            assert time.monotonic() < deadline, f"{len(ledger_rows(database))} of {len(ids)} records"
             time.sleep(0.1)
     finally:
         second.stop()
-    written = [row["request_id"] for row in ledger_rows(postgres_schema_url)]
+    written = [row["request_id"] for row in ledger_rows(database)]
     assert sorted(written) == sorted(ids)  # every call, exactly once
     assert not list((tmp_path / "spill").glob("ledger-*.jsonl"))

@@ -1,10 +1,12 @@
 """Two ``keel serve`` replicas sharing a private ``redis-server`` and a PostgreSQL ledger, under a
-steady mix of plain calls, streams and budgeted calls, while Redis stops for a few seconds and comes
+steady mix of plain calls, streams and budgeted calls, while Redis stops for 5 s and comes
 back empty: no 5xx for unbudgeted traffic, budgeted calls answered or refused cleanly with Keel's
 code, both replicas sharing state again soon after, and a spent budget not spent again."""
 
 from __future__ import annotations
 
+import asyncio
+import re
 import threading
 import time
 import uuid
@@ -12,11 +14,13 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx2 as httpx
 import pytest
 
 from keel.mock import MockServer
 
+from .._support.postgres_cluster import PostgresCluster
 from .._support.redis_process import RedisProcess
 from .conftest import free_port, mock_config, user
 from .test_reload_processes import MASTER, Served
@@ -37,6 +41,8 @@ def replica(
     database: str,
     name: str,
     models: dict[str, Any],
+    budget: dict[str, Any],
+    outage: dict[str, Any],
 ) -> Served:
     workdir = tmp_path / name
     workdir.mkdir()
@@ -46,16 +52,42 @@ def replica(
         state=redis.url,
         database=database,
         server={"port": free_port(), "master_key": MASTER},
-        budgets=[{"scope": "model", "match": "budgeted", "window": "day", "limit_usd": 600}],
+        budgets=[{"scope": "model", "match": "budgeted", "window": "day", **budget}],
+        state_outage=outage,
         pricing={"models": {"mock/*": {"input": 1_000_000, "output": 1_000_000}}},
         ledger={"durability": "strict", "spill_dir": str(workdir / "spill")},
     )
     return Served(workdir, raw)
 
 
+def ledger_spend(url: str, model: str) -> float:
+    async def fetch() -> float:
+        connection = await asyncpg.connect(url)
+        try:
+            query = "SELECT coalesce(sum(cost_usd), 0) FROM ledger WHERE requested_model = $1"
+            return float(await connection.fetchval(query, model))
+        finally:
+            await connection.close()
+
+    return asyncio.run(fetch())
+
+
+# Each budgeted call costs $7 (2 input and 5 output tokens at $1 each).
+CALL_USD = 7
+POLICIES = {
+    # $1,200 is not reached in the test: every refusal is the outage's, and none comes after it.
+    "fail_closed": ({"limit_usd": 1200}, {"budgets": "fail_closed"}),
+    # $140 is spent before Redis stops; each replica may then hold $100 of its own (a call holds its
+    # worst case, about $30, and spends $7).
+    "local_allowance": ({"limit_usd": 140}, {"budgets": "local_allowance", "allowance_usd": 100}),
+}
+
+
+@pytest.mark.parametrize("policy", sorted(POLICIES))
 def test_two_replicas_ride_out_a_redis_outage(
-    upstream: MockServer, redis_process: RedisProcess, postgres_schema_url: str, tmp_path: Path
+    upstream: MockServer, redis_process: RedisProcess, cluster: PostgresCluster, tmp_path: Path, policy: str
 ) -> None:
+    budget, outage = POLICIES[policy]
     token = uuid.uuid4().hex[:8]
     models = {
         "plain": [f"mock/ok:tokens=3,id={token}"],
@@ -63,7 +95,8 @@ def test_two_replicas_ride_out_a_redis_outage(
         "budgeted": [f"mock/ok:tokens=5,id={token}"],
     }
     replicas = [
-        replica(upstream, tmp_path, redis_process, postgres_schema_url, name, models) for name in ("a", "b")
+        replica(upstream, tmp_path, redis_process, cluster.url, name, models, budget, outage)
+        for name in ("a", "b")
     ]
     try:
         for served in replicas:
@@ -97,10 +130,17 @@ def test_two_replicas_ride_out_a_redis_outage(
         for thread in threads:
             thread.start()
         time.sleep(1.0)
+        if policy == "local_allowance":  # the budget is spent before the outage begins
+            deadline = time.monotonic() + 20
+            while not any(r[:2] == ("budgeted", 429) for r in results):
+                assert time.monotonic() < deadline, Counter(results)
+                time.sleep(0.05)
+        before = len(results)
         redis_process.stop()
-        time.sleep(3.0)
+        time.sleep(5.0)
         redis_process.start()  # empty: no persistence
         recovered = time.monotonic()
+        during = results[before : len(results)]
         # Both replicas share state again within 5 s: their /readyz says so.
         for served in replicas:
             while True:
@@ -123,11 +163,24 @@ def test_two_replicas_ride_out_a_redis_outage(
     budgeted = [r for r in results if r[0] == "budgeted"]
     clean = {(200, ""), (503, "budget_state_unavailable"), (429, "budget_exceeded")}
     assert all((status, code) in clean for _, status, code in budgeted), statuses
-    assert any(status == 503 for _, status, _ in budgeted), "the outage refused no budgeted call"
-    assert all(status != 503 for _, status, _ in budgeted[-5:]), "budgets never came back"
-    # $6 a call against $600 shared by both replicas, across the outage and Redis coming back empty:
-    # the counters were rebuilt from the shared ledger, so the budget was not spent again.
-    assert 6 * sum(status == 200 for _, status, _ in budgeted) <= 600
+    assert any(r[:2] == ("budgeted", 503) for r in during), "the outage refused no budgeted call"
+    answered = sum(status == 200 for _, status, _ in budgeted)
+    spent = ledger_spend(cluster.url, "budgeted")
+    assert spent == pytest.approx(CALL_USD * answered)  # the ledger holds every answered call
+    if policy == "fail_closed":
+        assert all(status != 503 for _, status, _ in budgeted[-5:]), "budgets never came back"
+        # Across the outage and Redis coming back empty the counters were rebuilt from the shared
+        # ledger, so the budget was not spent again.
+        assert spent <= budget["limit_usd"]
+    else:
+        # Each replica spent its allowance during the outage, no more; the worst overspend is the
+        # allowance times the replicas, and the spend was reported when Redis came back.
+        assert any(r[:2] == ("budgeted", 200) for r in during), "no replica spent its allowance"
+        assert spent <= budget["limit_usd"] + 2 * outage["allowance_usd"]
+        assert all(status == 429 for _, status, _ in budgeted[-5:]), "the spent budget was spent again"
+        logs = "".join(served.text() for served in replicas)
+        reported = re.findall(r"applied to the budgets' tokens=0 usd=([0-9.]+)", logs)
+        assert reported and sum(map(float, reported)) > 0, reported
     for served in replicas:
         text = served.text()
         assert text.count("state store unreachable") == 1 and "Traceback" not in text

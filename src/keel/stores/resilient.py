@@ -223,6 +223,7 @@ class SharedBudgets:
         self._queued: deque[tuple[Hold, int]] = deque()
         self._spent: dict[str, int] = {"usd": 0, "tokens": 0}  # of the allowance, this outage
         self._owed: deque[tuple[tuple[Limit, ...], int]] = deque()  # spend to add when the store is back
+        self._reported = {"usd": 0, "tokens": 0}  # settled from the allowance, not yet reported
         self._limits: dict[Hold, tuple[Limit, ...]] = {}
 
     async def reserve(self, limits: Sequence[Limit], amount: int) -> Hold | Refusal:
@@ -291,6 +292,7 @@ class SharedBudgets:
             self._spent[unit] -= hold.amount - actual
             if actual:
                 self._owed.append((limits, actual))
+                self._reported[unit] += actual
             return
         try:
             await self.shared.settle(hold, actual)
@@ -310,21 +312,22 @@ class SharedBudgets:
             self._queued.popleft()
         if not self._owed and not any(self._spent.values()):
             return
-        added = {"usd": 0, "tokens": 0}
+        rebuilt = not self._owed  # the counters were rebuilt from the ledger, which holds the spend
         while self._owed:
             limits, actual = self._owed[0]
             unbounded = [Limit(limit.key, _NO_CEILING, limit.ttl_s) for limit in limits]
             await self.shared.reserve(unbounded, actual)
-            unit = "tokens" if any(":tokens:" in limit.key for limit in limits) else "usd"
-            added[unit] += actual
             self._owed.popleft()
         if not self._limits:  # no allowance hold is still running: the next outage starts afresh
             self._spent = {"usd": 0, "tokens": 0}
-        log.warning(
-            "budget spend made from the local allowance during the outage applied to the budgets",
-            usd=added["usd"] / 1e9,
-            tokens=added["tokens"],
-        )
+        if any(self._reported.values()):
+            log.warning(
+                "budget spend made from the local allowance during the outage applied to the budgets",
+                usd=self._reported["usd"] / 1e9,
+                tokens=self._reported["tokens"],
+                via="the ledger (counters rebuilt)" if rebuilt else "the counters",
+            )
+            self._reported = {"usd": 0, "tokens": 0}
 
     async def read(self, keys: Sequence[str]) -> list[int]:
         """The counters' values.

@@ -17,7 +17,7 @@ from typing import Any
 
 __all__ = ["get_logger", "json_lines", "mask_secret_values", "plain_handlers", "redact_secrets", "set_format"]
 
-_SECRET_KEYS = re.compile(r"(api[_-]?key|authorization|token|secret|password|cookie)", re.IGNORECASE)
+_SECRET_KEYS = re.compile(r"(api[_-]?key|authorization|token(?!s)|secret|password|cookie)", re.IGNORECASE)
 _SECRET_VALUES = re.compile(r"(sk-[A-Za-z0-9_\-]{8,}|sk-ant-[A-Za-z0-9_\-]{8,}|Bearer\s+\S+)")
 _MASK = "***"
 
