@@ -6,6 +6,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from .config import Config, DeploymentConfig, ProviderConfig, TimeoutsConfig
+from .formats.anthropic_structured import supports_native_structured_output
 from .providers.anthropic import ANTHROPIC_CAPABILITIES, AnthropicProvider
 from .providers.local import LocalProvider
 from .providers.openai import OpenAIProvider
@@ -23,6 +24,7 @@ _OVERRIDABLE = (
     "max_output_tokens",
     "supports_prefill",
     "supports_json_schema",
+    "native_structured_output",
     "supports_tools",
 )
 
@@ -77,7 +79,9 @@ def _route(config: Config, providers: dict[str, Provider], deployment: Deploymen
         )
         upstream = deployment.model or "smollm2-135m-instruct"
     elif settings.kind == "anthropic":
-        base, upstream = ANTHROPIC_CAPABILITIES, deployment.model or ""
+        upstream = deployment.model or ""
+        native = supports_native_structured_output(upstream)
+        base = replace(ANTHROPIC_CAPABILITIES, native_structured_output=native)
     else:
         base = get_profile(settings.profile or "openai").capabilities
         upstream = deployment.model or ""

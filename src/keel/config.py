@@ -406,6 +406,7 @@ class DeploymentConfig(_Strict):
     max_output_tokens: int | None = Field(None, gt=0)
     supports_prefill: bool | None = None
     supports_json_schema: bool | None = None
+    native_structured_output: bool | None = None
     supports_tools: bool | None = None
     timeouts: TimeoutsConfig | None = None
 

@@ -32,6 +32,7 @@ class Capabilities:
     max_output_tokens: int | None = None
     supports_prefill: bool = False
     supports_json_schema: bool = True
+    native_structured_output: bool = False  # Anthropic: output_config.format rather than a forced tool
     supports_tools: bool = True
     supports_stream_usage: bool = True
 

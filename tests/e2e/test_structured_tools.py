@@ -108,3 +108,59 @@ def test_a_forced_tool_on_messages_is_enforced_with_keel_s_code(
     assert isinstance(body, dict) and body["error"]["type"] == "output_validation_failed"
     assert info.value.response.headers["x-keel-error-code"] == "output_validation_failed"
     assert len(upstream.attempts(model=once)) == 2 and len(upstream.attempts(model=always)) == 2
+
+
+def test_anthropic_s_native_structured_output_both_ways(
+    keel_for: KeelFactory, upstream: MockServer, uid: Any
+) -> None:
+    """A strict schema reaches a Claude model that takes ``output_config.format`` natively (no forced
+    tool); one asked for natively on ``/v1/messages`` is enforced: fixed by a re-ask, or a 422 with
+    Keel's code; an older model gets the forced tool."""
+    native, wrong, older = uid("ok:tokens=2"), uid("json-wrong-type"), uid("ok:tokens=3")
+    keel = keel_for(
+        {
+            "native": [{"provider": "claude", "model": native, "native_structured_output": True}],
+            "wrong": [{"provider": "claude", "model": wrong, "native_structured_output": True}],
+            "older": [f"claude/{older}"],
+        },
+        structured_output={"max_reasks": 1},
+    )
+    strict = {
+        "type": "json_schema",
+        "json_schema": {"name": "forecast", "schema": PARAMETERS, "strict": True},
+    }
+    with openai.OpenAI(base_url=keel.v1, api_key="any", max_retries=0) as sdk:
+        for model in ("native", "older"):
+            answer = sdk.chat.completions.create(
+                model=model,
+                messages=user("weather?"),  # type: ignore[arg-type]
+                response_format=strict,  # type: ignore[arg-type]
+            )
+            assert set(json.loads(answer.choices[0].message.content or "")) == {"city", "days"}
+    [sent] = upstream.attempts(model=native)
+    assert sent["body"]["output_config"] == {"format": {"type": "json_schema", "schema": PARAMETERS}}
+    assert "tools" not in sent["body"] and "tool_choice" not in sent["body"]
+    [sent] = upstream.attempts(model=older)
+    assert "output_config" not in sent["body"] and sent["body"]["tool_choice"]["type"] == "tool"
+
+    asked = {"output_config": {"format": {"type": "json_schema", "schema": PARAMETERS}}}
+    with anthropic.Anthropic(base_url=keel.base_url, api_key="any", max_retries=0) as claude:
+        message = claude.messages.create(
+            model="native",
+            max_tokens=100,
+            messages=user("weather?"),  # type: ignore[arg-type]
+            extra_body=asked,
+        )
+        assert set(json.loads(message.content[0].text)) == {"city", "days"}  # type: ignore[union-attr]
+        with pytest.raises(anthropic.UnprocessableEntityError) as info:
+            claude.messages.create(
+                model="wrong",
+                max_tokens=100,
+                messages=user("weather?"),  # type: ignore[arg-type]
+                extra_body=asked,
+            )
+    body = info.value.body
+    assert isinstance(body, dict) and body["error"]["type"] == "output_validation_failed"
+    assert info.value.response.headers["x-keel-error-code"] == "output_validation_failed"
+    attempts = upstream.attempts(model=wrong)
+    assert len(attempts) == 2 and all(a["body"]["output_config"] == asked["output_config"] for a in attempts)

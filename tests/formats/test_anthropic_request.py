@@ -13,8 +13,9 @@ from keel.formats.anthropic_request import (
     from_anthropic_request,
     to_anthropic_request,
 )
+from keel.formats.anthropic_structured import supports_native_structured_output
 from keel.formats.anthropic_tools import JSON_OBJECT_INSTRUCTION, JSON_TOOL
-from keel.types import ChatRequest
+from keel.types import ChatRequest, Message
 
 from .sdk_check import check_request
 
@@ -426,3 +427,63 @@ def test_round_trip_keeps_the_conversation() -> None:
     assert back.messages[2].tool_calls[0].function.name == "get_weather"
     assert back.messages[3].text() == "3 C"
     assert (back.tool_choice, back.stop, back.max_tokens, back.user) == ("required", ["END"], 77, "u")
+
+
+@pytest.mark.parametrize(
+    ("model", "native"),
+    [
+        ("claude-sonnet-4-5-20250929", True),
+        ("claude-sonnet-4-5", True),
+        ("claude-haiku-4-5", True),
+        ("claude-opus-4-1-20250805", True),
+        ("claude-opus-4-5", True),
+        ("claude-opus-4-6", True),
+        ("claude-sonnet-5", True),
+        ("claude-sonnet-4-20250514", False),
+        ("claude-opus-4-20250514", False),
+        ("claude-3-5-sonnet-20241022", False),
+        ("claude-3-7-sonnet-latest", False),
+        ("my-alias", False),
+    ],
+)
+def test_which_claude_models_take_a_schema_natively(model: str, native: bool) -> None:
+    assert supports_native_structured_output(model) is native
+
+
+def test_a_strict_schema_goes_natively_and_any_other_through_the_forced_tool() -> None:
+    schema = {"type": "object", "properties": {"a": {"type": "string"}}, "required": ["a"]}
+    strict = ChatRequest(
+        model="m",
+        messages=[Message(role="user", content="hi")],
+        response_format={
+            "type": "json_schema",
+            "json_schema": {"name": "x", "schema": schema, "strict": True},
+        },
+        output_config={"effort": "low"},
+    )
+    native = to_anthropic_request(strict, native_json=True)
+    assert native.json_tool is None and "tools" not in native.body
+    assert native.body["output_config"] == {
+        "effort": "low",
+        "format": {"type": "json_schema", "schema": schema},
+    }
+    assert to_anthropic_request(strict).json_tool == "json_output"  # the model cannot: the forced tool
+    loose = strict.model_copy(
+        update={"response_format": {"type": "json_schema", "json_schema": {"schema": schema}}}
+    )
+    assert to_anthropic_request(loose, native_json=True).json_tool == "json_output"
+
+
+def test_a_native_schema_on_messages_reads_as_a_strict_response_format() -> None:
+    schema = {"type": "object", "properties": {"a": {"type": "string"}}}
+    for body in (
+        {"output_config": {"format": {"type": "json_schema", "schema": schema}}},
+        {"output_format": {"type": "json_schema", "schema": schema}},
+    ):
+        request = from_anthropic_request(
+            {"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}], **body}
+        )
+        assert request.response_format == {
+            "type": "json_schema",
+            "json_schema": {"name": "output", "schema": schema, "strict": True},
+        }

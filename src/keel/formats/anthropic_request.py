@@ -7,8 +7,10 @@ What Anthropic lacks is decided here, after Anthropic's own OpenAI SDK compatibi
 - **clamped**: ``temperature`` to [0, 1]; ``top_p`` is dropped when ``temperature`` is also given,
   since Claude models from 4.5 on refuse the pair;
 - **refused**: ``n`` > 1, with ``RequestError``;
-- **emulated**: ``response_format`` ``json_schema`` as a forced tool (``JSON_TOOL``), ``json_object``
-  as a system instruction, ``user`` as ``metadata.user_id``, ``stop`` as ``stop_sequences``
+- **native**: a strict ``response_format`` ``json_schema`` as ``output_config.format`` on models that
+  take it (``native_json``, see ``anthropic_structured``);
+- **emulated**: any other ``response_format`` ``json_schema`` as a forced tool (``JSON_TOOL``),
+  ``json_object`` as a system instruction, ``user`` as ``metadata.user_id``, ``stop`` as ``stop_sequences``
   (whitespace-only ones dropped), and the ``max_tokens`` Anthropic requires: the request's, else the
   route's maximum output, else ``DEFAULT_MAX_TOKENS``.
 
@@ -26,6 +28,7 @@ from pydantic import ValidationError
 from ..errors import RequestError
 from ..types import ChatRequest
 from .anthropic_messages import from_anthropic_messages, to_anthropic_messages
+from .anthropic_structured import native_format, native_schema
 from .anthropic_tools import (
     JSON_OBJECT_INSTRUCTION,
     JSON_TOOL,
@@ -74,12 +77,15 @@ class AnthropicRequest:
     json_tool: str | None = None
 
 
-def to_anthropic_request(request: ChatRequest, *, max_tokens: int | None = None) -> AnthropicRequest:
+def to_anthropic_request(
+    request: ChatRequest, *, max_tokens: int | None = None, native_json: bool = False
+) -> AnthropicRequest:
     """The Anthropic Messages body for ``request`` (``stream`` is left to the caller).
 
     Args:
         request: the canonical request.
         max_tokens: the route's maximum output, used when the request sets no limit.
+        native_json: the model takes ``output_config.format``: a strict JSON schema is asked for so.
 
     Raises:
         RequestError: what Anthropic cannot do (``n`` > 1, audio parts, ...), with the reason.
@@ -101,7 +107,11 @@ def to_anthropic_request(request: ChatRequest, *, max_tokens: int | None = None)
     choice = to_anthropic_tool_choice(request.tool_choice, extra.get("parallel_tool_calls"))
     json_tool = None
     kind = (request.response_format or {}).get("type")
-    if kind == "json_schema":
+    native = native_format(request.response_format or {}) if native_json else None
+    if native is not None:
+        given = extra.get("output_config")
+        body["output_config"] = {**(given if isinstance(given, dict) else {}), "format": native}
+    elif kind == "json_schema":
         assert request.response_format is not None
         tools.append(json_output_tool(request.response_format))
         json_tool = JSON_TOOL
@@ -120,6 +130,8 @@ def to_anthropic_request(request: ChatRequest, *, max_tokens: int | None = None)
     for name in ANTHROPIC_EXTRAS:
         if extra.get(name) is not None:
             body[name] = extra[name]
+    if native is None and isinstance(extra.get("output_config"), dict):
+        body["output_config"] = extra["output_config"]
     return AnthropicRequest(body, json_tool)
 
 
@@ -185,6 +197,12 @@ def from_anthropic_request(body: dict[str, Any]) -> ChatRequest:
     for ours, theirs in (("stop", "stop_sequences"), ("temperature", "temperature"), ("top_p", "top_p")):
         if body.get(theirs) is not None:
             params[ours] = body[theirs]
+    schema = native_schema(body)
+    if schema is not None:  # asked natively: the same answer as a strict json_schema response_format
+        params["response_format"] = {
+            "type": "json_schema",
+            "json_schema": {"name": "output", "schema": schema, "strict": True},
+        }
     user = (body.get("metadata") or {}).get("user_id")
     if user:
         params["user"] = user

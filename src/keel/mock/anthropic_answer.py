@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass, replace
 from typing import Any
 
+from ..formats.anthropic_structured import native_schema
 from .answer import DEFAULT_TOKENS, after_prefill, continue_prefill, split_pieces
 from .anthropic_wire import usage
 from .json_faults import ANSWER_SCHEMA, REFUSAL_TEXT, faulty_json
@@ -110,11 +111,14 @@ def plan_anthropic_answer(body: dict[str, Any], spec: Spec, shape: str | None = 
     words = " ".join(f"token{i}" for i in range(count))
     fault = None if shape == "json" else shape
     tool = None if shape == "refusal" else _chosen_tool(body)
+    native = native_schema(body)
     if shape == "refusal":
         pieces = split_pieces(REFUSAL_TEXT)
     elif tool is not None:
         schema = tool.get("input_schema") or {}
         pieces = split_pieces(faulty_json(fault, sample(schema, words or "token0"), schema))
+    elif native is not None:  # output_config.format: the sample of its schema as the text
+        pieces = split_pieces(faulty_json(fault, sample(native, words or "token0"), native))
     elif shape is not None:
         text = faulty_json(fault, {"answer": words}, ANSWER_SCHEMA)
         pieces = split_pieces(continue_prefill(text, _prefill(body)))

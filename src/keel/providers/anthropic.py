@@ -35,7 +35,8 @@ __all__ = ["ANTHROPIC_CAPABILITIES", "API_VERSION", "DEFAULT_BASE_URL", "Anthrop
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 API_VERSION = "2023-06-01"
-# Claude continues a trailing assistant message (prefill); JSON schemas go through a forced tool.
+# Claude continues a trailing assistant message (prefill); JSON schemas go through a forced tool, or
+# natively (output_config.format) on the models that take it (set per route, from the model's name).
 # Anthropic requires max_tokens and Keel sends this one when a caller sets none, so it bounds the output.
 ANTHROPIC_CAPABILITIES = Capabilities(
     max_output_tokens=DEFAULT_MAX_TOKENS, supports_prefill=True, supports_json_schema=True
@@ -94,7 +95,11 @@ class AnthropicProvider:
             body = {key: value for key, value in request.native.items() if key not in _KEEL_FIELDS}
             body.setdefault("max_tokens", route.capabilities.max_output_tokens or DEFAULT_MAX_TOKENS)
         else:
-            translated = to_anthropic_request(request, max_tokens=route.capabilities.max_output_tokens)
+            translated = to_anthropic_request(
+                request,
+                max_tokens=route.capabilities.max_output_tokens,
+                native_json=route.capabilities.native_structured_output,
+            )
             body, json_tool = translated.body, translated.json_tool
         body["model"] = route.upstream_model
         body.pop("stream", None)
