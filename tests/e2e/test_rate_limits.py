@@ -4,7 +4,6 @@ route's outbound limit held under load — the rest served by the fallback, or r
 from __future__ import annotations
 
 import asyncio
-import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -14,17 +13,10 @@ import pytest
 
 from keel.mock import MockServer
 
+from .._support.windows import fresh_minute
 from .conftest import KeelFactory, RunningKeel, issue_key, mock_config, start_keel, user
 
 MASTER = "mk-rate-master-key"
-
-
-def fresh_minute(margin: float = 8.0) -> None:
-    """Wait for the next minute when this one has less than ``margin`` seconds left: limits count
-    per calendar minute, and a test must not straddle two."""
-    left = 60 - time.time() % 60
-    if left < margin:
-        time.sleep(left + 0.05)
 
 
 async def flood(running: RunningKeel, model: str, calls: int) -> list[Any]:

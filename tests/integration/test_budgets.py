@@ -17,6 +17,7 @@ from keel.mock import MockServer
 from keel.server.auth import Principal
 from keel.stores.sqlite_ledger import SQLiteLedger
 
+from .._support.windows import fresh_minute_async
 from .conftest import FAST, GatewayFactory, merge, user
 
 # A dollar per token, so worst cases and costs are easy to read: a call here is bounded at $59 (its
@@ -157,6 +158,7 @@ async def test_key_rate_limit_refuses_with_retry_after(
     ok = uid("ok:tokens=1")
     gateway = gateway_for({"smart": [f"mock/{ok}"]}, rate_limits=[{"scope": "key", "rpm": 3}])
     key = {"key_id": uid("key")}
+    await fresh_minute_async()
     for _ in range(3):
         await gateway.chat("smart", user(), keel=key)
     with pytest.raises(RateLimitExceededError) as info:
@@ -176,6 +178,7 @@ async def test_route_rate_limit_moves_to_the_next_route(
         rate_limits=[{"scope": "route", "match": f"mock/{limited}", "rpm": 2}],
         retry={"max_retry_after": 0.5},
     )
+    await fresh_minute_async()
     routes = [(await gateway.chat("smart", user())).route for _ in range(4)]
     assert routes == [f"mock/{limited}"] * 2 + [f"mock/{spare}"] * 2
     assert len(mock_server.attempts(model=limited)) == 2

@@ -12,6 +12,7 @@ from keel import RateLimitExceededError, ServerError
 from keel.errors import OutputValidationError
 from keel.telemetry.exposition import scrape
 
+from .._support.windows import fresh_minute_async
 from ..scrape import Samples, by, changed, parse, total
 from .conftest import GatewayFactory, user
 
@@ -37,6 +38,7 @@ async def test_budget_spend_remaining_and_rate_limit_refusals(gateway_for: Gatew
         **DEAR,
         **UNBOUNDED,
     )
+    await fresh_minute_async()
     before = samples()
     answers = [await gateway.chat(f"m-{t}", user(), max_tokens=10) for _ in range(2)]
     with pytest.raises(RateLimitExceededError):

@@ -18,6 +18,7 @@ from keel.policies.budget import budget_key
 from keel.telemetry.metrics import REGISTRY
 
 from .._support.redis_process import RedisProcess
+from .._support.windows import fresh_minute_async
 from .conftest import FAST, merge, user
 
 DEAR = {"pricing": {"models": {"mock/*": {"input": 1_000_000, "output": 1_000_000}}}}
@@ -107,6 +108,7 @@ async def test_rate_limits_run_on_this_process_s_share_while_redis_is_away(
         rate_limits=[{"scope": "global", "rpm": 4}],
         state_outage={"replicas": 2},
     )
+    await fresh_minute_async()
     redis_process.stop()
     await gateway.chat("smart", user())
     await gateway.chat("smart", user())
@@ -229,6 +231,7 @@ async def test_without_a_configured_share_each_replica_takes_its_part_of_those_s
     models = {"smart": [f"mock/{uid('ok:tokens=1')}"]}
     limits = [{"scope": "global", "rpm": 4}]
     first, second = on_redis(models, rate_limits=limits), on_redis(models, rate_limits=limits)
+    await fresh_minute_async()
     await first.chat("smart", user())
     await second.chat("smart", user())  # sees two replicas noted in Redis
     assert second.limit_counters.share == 2  # type: ignore[attr-defined]
