@@ -37,6 +37,7 @@ def test_public_api_is_pinned() -> None:
         "Message",
         "ModelNotFoundError",
         "NoRouteAvailableError",
+        "OutputGuardError",
         "OutputRefusedError",
         "OutputSpec",
         "OutputValidationError",

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from ._build import build_provider, build_route, cascades_from_config
 from ._cache import CacheStores, open_cache
 from .errors import ConfigError, ModelNotFoundError, RequestError
+from .guards import build_output_guards
 from .ledger import LedgerWriter
 from .policies._backoff import RetryBudget
 from .policies.attempt import AttemptPolicy
@@ -28,6 +29,7 @@ from .policies.cache import CachePolicy
 from .policies.coalesce import CoalescePolicy
 from .policies.deadline import AttemptRunner
 from .policies.ledger import LedgerPolicy
+from .policies.output_guard import OutputGuardPolicy
 from .policies.ratelimit import RateLimitPolicy, RouteRateLimitPolicy
 from .policies.retry import RetryPolicy, RetrySettings
 from .policies.router import RouterPolicy
@@ -178,7 +180,8 @@ class Generation:
         return parts + [part for part in (self.cache, self.ledger, self.otel) if part is not None]
 
     # The policy stack: the one place that knows its order (DESIGN §1).
-    #   outer (once per call):   ledger → budget → ratelimit → cache → coalesce → validate → router
+    #   outer (once per call):   ledger → output guards → budget → ratelimit → cache → coalesce
+    #                            → validate → router
     #   per route (router's):    retry → route ratelimit → breaker → attempt → AttemptRunner → provider
     def _outer(self) -> list[Policy]:
         config, counters, limits = self.config, self.lasting.budget_counters, self.lasting.limit_counters
@@ -186,6 +189,8 @@ class Generation:
         observers = call_observers(config, self.otel)
         if self.ledger is not None or config.metrics.enabled or observers:
             policies.append(LedgerPolicy(self.ledger, config.metrics, observers))
+        if guards := build_output_guards(config.guards):
+            policies.append(OutputGuardPolicy(guards))
         policies.append(
             BudgetPolicy(
                 config.budgets,

@@ -328,6 +328,61 @@ class StructuredOutputConfig(_Strict):
     )
 
 
+class GuardMatchConfig(_Strict):
+    """Where a guard applies: every call unless a list names what it is for (any match applies it)."""
+
+    models: list[str] = Field(default_factory=list, description="model names as the caller asks for them")
+    keys: list[str] = Field(default_factory=list, description="virtual key ids")
+    teams: list[str] = Field(default_factory=list, description="teams of virtual keys")
+
+
+class OutputGuardConfig(_Strict):
+    """One check of what the client receives, on complete answers and on streams as they flow."""
+
+    name: str | None = Field(None, description="how the guard is named in errors, headers and metrics")
+    kind: Literal["patterns", "max_length", "secrets"]
+    mode: Literal["off", "flag", "block"] = Field(
+        "block", description="flag: record and let through; block: stop the answer (output_guard_triggered)"
+    )
+    patterns: list[str] = Field(default_factory=list, description="patterns: regular expressions")
+    keywords: list[str] = Field(default_factory=list, description="patterns: words, case-insensitive")
+    max_chars: int | None = Field(None, gt=0, description="max_length: characters of answer text")
+    match: GuardMatchConfig = Field(default_factory=GuardMatchConfig)
+
+    @model_validator(mode="after")
+    def _complete(self) -> OutputGuardConfig:
+        if self.kind == "patterns" and not (self.patterns or self.keywords):
+            raise ValueError("a patterns guard needs patterns or keywords")
+        if self.kind == "max_length" and self.max_chars is None:
+            raise ValueError("a max_length guard needs max_chars")
+        for pattern in self.patterns:
+            try:
+                re.compile(pattern)
+            except re.error as error:
+                raise ValueError(f"pattern {pattern!r} is not a regular expression: {error}") from None
+        return self
+
+    @property
+    def label(self) -> str:
+        return self.name or self.kind
+
+
+def _default_output_guards() -> list[OutputGuardConfig]:
+    return [OutputGuardConfig(kind="secrets", mode="block")]
+
+
+class GuardsConfig(_Strict):
+    """Guards on what the client receives (docs/guards.md); secrets in answers are blocked by default."""
+
+    output: list[OutputGuardConfig] = Field(
+        default_factory=_default_output_guards,
+        description="output guards, in order; the default blocks answers that carry an API key or token",
+    )
+    window_chars: int = Field(
+        256, ge=16, le=65_536, description="how far back a pattern may start before the text a chunk adds"
+    )
+
+
 class StateOutageConfig(_Strict):
     """What each concern does while the shared state store (Redis) is away (docs/state.md)."""
 
@@ -439,6 +494,7 @@ class Config(_Strict):
     pricing: PricingConfig = Field(default_factory=PricingConfig)
     cache: CacheConfig = Field(default_factory=CacheConfig)
     structured_output: StructuredOutputConfig = Field(default_factory=StructuredOutputConfig)
+    guards: GuardsConfig = Field(default_factory=GuardsConfig)
     state_outage: StateOutageConfig = Field(default_factory=StateOutageConfig)
     state: str = "memory://"
     database: str = "sqlite:///keel.db"

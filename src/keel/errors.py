@@ -62,6 +62,7 @@ __all__ = [
     "MalformedResponseError",
     "ModelNotFoundError",
     "NoRouteAvailableError",
+    "OutputGuardError",
     "OutputRefusedError",
     "OutputValidationError",
     "RateLimitError",
@@ -245,6 +246,21 @@ class OutputValidationError(KeelError):
         super().__init__(message)
         self.problems = problems
         self.answer = answer
+
+
+class OutputGuardError(KeelError):
+    """An output guard stopped the answer (``guard`` names it, ``kind`` says what it checks); on a
+    stream, after the chunks before the one that broke it."""
+
+    status = 422
+    openai_type = "invalid_request_error"
+    keel_code = True
+    code = "output_guard_triggered"
+
+    def __init__(self, message: str, *, guard: str, kind: str) -> None:
+        super().__init__(message)
+        self.guard = guard
+        self.kind = kind
 
 
 class OutputRefusedError(KeelError):

@@ -65,6 +65,7 @@ class LedgerRecord:
     record_id: str = field(default_factory=new_request_id)  # a write retried after a lost reply is one row
     validation: str | None = None  # structured output: valid, repaired, refused or failed (the last answer)
     reasks: int | None = None  # structured output: how many times the answer was asked for again
+    guards: str | None = None  # output guards that fired: "name=block,other=flag" (never what they found)
 
     def row(self) -> dict[str, Any]:
         # Not dataclasses.asdict: that deep-copies every attempt dict, on the hot path.
@@ -99,6 +100,9 @@ def record_of(
     validation = call.options.get("validation")
     if validation is not None:
         record.validation, record.reasks = validation["outcome"], validation["reasks"]
+    findings = call.options.get("guards")
+    if findings:
+        record.guards = ",".join(f"{finding.guard}={finding.mode}" for finding in findings)
     for attempt in call.attempts:
         record.attempts.append(attempt.model_dump(mode="json", exclude_none=True))
         if attempt.usage is not None:

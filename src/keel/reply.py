@@ -11,13 +11,13 @@ from __future__ import annotations
 import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Literal, TypeAlias
+from typing import Literal, Protocol, TypeAlias
 
 from ._assemble import ChunkAssembler
 from .errors import StreamInterruptedError, UpstreamError
 from .types import ChatResponse, Chunk, Usage
 
-__all__ = ["ChunkStream", "EndCallback", "Reply", "StreamEnd", "StreamStatus"]
+__all__ = ["ChunkStream", "EndCallback", "Inspector", "Reply", "StreamEnd", "StreamStatus"]
 
 StreamStatus = Literal["completed", "failed", "cancelled"]
 
@@ -36,6 +36,15 @@ class StreamEnd:
 
 
 EndCallback: TypeAlias = Callable[[StreamEnd], Awaitable[None] | None]
+
+
+class Inspector(Protocol):
+    """Looks at each batch before it is delivered (an output guard): ``check`` returns the index of
+    the first chunk that must not go out, or None; then ``error`` is what ends the stream."""
+
+    error: BaseException | None
+
+    def check(self, batch: list[Chunk]) -> int | None: ...
 
 
 class ChunkStream:
@@ -65,7 +74,17 @@ class ChunkStream:
         self._delivered = 0
         self._queued: list[Chunk] = []  # the rest of a batch read one chunk at a time
         self._at = 0
+        self._inspector: Inspector | None = None
+        self._stopped = False  # the inspector ended the stream: the next pull raises its error
         self.end: StreamEnd | None = None
+
+    def inspect(self, inspector: Inspector) -> None:
+        """Have ``inspector`` see every batch before it is delivered, and cut the stream where it
+        says: the chunks before go out, then the stream fails with its error and the source is
+        closed (for an unshared upstream, the connection at once)."""
+        if self._inspector is not None:
+            raise RuntimeError("the stream has an inspector already")
+        self._inspector = inspector
 
     def on_end(self, callback: EndCallback) -> None:
         """Call ``callback(StreamEnd)`` when the stream ends (at once if it already has)."""
@@ -114,6 +133,8 @@ class ChunkStream:
         """The source's next non-empty batch; the stream's end reported when there is none."""
         if self.end is not None:
             raise StopAsyncIteration
+        if self._stopped:
+            await self._stop()
         source = self._source
         try:
             if self._batched:
@@ -136,7 +157,27 @@ class ChunkStream:
         except BaseException as exc:  # cancellation: the caller went away mid-read
             await self._finish("cancelled", exc)
             raise
+        if self._inspector is not None:
+            cut = self._inspector.check(batch)
+            if cut is not None:
+                self._stopped = True
+                batch = batch[:cut]
+                if not batch:
+                    await self._stop()
         return batch
+
+    async def _stop(self) -> None:
+        """End the stream as its inspector said: close the source, fail with the inspector's error."""
+        assert self._inspector is not None and self._inspector.error is not None
+        exc = self._inspector.error
+        try:
+            close = getattr(self._source, "aclose", None)
+            if close is not None:
+                await close()
+        finally:
+            error = self._interrupted(exc) if self._delivered else exc
+            await self._finish("failed", error)
+        raise error
 
     async def aclose(self) -> None:
         """Stop reading; closes the upstream and reports ``cancelled`` unless already ended."""

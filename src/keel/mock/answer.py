@@ -12,7 +12,15 @@ from .sample import sample
 from .spec import Spec
 from .wire import new_id, usage
 
-__all__ = ["Answer", "after_prefill", "continue_prefill", "plan_answer", "prompt_tokens", "split_pieces"]
+__all__ = [
+    "Answer",
+    "after_prefill",
+    "answer_words",
+    "continue_prefill",
+    "plan_answer",
+    "prompt_tokens",
+    "split_pieces",
+]
 
 DEFAULT_TOKENS = 12
 
@@ -82,7 +90,7 @@ def plan_answer(body: dict[str, Any], spec: Spec, shape: str | None = None) -> A
     JSON (plain requests get ``{"answer": "<words>"}``), or ``"json"`` for that JSON unmangled.
     """
     count = spec.integer("tokens", DEFAULT_TOKENS) or 0
-    words = " ".join(f"token{i}" for i in range(count))
+    words = answer_words(spec, count)
     fault = None if shape == "json" else shape
     tool = None if shape == "refusal" else _chosen_tool(body)
     if shape == "refusal":
@@ -117,6 +125,12 @@ def plan_answer(body: dict[str, Any], spec: Spec, shape: str | None = None) -> A
         tool_call_id=new_id("call_") if tool is not None else None,
         refusal=shape == "refusal",
     )
+
+
+def answer_words(spec: Spec, count: int) -> str:
+    """``token0 token1 …``; from ``forbidden_at`` on, ``forbidden<i>`` (for output guards to catch)."""
+    start = spec.integer("forbidden_at", count) or 0
+    return " ".join(f"token{i}" if i < start else f"forbidden{i}" for i in range(count))
 
 
 def after_prefill(words: str, prefill: str | None) -> str:

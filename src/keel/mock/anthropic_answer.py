@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from ..formats.anthropic_structured import native_schema
-from .answer import DEFAULT_TOKENS, after_prefill, continue_prefill, split_pieces
+from .answer import DEFAULT_TOKENS, after_prefill, answer_words, continue_prefill, split_pieces
 from .anthropic_wire import usage
 from .json_faults import ANSWER_SCHEMA, REFUSAL_TEXT, faulty_json
 from .sample import sample
@@ -108,7 +108,7 @@ def plan_anthropic_answer(body: dict[str, Any], spec: Spec, shape: str | None = 
     JSON (without tools, ``{"answer": "<words>"}`` as text), or ``"json"`` for that JSON unmangled.
     """
     count = spec.integer("tokens", DEFAULT_TOKENS) or 0
-    words = " ".join(f"token{i}" for i in range(count))
+    words = answer_words(spec, count)
     fault = None if shape == "json" else shape
     tool = None if shape == "refusal" else _chosen_tool(body)
     native = native_schema(body)

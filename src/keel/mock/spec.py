@@ -39,6 +39,7 @@ BEHAVIOURS: tuple[str, ...] = (
 # Every parameter a behaviour reads, with its type; others (such as ``id``) are only part of the name.
 PARAMS: dict[str, str] = {
     "tokens": "integer",
+    "forbidden_at": "integer",
     "times": "integer",
     "after": "integer",
     "reasoning_tokens": "integer",

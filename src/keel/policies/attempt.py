@@ -13,7 +13,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING, TypeAlias
 
-from ..errors import KeelError, StreamInterruptedError, UpstreamError
+from ..errors import KeelError, OutputGuardError, StreamInterruptedError, UpstreamError
 from ..reply import ChunkStream, StreamEnd
 from ..telemetry.logs import get_logger
 from ..types import Attempt, ChatRequest, ChatResponse
@@ -83,6 +83,9 @@ class AttemptPolicy:
                     attempt.outcome = "ok"
                 elif end.status == "cancelled":
                     attempt.outcome = "cancelled"
+                elif (stopped := _stopped_by_keel(end.error)) is not None:
+                    # An output guard ended the stream: the route did nothing wrong.
+                    attempt.outcome, attempt.error = "cancelled", f"{stopped.code}: {stopped.message}"
                 else:
                     _fail(attempt, end.error)
                 await self._ended(call, route, attempt)
@@ -111,6 +114,16 @@ def _note_tools(call: Call, route: Route, attempt: Attempt) -> None:
         log.warning(
             "tools dropped: the route cannot call tools", route=route.name, request_id=call.request_id
         )
+
+
+def _stopped_by_keel(error: BaseException | None) -> KeelError | None:
+    """Keel's own refusal that ended a stream (an output guard), itself or as the cause of the
+    interruption it became after content went out; None for anything else."""
+    if isinstance(error, StreamInterruptedError):
+        error = error.__cause__
+    if isinstance(error, OutputGuardError):
+        return error
+    return None
 
 
 def _fail(attempt: Attempt, error: BaseException | None) -> None:

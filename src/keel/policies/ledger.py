@@ -12,7 +12,7 @@ import contextlib
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from ..errors import KeelError, LedgerUnavailableError
+from ..errors import KeelError, LedgerUnavailableError, StreamInterruptedError
 from ..ledger import LedgerRecord, LedgerWriter, record_of
 from ..reply import ChunkStream, StreamEnd
 from ..telemetry import calls
@@ -31,6 +31,9 @@ __all__ = ["LedgerPolicy"]
 def _status(error: BaseException) -> str:
     if isinstance(error, asyncio.CancelledError):
         return "cancelled"
+    cause = error.__cause__
+    if isinstance(error, StreamInterruptedError) and isinstance(cause, KeelError) and cause.keel_code:
+        return cause.code or type(cause).__name__  # Keel's own refusal mid-stream (a guard, a schema)
     if isinstance(error, KeelError):
         return error.code or type(error).__name__
     return "error"

@@ -140,6 +140,10 @@ class Exchange:
             if validation is not None:  # structured output: valid, repaired, refused; and re-asks
                 headers.append((b"x-keel-validation", validation["outcome"].encode()))
                 headers.append((b"x-keel-reasks", str(validation["reasks"]).encode()))
+            findings = self.call.options.get("guards")
+            if findings:  # which output guards fired and what they did, never what they found
+                said = ",".join(f"{finding.guard}={finding.mode}" for finding in findings)
+                headers.append((b"x-keel-guard", _header_value(said)))
         if self.route:
             headers.append((b"x-keel-route", _route_header(self.route)))
         if self.upstream_request_id:

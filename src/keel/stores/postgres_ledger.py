@@ -48,6 +48,9 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE ledger ADD COLUMN record_id text",
         "CREATE UNIQUE INDEX ledger_record_id ON ledger (record_id)",
     ),
+    (  # 4: the output guards that fired, and what each did (issue 20)
+        "ALTER TABLE ledger ADD COLUMN guards text",
+    ),
 )
 
 _UTC = "to_timestamp(started_at) AT TIME ZONE 'UTC'"

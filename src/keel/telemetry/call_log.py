@@ -127,4 +127,6 @@ def call_fields(record: LedgerRecord) -> dict[str, Any]:
     }
     if record.validation is not None:
         fields["validation"], fields["reasks"] = record.validation, record.reasks or 0
+    if record.guards:
+        fields["guards"] = record.guards
     return fields

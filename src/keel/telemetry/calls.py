@@ -17,6 +17,7 @@ from .metrics import (
     fallbacks,
     in_flight_calls,
     in_flight_streams,
+    output_guards,
     request_duration,
     structured_outputs,
     structured_reasks,
@@ -93,6 +94,10 @@ def call_ended(record: LedgerRecord, settings: MetricsConfig) -> None:
         _child(structured_outputs, (model, outcome)).inc()
         if reasks:
             _child(structured_reasks, (model,)).inc(reasks)
+    if record.guards:
+        for said in record.guards.split(","):
+            guard, _, mode = said.rpartition("=")
+            _child(output_guards, (guard, mode)).inc()
     previous = None
     for attempt in record.attempts:
         reason = attempt.get("reason", "first")

@@ -31,6 +31,7 @@ __all__ = [
     "ledger_queue_depth",
     "ledger_records",
     "ledger_write_lag",
+    "output_guards",
     "rate_limit_refusals",
     "request_duration",
     "time_to_first_token",
@@ -224,6 +225,16 @@ structured_reasks = Counter(
     "keel_structured_reasks_total",
     "Times an answer that did not parse or validate was asked for again, by model.",
     ["model"],
+    registry=REGISTRY,
+)
+
+# Output guards (docs/guards.md): each guard that fired on a call, and what it did.
+
+output_guards = Counter(
+    "keel_output_guards_total",
+    "Calls on which an output guard fired, by guard (its configured name) and mode: block (the "
+    "answer was stopped) or flag (recorded and let through).",
+    ["guard", "mode"],
     registry=REGISTRY,
 )
 

@@ -180,6 +180,8 @@ def _call_attributes(call: Call, record: LedgerRecord, response: ChatResponse | 
     if record.validation is not None:
         found["keel.validation"] = record.validation
         found["keel.reasks"] = record.reasks or 0
+    if record.guards:
+        found["keel.guards"] = record.guards
     for option, name in (
         ("budget_remaining_usd", "keel.budget.remaining_usd"),
         ("budget_remaining_tokens", "keel.budget.remaining_tokens"),
