@@ -40,6 +40,7 @@ __all__ = [
     "MetricsConfig",
     "PriceConfig",
     "PricingConfig",
+    "PromptsConfig",
     "ProviderConfig",
     "RateLimitConfig",
     "RetryConfig",
@@ -328,6 +329,29 @@ class StructuredOutputConfig(_Strict):
     )
 
 
+class PromptsConfig(_Strict):
+    """Named, versioned prompts (docs/prompts.md): the YAML directory, the label served by default,
+    and how fresh this process keeps the labels the database holds."""
+
+    dir: str | None = Field(
+        None, description="a directory of <prompt>/v<N>.yaml files; read at start and reload"
+    )
+    default_label: str = Field("production", description="the label a call gets when it names none")
+    refresh_interval: float = Field(
+        0.5, gt=0, le=60, description="seconds between looks at the database's prompt revision"
+    )
+    max_stale: float = Field(
+        60.0, gt=0, description="seconds labels last read are served while the database does not answer"
+    )
+
+    @field_validator("default_label")
+    @classmethod
+    def _label(cls, value: str) -> str:
+        if value != "latest" and not re.fullmatch(r"[A-Za-z][A-Za-z0-9_.\-]{0,63}", value):
+            raise ValueError("a label: a letter, then letters, digits, _ . - (or latest)")
+        return value
+
+
 class StateOutageConfig(_Strict):
     """What each concern does while the shared state store (Redis) is away (docs/state.md)."""
 
@@ -438,6 +462,7 @@ class Config(_Strict):
     pricing: PricingConfig = Field(default_factory=PricingConfig)
     cache: CacheConfig = Field(default_factory=CacheConfig)
     structured_output: StructuredOutputConfig = Field(default_factory=StructuredOutputConfig)
+    prompts: PromptsConfig = Field(default_factory=PromptsConfig)
     state_outage: StateOutageConfig = Field(default_factory=StateOutageConfig)
     state: str = "memory://"
     database: str = "sqlite:///keel.db"

@@ -29,6 +29,9 @@ from .errors import (
 )
 from .keys import key_budget, key_token_budget
 from .policies.validate import judge
+from .prompts.handle import PromptHandle
+from .prompts.registry import PromptRegistry
+from .prompts.request import unrendered
 from .reply import ChunkStream
 from .stores.base import BreakerSettings
 from .stores.state import open_breaker_store, open_counters
@@ -67,6 +70,7 @@ class Gateway:
         except ImportError as exc:
             raise ConfigError(f"state: {exc}") from None
         self._lasting = _lasting(config, breakers, counters)
+        self._lasting.prompts = PromptRegistry(config)
         self._generation = Generation(config, self._lasting, providers=providers)
         self._sync: SyncGateway | None = None
 
@@ -99,11 +103,16 @@ class Gateway:
         config = load_config(source)
         changes = changed_keys(self.config, config)
         check_reloadable(changes, restart_keys)
+        prompts = self.prompts
+        files = prompts.load(config)  # the prompt files are read again even if keel.yaml is unchanged
+        if files != prompts.yaml:
+            changes = sorted([*changes, "prompts (files)"])
         if not changes:
             return changes
         previous = self._generation
         self._generation = Generation(config, self._lasting, previous=previous)
         previous.retire()
+        prompts.apply(config, files)
         return changes
 
     # What the current config built (a running call keeps the generation it started on).
@@ -138,6 +147,22 @@ class Gateway:
     @property
     def retry(self) -> RetryPolicy:
         return self._generation.retry
+
+    @property
+    def prompts(self) -> PromptRegistry:
+        """The named prompts this gateway serves (docs/prompts.md)."""
+        assert self._lasting.prompts is not None
+        return self._lasting.prompts
+
+    def prompt(self, name: str, *, label: str | None = None, version: int | None = None) -> PromptHandle:
+        """A named prompt to call: ``await gw.prompt("summarize").chat(document=text)``.
+
+        Args:
+            name: the prompt's name; ``name@3`` names a version, ``name@staging`` a label.
+            label: the label to serve (default ``prompts.default_label``; ``latest`` the highest version).
+            version: a version number instead of a label.
+        """
+        return PromptHandle(self, name, label=label, version=version)
 
     @property
     def breakers(self) -> BreakerStore:
@@ -243,7 +268,7 @@ class Gateway:
             KeelError: a class of ``keel.errors``; ``.attempts`` lists what was tried.
         """
         options = {"timeout": params.pop("timeout", None), **(params.pop("keel", None) or {})}
-        call = self.new_call(_request(model, messages, params), **options)
+        call = self.new_call(_request(model, messages, params, options), **options)
         try:
             reply = await self.run(call)
         except Exception as error:
@@ -281,7 +306,7 @@ class Gateway:
         spec = OutputSpec.of(output, validators=validators, max_reasks=max_reasks)
         params.setdefault("response_format", spec.response_format())
         options = {"timeout": params.pop("timeout", None), **(params.pop("keel", None) or {}), "output": spec}
-        call = self.new_call(_request(model, messages, params), **options)
+        call = self.new_call(_request(model, messages, params, options), **options)
         try:
             reply = await self.run(call)
         except Exception as error:
@@ -324,7 +349,7 @@ class Gateway:
             "output": spec,
             "output_live": True,
         }
-        call = self.new_call(_request(model, messages, params), stream=True, **options)
+        call = self.new_call(_request(model, messages, params, options), stream=True, **options)
         try:
             reply = await self.run(call)
         except Exception as error:
@@ -353,7 +378,8 @@ class Gateway:
     def stream(self, model: str = "default", messages: Iterable[Any] = (), **params: Any) -> GatewayStream:
         """Chunks of one answer as they arrive; errors before the first content raise on iteration."""
         options = {"timeout": params.pop("timeout", None), **(params.pop("keel", None) or {})}
-        return GatewayStream(self, self.new_call(_request(model, messages, params), stream=True, **options))
+        request = _request(model, messages, params, options)
+        return GatewayStream(self, self.new_call(request, stream=True, **options))
 
     @property
     def sync(self) -> SyncGateway:
@@ -365,6 +391,8 @@ class Gateway:
     async def aclose(self) -> None:
         """Close every provider and store, of the current config and of any still winding down."""
         await self._lasting.aclose()
+        if self._lasting.prompts is not None:
+            await self._lasting.prompts.aclose()
         for store in (self._lasting.breakers, self._lasting.counters):
             close = getattr(store, "aclose", None)
             if close is not None:
@@ -436,7 +464,11 @@ def _lasting(config: Config, breakers: BreakerStore, counters: Counters) -> Last
     )
 
 
-def _request(model: str, messages: Iterable[Any], params: dict[str, Any]) -> ChatRequest:
+def _request(
+    model: str, messages: Iterable[Any], params: dict[str, Any], options: dict[str, Any] | None = None
+) -> ChatRequest:
+    if options is not None and "prompt_ref" in options:  # rendered by the prompt policy
+        return unrendered(model, messages, params)
     try:
         return ChatRequest(
             model=model,
@@ -449,6 +481,8 @@ def _request(model: str, messages: Iterable[Any], params: dict[str, Any]) -> Cha
 
 def _annotate(response: ChatResponse, call: Call) -> ChatResponse:
     response.attempts = call.attempts
+    if "prompt_version" in call.options:
+        response.prompt = f"{call.options['prompt']}@{call.options['prompt_version']}"
     response.cache = call.options.get("cache_info")
     answered = [attempt for attempt in call.attempts if attempt.outcome in ("ok", "streaming")]
     if answered:

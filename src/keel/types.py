@@ -239,6 +239,7 @@ class ChatResponse(_Open):
     upstream_request_id: str | None = Field(default=None, exclude=True)
     native: Native | None = Field(default=None, exclude=True)
     cache: CacheStatus | None = Field(default=None, exclude=True)  # set when answered from the cache
+    prompt: str | None = Field(default=None, exclude=True)  # the prompt version that served it: name@3
 
     @property
     def text(self) -> str:

@@ -39,6 +39,7 @@ from .health import healthz, readyz
 from .metrics_endpoint import metrics
 from .openai_api import chat_completions, embeddings, list_models, retrieve_model
 from .openapi import openapi_json
+from .prompt_api import prompt_completions
 
 if TYPE_CHECKING:
     from starlette.routing import BaseRoute
@@ -88,6 +89,7 @@ class KeelApp:
         self.add_route("/v1/messages/count_tokens", counting)
         elsewhere = ApiRoute("*", messages_elsewhere, render_error=anthropic_error)
         self.add_route("/v1/messages/", elsewhere, prefix=True)
+        self.add_route("/v1/prompts/", ApiRoute("POST", prompt_completions), prefix=True)
         self.add_route("/v1/models", ApiRoute("GET", list_models))
         self.add_route("/v1/models/", ApiRoute("GET", retrieve_model), prefix=True)
         self.add_route("/healthz", ApiRoute("GET", healthz, auth=False))

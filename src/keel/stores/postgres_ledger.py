@@ -48,6 +48,9 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE ledger ADD COLUMN record_id text",
         "CREATE UNIQUE INDEX ledger_record_id ON ledger (record_id)",
     ),
+    (  # 4: the version of the named prompt a call used, beside its name (issue 18)
+        "ALTER TABLE ledger ADD COLUMN prompt_version integer",
+    ),
 )
 
 _UTC = "to_timestamp(started_at) AT TIME ZONE 'UTC'"

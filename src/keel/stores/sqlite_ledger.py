@@ -20,7 +20,7 @@ LEDGER_COLUMNS = (
     "request_id", "started_at", "status", "requested_model", "stream", "key_id", "team", "user", "route",
     "model", "input_tokens", "cached_input_tokens", "cache_write_tokens", "output_tokens", "reasoning_tokens",
     "cost_usd", "latency_ms", "ttft_ms", "cache_hit", "coalesced", "error", "upstream_request_id", "prompt",
-    "variant", "attempts", "validation", "reasks", "record_id",
+    "variant", "attempts", "validation", "reasks", "record_id", "prompt_version",
 )  # fmt: skip
 
 _MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -53,6 +53,9 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (  # 3: each record's own id, so a batch written again after a lost reply adds no row twice
         "ALTER TABLE ledger ADD COLUMN record_id TEXT",
         "CREATE UNIQUE INDEX ledger_record_id ON ledger (record_id)",
+    ),
+    (  # 4: the version of the named prompt a call used, beside its name (issue 18)
+        "ALTER TABLE ledger ADD COLUMN prompt_version INTEGER",
     ),
 )
 
