@@ -159,6 +159,17 @@ class PromptRegistry:
             self._away_since = None
         return snapshot
 
+    async def start(self) -> None:
+        """Read the database now rather than at the first call (``keel serve`` does, when
+        ``prompts.dir`` is set, so a version clash stops the start).
+
+        Raises:
+            ConfigError: a database version clashes with a YAML one (naming both).
+            PromptStoreUnavailableError: the database cannot be read.
+        """
+        if self._poller is None:
+            await self._start()
+
     async def _start(self) -> PromptSnapshot:
         """The first read, once however many calls arrive together; then the poller."""
         if self._first is None:
@@ -212,6 +223,9 @@ class PromptRegistry:
                         self._away_since = None
             except asyncio.CancelledError:
                 raise
+            except ConfigError as error:  # the database answers, with a version a file has too
+                self._synced_at = time.monotonic()
+                log.error("prompt versions clash: the state read before is kept", error=str(error))
             except Exception as error:
                 if self._away_since is None:
                     self._away_since = time.monotonic()

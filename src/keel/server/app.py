@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..config import Config, ServerConfig
 from ..config_changes import RESTART_KEYS
-from ..errors import KeelError
+from ..errors import KeelError, PromptStoreUnavailableError
 from ..gateway import Gateway
 from ..telemetry.logs import get_logger
 from . import eager_tasks
@@ -192,11 +192,13 @@ class KeelApp:
         from starlette.routing import Mount
 
         from .cache_admin import cache_routes
+        from .prompts_admin import prompt_routes
         from .reload_admin import reload_routes
 
         routes = admin.admin_routes(ctx.keys, ctx.settings.master_key, database=ctx.gateway.config.database)
         routes += cache_routes(ctx.gateway, ctx.settings.master_key)
         routes += reload_routes(self, ctx.settings.master_key)
+        routes += prompt_routes(ctx.gateway, ctx.settings.master_key)
         return [Mount("/admin", routes=routes)]
 
     async def _run_lifespan(self, receive: Any, send: Any) -> None:
@@ -228,6 +230,14 @@ class KeelApp:
         gc.set_threshold(YOUNG_COLLECTION_THRESHOLD, *gc.get_threshold()[1:])
         eager_tasks.install()  # request bodies leave at once on Python 3.11 too (docs/decisions/0007)
         settings = self.context.settings
+        if self.gateway.config.prompts.dir:  # a version clash between files and database stops the start
+            try:
+                await self.gateway.prompts.start()
+            except PromptStoreUnavailableError as error:
+                log.warning(
+                    "prompts: the database is not readable yet; tried again at the first call",
+                    error=str(error),
+                )
         if self.reloader is not None:
             await self.reloader.start(settings.watch_config, settings.watch_interval)
         yield

@@ -1,0 +1,180 @@
+"""Named prompts through ``keel serve`` with the official OpenAI SDK (``extra_body``) and the prompts
+endpoint: the mock upstream sees the rendered messages and the version's parameters, the answer names
+the version, the ledger records it, and mistakes are 400s naming the field."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import httpx2 as httpx
+import openai
+import pytest
+
+from keel.mock import MockServer
+from keel.stores.sqlite_ledger import SQLiteLedger
+
+from .conftest import KeelFactory, RunningKeel
+
+MASTER = "sk-master-prompts-test"
+
+
+def prompts_dir(root: Path, model: str) -> Path:
+    folder = root / "prompts" / "summarize"
+    folder.mkdir(parents=True)
+    (folder / "v1.yaml").write_text(
+        f"version: 1\nmodel: {model}\ntemperature: 0.2\nmax_tokens: 50\n"
+        "system: You summarise for {audience}.\n"
+        'user_template: "Summarise:\\n{document}"\n'
+        "variables: {document: {untrusted: true}, audience: {}}\n"
+        "overridable: [max_tokens]\nlabel: production\n"
+    )
+    (folder / "v2.yaml").write_text(f"model: {model}\nuser_template: 'Briefly: {{document}}'\n")
+    return root / "prompts"
+
+
+@pytest.fixture
+def keel_with_prompts(keel_for: KeelFactory, tmp_path: Path, uid: Any) -> tuple[RunningKeel, str]:
+    model = uid("ok:tokens=2")
+    running = keel_for(
+        {"smart": [f"mock/{model}"]},
+        prompts={"dir": str(prompts_dir(tmp_path, "smart"))},
+        ledger={"durability": "strict"},
+        server={"master_key": MASTER},
+    )
+    return running, model
+
+
+VARIABLES = {"document": "The cat sat.", "audience": "children"}
+
+
+def test_the_sdk_names_a_prompt_in_extra_body_and_the_upstream_gets_it_rendered(
+    keel_with_prompts: tuple[RunningKeel, str], upstream: MockServer
+) -> None:
+    """model "" and messages [] with a prompt object: the mock sees system, rendered user turn (the
+    untrusted document delimited), then the request's own message; the version's parameters; the
+    header and the ledger name summarize@1."""
+    keel, model = keel_with_prompts
+    with openai.OpenAI(base_url=keel.v1, api_key=MASTER) as sdk:
+        raw = sdk.chat.completions.with_raw_response.create(
+            model="",
+            messages=[{"role": "user", "content": "In French."}],
+            extra_body={"prompt": {"name": "summarize", "variables": VARIABLES}},
+        )
+    assert raw.headers["x-keel-prompt"] == "summarize@1"
+    assert raw.parse().choices[0].message.content
+    [attempt] = upstream.attempts(model=model)
+    body = attempt["body"]
+    assert body["messages"] == [
+        {"role": "system", "content": "You summarise for children."},
+        {"role": "user", "content": 'Summarise:\n<untrusted name="document">\nThe cat sat.\n</untrusted>'},
+        {"role": "user", "content": "In French."},
+    ]
+    assert (body["temperature"], body["max_tokens"], body["model"]) == (0.2, 50, model)
+    [row] = _ledger_rows(keel)
+    assert (row["prompt"], row["prompt_version"], row["requested_model"]) == ("summarize", 1, "smart")
+
+
+def _ledger_rows(keel: RunningKeel) -> list[dict[str, Any]]:
+    async def read() -> list[dict[str, Any]]:
+        ledger = SQLiteLedger(keel.app.gateway.config.database.removeprefix("sqlite:///"))
+        try:
+            return await ledger.rows()
+        finally:
+            await ledger.close()
+
+    return asyncio.run(read())
+
+
+def test_the_prompts_endpoint_takes_variables_and_streams(
+    keel_with_prompts: tuple[RunningKeel, str], upstream: MockServer
+) -> None:
+    """POST /v1/prompts/summarize@2/completions with variables and stream: an SSE answer ending in
+    [DONE], x-keel-prompt summarize@2, and the mock sent version 2's rendering."""
+    keel, model = keel_with_prompts
+    with httpx.stream(
+        "POST",
+        f"{keel.v1}/prompts/summarize@2/completions",
+        json={"variables": {"document": "Dogs bark."}, "stream": True},
+        headers={"authorization": f"Bearer {MASTER}"},
+        timeout=20,
+    ) as answer:
+        text = "".join(answer.iter_text())
+    assert answer.status_code == 200 and answer.headers["x-keel-prompt"] == "summarize@2"
+    assert text.rstrip().endswith("data: [DONE]")
+    [attempt] = upstream.attempts(model=model)
+    assert attempt["stream"] is True
+    assert attempt["body"]["messages"] == [{"role": "user", "content": "Briefly: Dogs bark."}]
+
+
+def test_mistakes_are_400s_that_name_the_field_and_reach_no_upstream(
+    keel_with_prompts: tuple[RunningKeel, str], upstream: MockServer
+) -> None:
+    """A missing variable, a parameter the version does not allow, an unknown prompt: each the
+    SDK's own error class, with Keel's code in the body and x-keel-error-code."""
+    keel, model = keel_with_prompts
+    with openai.OpenAI(base_url=keel.v1, api_key=MASTER, max_retries=0) as sdk:
+
+        def ask(prompt: dict[str, Any], **params: Any) -> Any:
+            return sdk.chat.completions.create(model="", messages=[], extra_body={"prompt": prompt}, **params)
+
+        with pytest.raises(openai.BadRequestError) as missing:
+            ask({"name": "summarize", "variables": {"document": "x"}})
+        with pytest.raises(openai.BadRequestError) as refused:
+            ask({"name": "summarize", "variables": VARIABLES}, temperature=1.5)
+        with pytest.raises(openai.NotFoundError) as unknown:
+            ask({"name": "summarize", "label": "staging", "variables": VARIABLES})
+
+    assert missing.value.code == "prompt_variable_invalid" and "audience" in missing.value.message
+    assert missing.value.response.headers["x-keel-error-code"] == "prompt_variable_invalid"
+    assert refused.value.code == "prompt_override_refused" and "'temperature'" in refused.value.message
+    assert unknown.value.code == "prompt_not_found" and "no label 'staging'" in unknown.value.message
+    assert upstream.attempts(model=model) == []
+
+
+def test_the_admin_api_creates_a_version_moves_labels_by_compare_and_set_and_rolls_back(
+    keel_with_prompts: tuple[RunningKeel, str], upstream: MockServer
+) -> None:
+    """A version created over HTTP is served once production points at it; a move that expects the
+    wrong current version is a 409; rollback serves version 1 again; the history says who and how."""
+    keel, _ = keel_with_prompts
+    admin = httpx.Client(base_url=f"{keel.base_url}/admin", headers={"authorization": f"Bearer {MASTER}"})
+    created = admin.post(
+        "/prompts/summarize/versions",
+        json={"model": "smart", "user_template": "Three words: {document}", "by": "alice"},
+    )
+    assert created.status_code == 201 and created.json()["version"] == 3
+    assert (
+        admin.put("/prompts/summarize/labels/production", json={"version": 3, "expected": 2}).status_code
+        == 409
+    )
+    moved = admin.put(
+        "/prompts/summarize/labels/production", json={"version": 3, "expected": 1, "by": "alice"}
+    )
+    assert moved.json() == moved.json() | {"from": 1, "to": 3, "by": "admin:alice", "reason": "move"}
+
+    def served() -> str:
+        answer = httpx.post(
+            f"{keel.v1}/prompts/summarize/completions",
+            json={"variables": {"document": "x"} | ({} if served_version == 3 else {"audience": "a"})},
+            headers={"authorization": f"Bearer {MASTER}"},
+        )
+        return str(answer.headers.get("x-keel-prompt"))
+
+    served_version = 3
+    assert served() == "summarize@3"
+    back = admin.post("/prompts/summarize/labels/production/rollback")
+    assert back.json() | {"at": 0} == {
+        "prompt": "summarize", "label": "production", "from": 3, "to": 1, "by": "admin", "at": 0,
+        "reason": "rollback",
+    }  # fmt: skip
+    served_version = 1
+    assert served() == "summarize@1"
+    history = admin.get("/prompts/summarize").json()["history"]
+    assert [(m["from"], m["to"], m["reason"]) for m in history] == [
+        (3, 1, "rollback"), (1, 3, "move"), (None, 1, "first load"),
+    ]  # fmt: skip
+    assert history[-1]["by"].endswith("summarize/v1.yaml")
+    assert httpx.get(f"{keel.base_url}/admin/prompts").status_code == 401
+    admin.close()
