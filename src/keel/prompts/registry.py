@@ -34,6 +34,7 @@ __all__ = ["PromptRegistry", "Selected"]
 log = get_logger("keel.prompts")
 
 Versions = dict[str, dict[int, "PromptVersion"]]
+_READ_TIMEOUT_S = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,7 +178,8 @@ class PromptRegistry:
         async with self._first:
             if self._poller is None:
                 try:
-                    snapshot = await self.refresh()
+                    async with asyncio.timeout(_READ_TIMEOUT_S):
+                        snapshot = await self.refresh()
                 except ConfigError:
                     raise
                 except Exception as error:
@@ -214,9 +216,11 @@ class PromptRegistry:
             await asyncio.sleep(self.settings.refresh_interval)
             try:
                 assert self._snapshot is not None
-                if await self.store.revision() != self._snapshot.revision:
-                    await self.refresh()
-                else:
+                async with asyncio.timeout(_READ_TIMEOUT_S):  # a hung connection counts as away
+                    changed = await self.store.revision() != self._snapshot.revision
+                    if changed:
+                        await self.refresh()
+                if not changed:
                     self._synced_at = time.monotonic()
                     if self._away_since is not None:
                         log.warning("prompt store reachable again")
