@@ -42,7 +42,9 @@ async def test_a_version_in_both_sources_is_refused_naming_both(
     assert (await gateway.prompt("greet").chat(who="a")).prompt == "greet@2"
 
     write(root, "greet", 1, f"model: {model}\nuser_template: 'clash {{who}}'\n")
-    with pytest.raises(ConfigError, match=r"version 1 is defined twice: in .*greet/v1.yaml and in the database"):
+    with pytest.raises(
+        ConfigError, match=r"version 1 is defined twice: in .*greet/v1.yaml and in the database"
+    ):
         gateway.reconfigure(gateway.config)
     assert (await gateway.prompt("greet@1").chat(who="a")).prompt == "greet@1"  # still the database's
 

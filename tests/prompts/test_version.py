@@ -20,14 +20,20 @@ def make(**fields: Any) -> PromptVersion:
 
 def test_top_level_parameters_are_the_version_s_params() -> None:
     """``temperature: 0.2`` at the top level is ``params.temperature``."""
-    assert make(user_template="x", temperature=0.2, params={"seed": 3}).params == {"seed": 3, "temperature": 0.2}
+    assert make(user_template="x", temperature=0.2, params={"seed": 3}).params == {
+        "seed": 3,
+        "temperature": 0.2,
+    }
 
 
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
         ({"user_template": "{a}", "variables": {"b": {}}}, "{a} is not declared"),
-        ({"user_template": "{a}", "variables": {"a": {}, "b": {}}}, "variables.b is declared but no template"),
+        (
+            {"user_template": "{a}", "variables": {"a": {}, "b": {}}},
+            "variables.b is declared but no template",
+        ),
         ({"user_template": "{a.b}"}, "user_template: '{a.b}'"),
         ({"user_template": "x", "overridable": ["colour"]}, "'colour' is not model or a request parameter"),
         ({"user_template": "x", "params": {"stream": True}}, "cannot set 'stream'"),
@@ -65,7 +71,9 @@ def test_messages_templates_keep_their_roles_and_untrusted_spans_point_into_them
     )
     messages, [span] = version.render({"doc": "D", "q": "Q"})
     assert [m["role"] for m in messages] == ["system", "assistant", "user"]
-    assert span["message"] == 1 and messages[1]["content"][span["start"] : span["end"]].startswith("<untrusted")
+    assert span["message"] == 1 and messages[1]["content"][span["start"] : span["end"]].startswith(
+        "<untrusted"
+    )
 
 
 def test_the_yaml_directory_loads_by_layout_and_refuses_what_does_not_fit(tmp_path: Path) -> None:
