@@ -178,3 +178,45 @@ def test_the_admin_api_creates_a_version_moves_labels_by_compare_and_set_and_rol
     assert history[-1]["by"].endswith("summarize/v1.yaml")
     assert httpx.get(f"{keel.base_url}/admin/prompts").status_code == 401
     admin.close()
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status", "param"),
+    [
+        ("/v1/chat/completions", {"prompt": 5}, 400, "prompt"),
+        ("/v1/chat/completions", {"prompt": {"name": 3}}, 400, "prompt.name"),
+        (
+            "/v1/chat/completions",
+            {"prompt": {"name": "summarize", "variables": [1]}},
+            400,
+            "prompt.variables",
+        ),
+        ("/v1/chat/completions", {"prompt": {"name": "summarize", "version": "2"}}, 400, "prompt.version"),
+        ("/v1/chat/completions", {"prompt": {"name": "summarize", "colour": 1}}, 400, "prompt.colour"),
+        ("/v1/chat/completions", {"prompt": "summarize@9", "messages": "hi"}, 400, "messages"),
+        ("/v1/chat/completions", {"prompt": "summarize@9"}, 404, "prompt.version"),
+        ("/v1/chat/completions", {"prompt": "summarize@2", "messages": [{"role": "nobody"}]}, 400, None),
+        (
+            "/v1/prompts/summarize@2/completions",
+            {"variables": {"document": {"a": 1}}},
+            400,
+            "variables.document",
+        ),
+        ("/v1/prompts/summarize@2/completions", {"prompt": "x"}, 400, "prompt"),
+        ("/v1/prompts/a/b/completions", {}, 404, None),
+        ("/v1/prompts//completions", {}, 404, None),
+    ],
+)
+def test_bad_prompt_requests_are_4xx_never_5xx(
+    keel_with_prompts: tuple[RunningKeel, str],
+    path: str,
+    body: dict[str, Any],
+    status: int,
+    param: str | None,
+) -> None:
+    """Each malformed prompt request is answered with its 4xx in OpenAI's shape, naming the field."""
+    keel, _ = keel_with_prompts
+    answer = httpx.post(f"{keel.base_url}{path}", json=body, headers={"authorization": f"Bearer {MASTER}"})
+    assert answer.status_code == status, answer.text
+    if param is not None:
+        assert answer.json()["error"]["param"] == param
