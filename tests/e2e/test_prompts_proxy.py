@@ -8,6 +8,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+import anthropic
 import httpx2 as httpx
 import openai
 import pytest
@@ -74,6 +75,34 @@ def test_the_sdk_names_a_prompt_in_extra_body_and_the_upstream_gets_it_rendered(
     assert (body["temperature"], body["max_tokens"], body["model"]) == (0.2, 50, model)
     [row] = _ledger_rows(keel)
     assert (row["prompt"], row["prompt_version"], row["requested_model"]) == ("summarize", 1, "smart")
+
+
+def test_the_anthropic_sdk_names_a_prompt_in_extra_body(
+    keel_with_prompts: tuple[RunningKeel, str], upstream: MockServer
+) -> None:
+    """Through /v1/messages: the SDK's required max_tokens is overridable here and reaches the
+    upstream; the answer comes in Anthropic's shape with x-keel-prompt; a missing variable is the
+    SDK's BadRequestError whose type is Keel's code."""
+    keel, model = keel_with_prompts
+    with anthropic.Anthropic(base_url=keel.base_url, api_key=MASTER, max_retries=0) as sdk:
+        raw = sdk.messages.with_raw_response.create(
+            model="",
+            max_tokens=20,
+            messages=[],
+            extra_body={"prompt": {"name": "summarize", "version": 1, "variables": VARIABLES}},
+        )
+        with pytest.raises(anthropic.BadRequestError) as missing:
+            sdk.messages.create(
+                model="",
+                max_tokens=20,
+                messages=[],
+                extra_body={"prompt": {"name": "summarize", "variables": {}}},
+            )
+    assert raw.headers["x-keel-prompt"] == "summarize@1"
+    assert raw.parse().content[0].text  # type: ignore[union-attr]
+    [attempt] = upstream.attempts(model=model)
+    assert attempt["body"]["max_tokens"] == 20 and attempt["body"]["messages"][0]["role"] == "system"
+    assert missing.value.body["error"]["type"] == "prompt_variable_invalid"  # type: ignore[index]
 
 
 def _ledger_rows(keel: RunningKeel) -> list[dict[str, Any]]:

@@ -3,8 +3,9 @@
 The caller's side of a prompt call is a ``PromptRef`` in ``call.options["prompt_ref"]`` beside an
 unrendered request (the caller's own messages, possibly none). ``rendered_request`` builds what is
 really sent: the version's rendered messages, then the caller's (a conversation continues), with the
-version's model and parameters — unless the caller set one the version lists in ``overridable``;
-setting any other is a ``PromptOverrideError`` naming it.
+version's model and parameters. A caller may change the model or a parameter the version sets only
+when the version lists it in ``overridable`` (else ``PromptOverrideError`` names it); a parameter
+the version leaves unset is the caller's to set (Anthropic's SDK always sends ``max_tokens``).
 """
 
 from __future__ import annotations
@@ -20,10 +21,7 @@ from ..errors import PromptError, PromptOverrideError, RequestError
 from ..types import ChatRequest, Message
 from .version import PromptVersion
 
-__all__ = ["FREE_FIELDS", "PromptRef", "parse_prompt_field", "rendered_request", "unrendered"]
-
-FREE_FIELDS = frozenset(("messages", "stream", "stream_options", "user", "metadata"))
-"""Request fields a caller may always send with a prompt: they are not the version's to fix."""
+__all__ = ["PromptRef", "parse_prompt_field", "rendered_request", "unrendered"]
 
 _REF = re.compile(r"(?P<name>[^@]+)(?:@(?P<at>[A-Za-z0-9_.\-]+))?")
 
@@ -118,10 +116,14 @@ def rendered_request(
             f"another{_allowed(version)}",
             param="model",
         )
-    for key in ref.given:
-        if key != "model" and key not in FREE_FIELDS and key not in version.overridable:
+    fixed = dict(version.params)
+    if version.response_schema is not None:
+        fixed.setdefault("response_format", None)
+    for key, value in ref.given.items():
+        if key in fixed and fixed[key] != value and key not in version.overridable:
             raise PromptOverrideError(
-                f"prompt {version.ref} does not let callers set {key!r}{_allowed(version)}", param=key
+                f"prompt {version.ref} sets {key!r} and does not let callers change it{_allowed(version)}",
+                param=key,
             )
     values = ref.variables
     if request.user and "user" in version.variable_names and "user" not in values:

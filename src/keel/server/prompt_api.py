@@ -21,7 +21,7 @@ from .openai_wire import encode_response, json_object
 from .options import keel_options
 from .sse import SSE_HEADERS, OpenAIFrames
 
-__all__ = ["prompt_completions", "prompt_request", "run_prompt_call"]
+__all__ = ["anthropic_prompt_request", "prompt_completions", "prompt_request", "run_prompt_call"]
 
 _PREFIX = "/v1/prompts/"
 _SUFFIX = "/completions"
@@ -55,6 +55,47 @@ def prompt_request(
     request = unrendered(model, messages, fields)
     include_usage = bool(stream and stream_options and stream_options.get("include_usage") is True)
     return request, bool(stream), include_usage
+
+
+def anthropic_prompt_request(
+    body: dict[str, Any], prompt: Any, options: dict[str, Any]
+) -> tuple[ChatRequest, bool]:
+    """As ``prompt_request``, for a body in Anthropic's Messages shape (``/v1/messages``): its
+    ``messages`` follow the rendered ones; ``system`` comes from the prompt alone.
+
+    Raises:
+        ApiError, PromptError: 400 naming the field at fault.
+    """
+    from ..formats.anthropic_messages import from_anthropic_messages
+
+    if body.get("system"):
+        raise ApiError(
+            400, "system: with a prompt, the system text is the prompt's; leave it out", param="system"
+        )
+    stream = body.get("stream")
+    if stream is not None and not isinstance(stream, bool):
+        raise ApiError(400, "stream: must be true or false", param="stream")
+    messages = body.get("messages") or []
+    if not isinstance(messages, list):
+        raise ApiError(400, "messages: must be an array of messages", param="messages")
+    model = body.get("model")
+    if model is not None and not isinstance(model, str):
+        raise ApiError(400, "model: must be a string", param="model")
+    fields: dict[str, Any] = {}
+    pairs = (("max_tokens", "max_tokens"), ("temperature", "temperature"), ("top_p", "top_p"))
+    for ours, theirs in (*pairs, ("stop", "stop_sequences")):
+        if body.get(theirs) is not None:
+            fields[ours] = body[theirs]
+    given = dict(fields)
+    if model:
+        given["model"] = model
+    user = (body.get("metadata") or {}).get("user_id") if isinstance(body.get("metadata"), dict) else None
+    if user:
+        fields["user"] = user
+    if stream is not None:
+        fields["stream"] = stream
+    options["prompt_ref"] = parse_prompt_field(prompt, given)
+    return unrendered(model, from_anthropic_messages(None, messages), fields), bool(stream)
 
 
 async def run_prompt_call(
