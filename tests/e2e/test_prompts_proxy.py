@@ -200,7 +200,11 @@ def test_the_admin_api_creates_a_version_moves_labels_by_compare_and_set_and_rol
     }  # fmt: skip
     served_version = 1
     assert served() == "summarize@1"
-    history = admin.get("/prompts/summarize").json()["history"]
+    split = admin.put("/prompts/summarize/labels/production", json={"split": {"1": 90, "3": 10}})
+    assert split.json()["to"] == {"1": 90.0, "3": 10.0}
+    assert admin.put("/prompts/summarize/labels/production", json={"split": {"1": 90}}).status_code == 400
+    assert admin.post("/prompts/summarize/labels/production/rollback").json()["to"] == 1
+    history = admin.get("/prompts/summarize").json()["history"][2:]
     assert [(m["from"], m["to"], m["reason"]) for m in history] == [
         (3, 1, "rollback"), (1, 3, "move"), (None, 1, "first load"),
     ]  # fmt: skip

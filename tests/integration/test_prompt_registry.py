@@ -143,3 +143,30 @@ async def test_while_postgresql_is_away_labels_are_served_stale_then_refused(
     async for _ in again:
         pass
     assert "prompt_stale" not in again.call.options
+
+
+async def test_a_split_label_is_sticky_per_user_and_the_ledger_names_the_variant(
+    gateway_for: GatewayFactory, uid: Callable[[str], str]
+) -> None:
+    """production split 50/50 between v1 and v2: each of 40 users gets one version every time, both
+    versions serve someone, and each ledger row says which variant it was."""
+    from keel.prompts.catalog import Catalog
+
+    model = f"mock/{uid('ok')}"
+    gateway = gateway_for({}, prompts={"refresh_interval": 0.1}, ledger={"durability": "strict"})
+    store = open_prompt_store(gateway.config.database)
+    for number in (1, 2):
+        await store.add_version(db_version(number, model), by="test")
+    catalog = await Catalog.read({}, store)
+    await catalog.move(store, "greet", "production", {1: 50, 2: 50}, by="test")
+    await store.close()
+
+    seen: dict[str, set[str | None]] = {}
+    for user in [f"u{i}" for i in range(40)] * 2:
+        answer = await gateway.prompt("greet").chat(who="a", user=user)
+        seen.setdefault(user, set()).add(answer.prompt)
+    assert all(len(versions) == 1 for versions in seen.values())
+    assert {next(iter(v)) for v in seen.values()} == {"greet@1", "greet@2"}
+    assert gateway.ledger is not None
+    rows = await gateway.ledger.store.rows(limit=80)  # type: ignore[attr-defined]
+    assert {(row["prompt_version"], row["variant"]) for row in rows} == {(1, "v1"), (2, "v2")}

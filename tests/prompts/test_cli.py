@@ -95,3 +95,16 @@ def test_the_keel_command_has_the_prompts_group(config: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "summarize" in done.stdout and "PROMPT" in done.stdout
+
+
+def test_a_label_splits_across_versions_by_percent(config: Path) -> None:
+    """``label NAME LABEL 1:90,2:10`` splits the label; list shows the shares; a split that does not
+    sum to 100 is refused."""
+    run(config, "create", "summarize", "--file", str(config.parent / "v2.yaml"))
+    assert run(config, "label", "summarize", "production", "1")[0] == 0
+    code, _, said = run(config, "label", "summarize", "production", "1:90,2:10")
+    assert (code, said.strip()) == (0, "summarize production: v1 → v1 90% / v2 10%.")
+    code, listed, _ = run(config, "list", "--format", "json")
+    assert orjson.loads(listed)[0]["labels"] == {"production": {"1": 90.0, "2": 10.0}}
+    code, _, said = run(config, "label", "summarize", "production", "1:50,2:10")
+    assert code == 1 and "summing to 100, not 60" in said

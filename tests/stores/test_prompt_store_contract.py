@@ -12,6 +12,7 @@ import pytest
 
 from keel.errors import PromptError, PromptLabelConflictError
 from keel.prompts import PromptStore, PromptVersion, open_prompt_store
+from keel.prompts.split import allocate
 
 OpenStore = Callable[[], PromptStore]
 
@@ -107,3 +108,22 @@ async def test_every_change_bumps_the_revision(open_store: OpenStore) -> None:
         await store.move_label("greet", "production", 1, expected=None, by="a")
     assert await store.revision() == start + 2
     assert (await store.snapshot()).revision == start + 2
+
+
+async def test_a_split_is_a_label_target_compared_and_recorded_like_a_version(open_store: OpenStore) -> None:
+    """A label moves from a version to a split and back by compare-and-set on the whole split; the
+    snapshot and the history return the split as stored."""
+    store = open_store()
+    for number in (1, 2):
+        await store.add_version(version(number), by="a")
+    await store.move_label("greet", "production", 1, expected=None, by="a")
+    split = allocate(1, {1: 90, 2: 10})
+    await store.move_label("greet", "production", split, expected=1, by="a")
+    with pytest.raises(
+        PromptLabelConflictError, match=r"points at a split \(1: 90%, 2: 10%\), not version 1"
+    ):
+        await store.move_label("greet", "production", 2, expected=1, by="a")
+    assert (await open_store().snapshot()).labels["greet"]["production"] == split
+    await store.move_label("greet", "production", 2, expected=split, by="a")
+    moves = await store.history("greet", "production")
+    assert [(m.from_version, m.to_version) for m in moves] == [(split, 2), (1, split), (None, 1)]

@@ -34,7 +34,9 @@ class PromptPolicy:
             return await call_next(call)
         from ..prompts.request import rendered_request
 
-        selected = await self.registry.select(ref.name, ref.label, ref.version)
+        # A split label is sticky per caller: the request's user, else its key (else this call alone).
+        caller = call.request.user or call.options.get("key_id") or call.request_id
+        selected = await self.registry.select(ref.name, ref.label, ref.version, caller)
         version = selected.version
         request, spans = rendered_request(version, ref, call.request)
         principal = call.options.get("principal")
@@ -47,6 +49,8 @@ class PromptPolicy:
         options = call.options
         options["prompt"], options["prompt_version"] = version.name, version.version
         options["prompt_label"] = selected.label
+        if selected.variant is not None:
+            options["variant"] = selected.variant
         if spans:
             options["prompt_untrusted"] = spans
         if version.response_schema is not None and "output" not in options:

@@ -16,7 +16,8 @@ import yaml
 from pydantic import ValidationError
 
 from ..errors import PromptError, PromptNotFoundError
-from .store import LabelMove, PromptSnapshot, PromptStore
+from .split import Split, allocate
+from .store import LabelMove, PromptSnapshot, PromptStore, Target, public
 from .version import PromptVersion, check_label
 
 __all__ = ["Catalog", "diff", "to_yaml"]
@@ -42,7 +43,7 @@ class Catalog:
     def versions(self, name: str) -> dict[int, PromptVersion]:
         return dict(sorted({**self.snapshot.versions.get(name, {}), **self.yaml.get(name, {})}.items()))
 
-    def labels(self, name: str) -> dict[str, int]:
+    def labels(self, name: str) -> dict[str, int | Split]:
         return dict(sorted(self.snapshot.labels.get(name, {}).items()))
 
     def version(self, name: str, number: int | None = None, label: str | None = None) -> PromptVersion:
@@ -55,9 +56,10 @@ class Catalog:
         if not versions:
             raise PromptNotFoundError(f"no prompt named {name!r}", param="name")
         if number is None and label not in (None, "latest"):
-            number = self.labels(name).get(label or "")
-            if number is None:
+            target = self.labels(name).get(label or "")
+            if target is None:
                 raise PromptNotFoundError(f"prompt {name!r} has no label {label!r}", param="label")
+            number = _primary(target)
         number = max(versions) if number is None else number
         if number not in versions:
             have = ", ".join(str(n) for n in versions)
@@ -73,14 +75,18 @@ class Catalog:
                 "name": name,
                 "versions": list(self.versions(name)),
                 "latest": max(self.versions(name)),
-                "labels": self.labels(name),
+                "labels": {label: public(target) for label, target in self.labels(name).items()},
             }
             for name in self.names()
         ]
 
     def describe(self, version: PromptVersion) -> dict[str, Any]:
         """A version as ``show`` prints it: its fields, where it lives, the labels pointing at it."""
-        pointing = [label for label, n in self.labels(version.name).items() if n == version.version]
+        pointing = [
+            label
+            for label, target in self.labels(version.name).items()
+            if target == version.version or (isinstance(target, Split) and version.version in target.versions)
+        ]
         return {
             **version.model_dump(mode="json", exclude_defaults=True, exclude={"label"}),
             "name": version.name,
@@ -127,29 +133,48 @@ class Catalog:
         store: PromptStore,
         name: str,
         label: str,
-        to: int | None,
+        to: int | Split | dict[int, float] | None,
         *,
         by: str,
         expected: Any = _CURRENT,
         reason: str = "move",
     ) -> LabelMove:
-        """Point ``label`` at version ``to`` (None removes it), if it still points where it did when
-        read (or at ``expected``, when given).
+        """Point ``label`` at version ``to``, or split it by weight (``{3: 90, 4: 10}``, percent),
+        or remove it (None) — if it still points where it did when read (or at ``expected``).
+
+        A split is laid out from the label's current buckets, so only the callers who must move do.
 
         Raises:
-            PromptError: a bad label name, or a version that does not exist.
+            PromptError: a bad label name, weights that are not positive or do not sum to 100, or a
+                version that does not exist.
             PromptLabelConflictError: the label moved meanwhile.
         """
         try:
             check_label(label)
         except ValueError as error:
             raise PromptError(str(error), param="label") from None
-        if to is not None:
-            self.version(name, to)
-        elif not self.versions(name):
+        if not self.versions(name):
             raise PromptNotFoundError(f"no prompt named {name!r}", param="name")
-        current = self.labels(name).get(label) if expected is _CURRENT else expected
-        return await store.move_label(name, label, to, expected=current, by=by, reason=reason)
+        current: Target = self.labels(name).get(label) if expected is _CURRENT else expected
+        target: Target
+        if isinstance(to, dict):
+            for number, weight in to.items():
+                self.version(name, number)
+                if isinstance(weight, bool) or not isinstance(weight, int | float) or weight <= 0:
+                    raise PromptError(
+                        f"the weight of version {number} must be a positive number", param="split"
+                    )
+            if abs(sum(to.values()) - 100) > 1e-9:
+                raise PromptError(
+                    f"a split's weights are percentages summing to 100, not {sum(to.values()):g}",
+                    param="split",
+                )
+            target = allocate(current, to)
+        else:
+            for number in to.versions if isinstance(to, Split) else () if to is None else (to,):
+                self.version(name, number)
+            target = to
+        return await store.move_label(name, label, target, expected=current, by=by, reason=reason)
 
     async def rollback(self, store: PromptStore, name: str, label: str, *, by: str) -> LabelMove:
         """Move ``label`` back to the version it pointed at before its last move.
@@ -172,6 +197,14 @@ class Catalog:
                 param="label",
             )
         return await self.move(store, name, label, previous, by=by, expected=current, reason="rollback")
+
+
+def _primary(target: int | Split) -> int:
+    """The version a label stands for in ``show`` and ``diff``: a split's largest share."""
+    if isinstance(target, Split):
+        weights = target.weights()
+        return max(weights, key=lambda version: (weights[version], -version))
+    return target
 
 
 def diff(old: PromptVersion, new: PromptVersion) -> str:

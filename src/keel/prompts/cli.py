@@ -25,6 +25,7 @@ from rich.table import Table
 
 from ..errors import KeelError
 from .catalog import Catalog, diff, to_yaml
+from .split import Split
 from .store import PromptStore, open_prompt_store
 
 __all__ = ["prompts_app"]
@@ -62,7 +63,10 @@ def list_prompts(
     for column in ("PROMPT", "VERSIONS", "LATEST", "LABELS"):
         table.add_column(column)
     for row in rows:
-        labels = ", ".join(f"{label}→{n}" for label, n in row["labels"].items()) or "-"
+        labels = ", ".join(
+            f"{label}→{n if isinstance(n, int) else _v(n)}" for label, n in row["labels"].items()
+        )
+        labels = labels or "-"
         table.add_row(
             escape(row["name"]), ", ".join(map(str, row["versions"])), str(row["latest"]), escape(labels)
         )
@@ -150,18 +154,20 @@ def create(
 def move_label(
     name: Annotated[str, typer.Argument(help="the prompt's name")],
     label: Annotated[str, typer.Argument(help="the label (production, staging, ...)")],
-    version: Annotated[int | None, typer.Argument(help="the version it should point at")] = None,
+    version: Annotated[
+        str | None, typer.Argument(help="the version it should point at, or a split by percent: 3:90,4:10")
+    ] = None,
     remove: Annotated[bool, typer.Option("--remove", help="remove the label instead")] = False,
     by: ByOption = None,
     config: ConfigOption = None,
     database: DatabaseOption = None,
 ) -> None:
-    """Point a label at a version (or ``--remove`` it); refused if it moved since it was read."""
+    """Point a label at a version, split it across versions (sticky per user), or ``--remove`` it;
+    refused if it moved since it was read."""
     if (version is None) == (not remove):
         raise typer.BadParameter("give a version, or --remove", param_hint="VERSION")
-    move = _run(
-        config, database, lambda catalog, store: catalog.move(store, name, label, version, by=_by(by))
-    )
+    to = None if version is None else _target(version)
+    move = _run(config, database, lambda catalog, store: catalog.move(store, name, label, to, by=_by(by)))
     err.print(f"{escape(name)} {escape(label)}: {_v(move.from_version)} → {_v(move.to_version)}.")
 
 
@@ -224,8 +230,28 @@ def _by(by: str | None) -> str:
         return "cli"
 
 
-def _v(version: int | None) -> str:
-    return "(unset)" if version is None else f"v{version}"
+def _target(text: str) -> int | dict[int, float]:
+    """``3``, or ``3:90,4:10`` (version:percent, ...)."""
+    try:
+        if ":" not in text:
+            return int(text)
+        pairs = [part.split(":") for part in text.split(",") if part.strip()]
+        return {int(version): float(weight) for version, weight in pairs}
+    except ValueError:
+        raise typer.BadParameter(
+            f"{text!r}: a version (3) or a split (3:90,4:10)", param_hint="VERSION"
+        ) from None
+
+
+def _v(target: Any) -> str:
+    """A label's target as the commands print it: ``v3``, ``v3 90% / v4 10%``, ``(unset)``."""
+    if target is None:
+        return "(unset)"
+    if isinstance(target, Split):
+        target = target.public()
+    if isinstance(target, dict):
+        return " / ".join(f"v{version} {float(share):g}%" for version, share in target.items())
+    return f"v{target}"
 
 
 def _when(at: float) -> str:

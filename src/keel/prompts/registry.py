@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import ConfigError, PromptNotFoundError, PromptStoreUnavailableError
 from ..telemetry.logs import get_logger
+from .split import Split, bucket
 from .store import PromptSnapshot, PromptStore, open_prompt_store
 from .yaml_source import load_directory
 
@@ -45,6 +46,8 @@ class Selected:
     version: PromptVersion
     label: str | None
     stale: float | None = None
+    variant: str | None = None
+    """For a split label: the version picked for this caller (``v4``), as the ledger records it."""
 
 
 class PromptRegistry:
@@ -91,9 +94,12 @@ class PromptRegistry:
             asyncio.get_running_loop().create_task(self._want_labels(self._snapshot))
 
     # Serving.
-    async def select(self, name: str, label: str | None = None, version: int | None = None) -> Selected:
+    async def select(
+        self, name: str, label: str | None = None, version: int | None = None, caller: str = ""
+    ) -> Selected:
         """The version of ``name`` a call gets: ``version`` if given, else ``label`` (default
-        ``prompts.default_label``; ``latest`` is the highest version).
+        ``prompts.default_label``; ``latest`` is the highest version). A split label picks by the
+        bucket of ``caller`` (the user, else the key), so one caller always gets one version.
 
         Raises:
             PromptNotFoundError: no such prompt, version or label.
@@ -117,15 +123,19 @@ class PromptRegistry:
         if label == "latest":
             return Selected(versions[max(versions)], label, stale)
         labels = snapshot.labels.get(name, {})
-        number = labels.get(label)
-        if number is None or number not in versions:
+        target = labels.get(label)
+        variant = None
+        if isinstance(target, Split):
+            target = target.pick(bucket(name, label, caller))
+            variant = f"v{target}"
+        if target is None or target not in versions:
             have = ", ".join(sorted(labels)) or "none"
             raise PromptNotFoundError(
                 f"prompt {name!r} has no label {label!r} (its labels: {have}; latest is implicit); "
                 f"set one with: keel prompts label {name} {label} <version>",
                 param="prompt.label",
             )
-        return Selected(versions[number], label, stale)
+        return Selected(versions[target], label, stale, variant)
 
     def versions(self, name: str) -> dict[int, PromptVersion]:
         """Every version of ``name`` known here, both sources."""

@@ -11,19 +11,63 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from .split import Split
 from .version import PromptVersion
 
-__all__ = ["LabelMove", "PromptSnapshot", "PromptStore", "open_prompt_store"]
+__all__ = [
+    "LabelMove",
+    "PromptSnapshot",
+    "PromptStore",
+    "Target",
+    "columns",
+    "move_of",
+    "open_prompt_store",
+    "shown",
+    "target_of",
+]
+
+Target = int | Split | None
+"""Where a label points: one version, a split across versions, or nowhere (unset or removed)."""
+
+
+def columns(target: Target) -> tuple[int | None, str | None]:
+    """A target as the label row's ``version`` and ``split`` columns."""
+    if isinstance(target, Split):
+        return None, target.text()
+    return target, None
+
+
+def target_of(version: int | None, split: str | None) -> Target:
+    return Split.from_text(split) if split is not None else version
+
+
+def shown(target: Target) -> str:
+    """A target in a sentence: ``version 3``, ``a split (3: 90%, 4: 10%)``, ``nothing``."""
+    if isinstance(target, Split):
+        return "a split (" + ", ".join(f"{v}: {w:g}%" for v, w in target.weights().items()) + ")"
+    return "nothing" if target is None else f"version {target}"
+
+
+def move_of(row: Any) -> LabelMove:
+    """A move from its row: name, label, from_version, from_split, to_version, to_split, by, at, reason."""
+    name, label, from_version, from_split, to_version, to_split, by, at, reason = row
+    return LabelMove(
+        name, label, target_of(from_version, from_split), target_of(to_version, to_split), by, at, reason
+    )
+
+
+def public(target: Target) -> int | dict[str, float] | None:
+    return target.public() if isinstance(target, Split) else target
 
 
 @dataclass(frozen=True, slots=True)
 class LabelMove:
-    """One move of a label: from one version (None: unset) to another (None: removed), by whom, when."""
+    """One move of a label: from one target (None: unset) to another (None: removed), by whom, when."""
 
     name: str
     label: str
-    from_version: int | None
-    to_version: int | None
+    from_version: Target
+    to_version: Target
     moved_by: str
     moved_at: float
     reason: str = "move"
@@ -32,8 +76,8 @@ class LabelMove:
         return {
             "prompt": self.name,
             "label": self.label,
-            "from": self.from_version,
-            "to": self.to_version,
+            "from": public(self.from_version),
+            "to": public(self.to_version),
             "by": self.moved_by,
             "at": self.moved_at,
             "reason": self.reason,
@@ -46,7 +90,7 @@ class PromptSnapshot:
 
     revision: int = 0
     versions: dict[str, dict[int, PromptVersion]] = field(default_factory=dict)
-    labels: dict[str, dict[str, int]] = field(default_factory=dict)
+    labels: dict[str, dict[str, int | Split]] = field(default_factory=dict)
     known_labels: set[tuple[str, str]] = field(default_factory=set)
     """(prompt, label) pairs with a row, removed ones too: a YAML file's wanted label is set only
     when its pair has never existed."""
@@ -64,7 +108,7 @@ class PromptStore(Protocol):
         ...
 
     async def move_label(
-        self, name: str, label: str, to: int | None, *, expected: int | None, by: str, reason: str = "move"
+        self, name: str, label: str, to: Target, *, expected: Target, by: str, reason: str = "move"
     ) -> LabelMove:
         """Point ``label`` at ``to`` (None removes it) if it still points at ``expected``; record the
         move. Raises ``PromptLabelConflictError`` when it does not."""

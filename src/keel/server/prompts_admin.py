@@ -7,7 +7,8 @@ Mounted under ``/admin``::
     GET    /prompts/{name}/versions/{version}         one version
     GET    /prompts/{name}/diff?from=1&to=production  a unified diff (numbers or labels)
     POST   /prompts/{name}/versions                   a new version (JSON body; "label" points one at it)
-    PUT    /prompts/{name}/labels/{label}             {"version": 3, "expected": 2}: compare-and-set
+    PUT    /prompts/{name}/labels/{label}             {"version": 3, "expected": 2}: compare-and-set;
+                                                      {"split": {"3": 90, "4": 10}}: sticky A/B
     DELETE /prompts/{name}/labels/{label}             remove the label
     POST   /prompts/{name}/labels/{label}/rollback    back to the version before its last move
 
@@ -94,13 +95,20 @@ def prompt_routes(gateway: Gateway, master_key: SecretStr | None) -> list[BaseRo
 
     async def move(request: Request) -> Response:
         name, label, body = request.path_params["name"], request.path_params["label"], await _body(request)
-        if "version" not in body:
+        to: int | dict[int, float] | None
+        if "split" in body:
+            to = _split(body["split"])
+        elif "version" in body:
+            to = body["version"]
+            if to is not None and (isinstance(to, bool) or not isinstance(to, int)):
+                raise Refused(400, '"version" must be an integer or null', "invalid_parameter", "version")
+        else:
             raise Refused(
-                400, '"version" is required (null removes the label)', "invalid_parameter", "version"
+                400,
+                '"version" (null removes the label) or "split" is required',
+                "invalid_parameter",
+                "version",
             )
-        to = body["version"]
-        if to is not None and (isinstance(to, bool) or not isinstance(to, int)):
-            raise Refused(400, '"version" must be an integer or null', "invalid_parameter", "version")
         expected = body.get("expected", _UNSET)
         if expected is not _UNSET and expected is not None and not isinstance(expected, int):
             raise Refused(400, '"expected" must be an integer or null', "invalid_parameter", "expected")
@@ -152,6 +160,20 @@ def _keel(work: Any) -> Any:
         return work()
     except KeelError as error:
         raise Refused(error.status, error.message, error.code, getattr(error, "param", None)) from None
+
+
+def _split(value: Any) -> dict[int, float]:
+    """``{"3": 90, "4": 10}``: percent by version."""
+    if not isinstance(value, dict) or not value:
+        raise Refused(
+            400, '"split" must be an object of version: percent, like {"3": 90, "4": 10}', param="split"
+        )
+    weights: dict[int, float] = {}
+    for version, weight in value.items():
+        if not str(version).isdigit() or isinstance(weight, bool) or not isinstance(weight, int | float):
+            raise Refused(400, f'"split": {version!r}: {weight!r} is not version: percent', param="split")
+        weights[int(version)] = weight
+    return weights
 
 
 def _number(text: str) -> int:

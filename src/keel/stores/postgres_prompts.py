@@ -13,7 +13,7 @@ import asyncpg  # type: ignore[import-untyped]
 import orjson
 
 from ..errors import PromptError, PromptLabelConflictError
-from ..prompts.store import LabelMove, PromptSnapshot, version_of
+from ..prompts.store import LabelMove, PromptSnapshot, Target, columns, move_of, shown, target_of, version_of
 from ..prompts.version import PromptVersion
 from .postgres import connect
 
@@ -44,6 +44,11 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX prompt_label_moves_name ON prompt_label_moves (name, label, id)",
         "CREATE TABLE prompt_revision (id integer PRIMARY KEY CHECK (id = 1), revision bigint NOT NULL)",
         "INSERT INTO prompt_revision (id, revision) VALUES (1, 0)",
+    ),
+    (  # 2: a label may split traffic across versions (A/B): its bucket ranges, as canonical JSON
+        "ALTER TABLE prompt_labels ADD COLUMN split text",
+        "ALTER TABLE prompt_label_moves ADD COLUMN from_split text",
+        "ALTER TABLE prompt_label_moves ADD COLUMN to_split text",
     ),
 )
 _BUMP = "UPDATE prompt_revision SET revision = revision + 1 WHERE id = 1"
@@ -77,10 +82,11 @@ class PostgresPromptStore:
             for row in await connection.fetch("SELECT name, version, spec::text FROM prompt_versions"):
                 name, number = row["name"], row["version"]
                 snapshot.versions.setdefault(name, {})[number] = version_of(name, number, row["spec"])
-            for row in await connection.fetch("SELECT name, label, version FROM prompt_labels"):
+            for row in await connection.fetch("SELECT name, label, version, split FROM prompt_labels"):
                 snapshot.known_labels.add((row["name"], row["label"]))
-                if row["version"] is not None:
-                    snapshot.labels.setdefault(row["name"], {})[row["label"]] = row["version"]
+                target = target_of(row["version"], row["split"])
+                if target is not None:
+                    snapshot.labels.setdefault(row["name"], {})[row["label"]] = target
         return snapshot
 
     async def add_version(self, version: PromptVersion, *, by: str) -> None:
@@ -104,50 +110,57 @@ class PostgresPromptStore:
             ) from None
 
     async def move_label(
-        self, name: str, label: str, to: int | None, *, expected: int | None, by: str, reason: str = "move"
+        self, name: str, label: str, to: Target, *, expected: Target, by: str, reason: str = "move"
     ) -> LabelMove:
         pool = await self._conn()
         now = time.time()
+        (to_version, to_split), (was_version, was_split) = columns(to), columns(expected)
         async with pool.acquire() as connection, connection.transaction():
             status = await connection.execute(
-                "UPDATE prompt_labels SET version = $1, updated_at = $2 WHERE name = $3 AND label = $4 "
-                "AND version IS NOT DISTINCT FROM $5",
-                to,
+                "UPDATE prompt_labels SET version = $1, split = $2, updated_at = $3 WHERE name = $4 "
+                "AND label = $5 AND version IS NOT DISTINCT FROM $6 AND split IS NOT DISTINCT FROM $7",
+                to_version,
+                to_split,
                 now,
                 name,
                 label,
-                expected,
+                was_version,
+                was_split,
             )
             moved = status != "UPDATE 0"
             if not moved and expected is None:
                 status = await connection.execute(
-                    "INSERT INTO prompt_labels (name, label, version, updated_at) VALUES ($1, $2, $3, $4) "
-                    "ON CONFLICT (name, label) DO NOTHING",
+                    "INSERT INTO prompt_labels (name, label, version, split, updated_at) "
+                    "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name, label) DO NOTHING",
                     name,
                     label,
-                    to,
+                    to_version,
+                    to_split,
                     now,
                 )
                 moved = status != "INSERT 0 0"
             if not moved:
-                current = await connection.fetchval(
-                    "SELECT version FROM prompt_labels WHERE name = $1 AND label = $2", name, label
+                row = await connection.fetchrow(
+                    "SELECT version, split FROM prompt_labels WHERE name = $1 AND label = $2", name, label
                 )
+                current = target_of(row["version"], row["split"]) if row else None
                 raise PromptLabelConflictError(
-                    f"label {label!r} of prompt {name!r} points at {_shown(current)}, "
-                    f"not {_shown(expected)}: it moved meanwhile; read it again and retry",
+                    f"label {label!r} of prompt {name!r} points at {shown(current)}, not {shown(expected)}: "
+                    "it moved meanwhile; read it again and retry",
                     param="expected",
                 )
             await connection.execute(
                 "INSERT INTO prompt_label_moves (name, label, from_version, to_version, moved_by, moved_at, "
-                "reason) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                "reason, from_split, to_split) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
                 name,
                 label,
-                expected,
-                to,
+                was_version,
+                to_version,
                 by,
                 now,
                 reason,
+                was_split,
+                to_split,
             )
             await connection.execute(_BUMP)
         return LabelMove(name, label, expected, to, by, now, reason)
@@ -155,7 +168,7 @@ class PostgresPromptStore:
     async def history(self, name: str, label: str | None = None, limit: int = 100) -> list[LabelMove]:
         pool = await self._conn()
         sql = (
-            "SELECT name, label, from_version, to_version, moved_by, moved_at, reason "
+            "SELECT name, label, from_version, from_split, to_version, to_split, moved_by, moved_at, reason "
             "FROM prompt_label_moves WHERE name = $1"
         )
         params: list[object] = [name]
@@ -164,13 +177,9 @@ class PostgresPromptStore:
             sql += f" AND label = ${len(params)}"
         params.append(limit)
         rows = await pool.fetch(sql + f" ORDER BY id DESC LIMIT ${len(params)}", *params)
-        return [LabelMove(*row) for row in rows]
+        return [move_of(row) for row in rows]
 
     async def close(self) -> None:
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
-
-
-def _shown(version: int | None) -> str:
-    return "nothing" if version is None else f"version {version}"

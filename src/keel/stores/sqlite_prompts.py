@@ -15,7 +15,7 @@ import aiosqlite
 import orjson
 
 from ..errors import PromptError, PromptLabelConflictError
-from ..prompts.store import LabelMove, PromptSnapshot, version_of
+from ..prompts.store import LabelMove, PromptSnapshot, Target, columns, move_of, shown, target_of, version_of
 from ..prompts.version import PromptVersion
 from .sqlite import connect
 
@@ -46,6 +46,11 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX prompt_label_moves_name ON prompt_label_moves (name, label, id)",
         "CREATE TABLE prompt_revision (id INTEGER PRIMARY KEY CHECK (id = 1), revision INTEGER NOT NULL)",
         "INSERT INTO prompt_revision (id, revision) VALUES (1, 0)",
+    ),
+    (  # 2: a label may split traffic across versions (A/B): its bucket ranges, as canonical JSON
+        "ALTER TABLE prompt_labels ADD COLUMN split TEXT",
+        "ALTER TABLE prompt_label_moves ADD COLUMN from_split TEXT",
+        "ALTER TABLE prompt_label_moves ADD COLUMN to_split TEXT",
     ),
 )
 
@@ -81,11 +86,12 @@ class SQLitePromptStore:
                 async with db.execute("SELECT name, version, spec FROM prompt_versions") as cursor:
                     for name, number, spec in await cursor.fetchall():
                         snapshot.versions.setdefault(name, {})[number] = version_of(name, number, spec)
-                async with db.execute("SELECT name, label, version FROM prompt_labels") as cursor:
-                    for name, label, number in await cursor.fetchall():
+                async with db.execute("SELECT name, label, version, split FROM prompt_labels") as cursor:
+                    for name, label, number, split in await cursor.fetchall():
                         snapshot.known_labels.add((name, label))
-                        if number is not None:
-                            snapshot.labels.setdefault(name, {})[label] = number
+                        target = target_of(number, split)
+                        if target is not None:
+                            snapshot.labels.setdefault(name, {})[label] = target
             finally:
                 await db.execute("COMMIT")
         return snapshot
@@ -114,40 +120,37 @@ class SQLitePromptStore:
             await db.execute("COMMIT")
 
     async def move_label(
-        self, name: str, label: str, to: int | None, *, expected: int | None, by: str, reason: str = "move"
+        self, name: str, label: str, to: Target, *, expected: Target, by: str, reason: str = "move"
     ) -> LabelMove:
         db = await self._conn()
         now = time.time()
+        (to_version, to_split), (was_version, was_split) = columns(to), columns(expected)
         async with self._write:
             await db.execute("BEGIN IMMEDIATE")
             try:
                 async with db.execute(
-                    "UPDATE prompt_labels SET version = ?, updated_at = ? WHERE name = ? AND label = ? "
-                    "AND version IS ?",
-                    (to, now, name, label, expected),
+                    "UPDATE prompt_labels SET version = ?, split = ?, updated_at = ? WHERE name = ? "
+                    "AND label = ? AND version IS ? AND split IS ?",
+                    (to_version, to_split, now, name, label, was_version, was_split),
                 ) as cursor:
                     moved = cursor.rowcount
                 if moved == 0 and expected is None:
                     async with db.execute(
-                        "INSERT INTO prompt_labels (name, label, version, updated_at) VALUES (?,?,?,?) "
-                        "ON CONFLICT (name, label) DO NOTHING",
-                        (name, label, to, now),
+                        "INSERT INTO prompt_labels (name, label, version, split, updated_at) "
+                        "VALUES (?,?,?,?,?) ON CONFLICT (name, label) DO NOTHING",
+                        (name, label, to_version, to_split, now),
                     ) as cursor:
                         moved = cursor.rowcount
                 if moved == 0:
                     async with db.execute(
-                        "SELECT version FROM prompt_labels WHERE name = ? AND label = ?", (name, label)
+                        "SELECT version, split FROM prompt_labels WHERE name = ? AND label = ?", (name, label)
                     ) as cursor:
                         row = await cursor.fetchone()
-                    raise PromptLabelConflictError(
-                        f"label {label!r} of prompt {name!r} points at {_shown(row[0] if row else None)}, "
-                        f"not {_shown(expected)}: it moved meanwhile; read it again and retry",
-                        param="expected",
-                    )
+                    raise _conflict(name, label, target_of(*row) if row else None, expected)
                 await db.execute(
                     "INSERT INTO prompt_label_moves (name, label, from_version, to_version, moved_by, "
-                    "moved_at, reason) VALUES (?,?,?,?,?,?,?)",
-                    (name, label, expected, to, by, now, reason),
+                    "moved_at, reason, from_split, to_split) VALUES (?,?,?,?,?,?,?,?,?)",
+                    (name, label, was_version, to_version, by, now, reason, was_split, to_split),
                 )
                 await db.execute("UPDATE prompt_revision SET revision = revision + 1 WHERE id = 1")
             except BaseException:
@@ -159,7 +162,7 @@ class SQLitePromptStore:
     async def history(self, name: str, label: str | None = None, limit: int = 100) -> list[LabelMove]:
         db = await self._conn()
         sql = (
-            "SELECT name, label, from_version, to_version, moved_by, moved_at, reason "
+            "SELECT name, label, from_version, from_split, to_version, to_split, moved_by, moved_at, reason "
             "FROM prompt_label_moves WHERE name = ?"
         )
         params: list[object] = [name]
@@ -167,7 +170,7 @@ class SQLitePromptStore:
             sql += " AND label = ?"
             params.append(label)
         async with db.execute(sql + " ORDER BY id DESC LIMIT ?", (*params, limit)) as cursor:
-            return [LabelMove(*row) for row in await cursor.fetchall()]
+            return [move_of(row) for row in await cursor.fetchall()]
 
     async def close(self) -> None:
         if self._db is not None:
@@ -175,5 +178,9 @@ class SQLitePromptStore:
             self._db = None
 
 
-def _shown(version: int | None) -> str:
-    return "nothing" if version is None else f"version {version}"
+def _conflict(name: str, label: str, current: Target, expected: Target) -> PromptLabelConflictError:
+    return PromptLabelConflictError(
+        f"label {label!r} of prompt {name!r} points at {shown(current)}, not {shown(expected)}: "
+        "it moved meanwhile; read it again and retry",
+        param="expected",
+    )
