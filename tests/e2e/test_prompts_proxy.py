@@ -5,6 +5,7 @@ the version, the ledger records it, and mistakes are 400s naming the field."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ import pytest
 from keel.mock import MockServer
 from keel.stores.sqlite_ledger import SQLiteLedger
 
-from .conftest import KeelFactory, RunningKeel
+from .conftest import KeelFactory, RunningKeel, mock_config, start_keel
 
 MASTER = "sk-master-prompts-test"
 
@@ -45,6 +46,21 @@ def keel_with_prompts(keel_for: KeelFactory, tmp_path: Path, uid: Any) -> tuple[
         server={"master_key": MASTER},
     )
     return running, model
+
+
+@pytest.fixture(scope="module")
+def one_keel(upstream: MockServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningKeel]:
+    """One server with the prompts for the tests that only read."""
+    root = tmp_path_factory.mktemp("prompts")
+    config = mock_config(
+        upstream,
+        {"smart": ["mock/ok"]},
+        prompts={"dir": str(prompts_dir(root, "smart"))},
+        server={"master_key": MASTER},
+    )
+    running = start_keel(config)
+    yield running
+    running.stop()
 
 
 VARIABLES = {"document": "The cat sat.", "audience": "children"}

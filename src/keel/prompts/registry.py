@@ -66,6 +66,7 @@ class PromptRegistry:
         self._away_since: float | None = None
         self._first: asyncio.Lock | None = None
         self._poller: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
 
     @property
     def store(self) -> PromptStore:
@@ -90,8 +91,19 @@ class PromptRegistry:
     def apply(self, config: Config, yaml: Versions) -> None:
         """Make a reloaded config's prompts (``load``'s result) the ones served."""
         self.settings, self.yaml = config.prompts, yaml
-        if self._snapshot is not None and self._poller is not None:
-            asyncio.get_running_loop().create_task(self._want_labels(self._snapshot))
+        if self._snapshot is None or self._poller is None:
+            return  # the first call applies the files' wanted labels
+        try:
+            task = asyncio.get_running_loop().create_task(self._want_labels(self._snapshot))
+        except RuntimeError:  # reloaded outside the event loop: the labels wait for the next reload
+            return
+        self._tasks.add(task)
+        task.add_done_callback(self._wanted)
+
+    def _wanted(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("prompts: a file's wanted label was not set", error=repr(task.exception()))
 
     # Serving.
     async def select(
