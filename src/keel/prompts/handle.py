@@ -54,7 +54,7 @@ class PromptHandle:
         if user is not None:
             call_params["user"] = user
         call_params["keel"] = {**(keel or {}), "prompt_ref": ref}
-        return model or "", list(messages), call_params
+        return model or f"prompt:{self.name}", list(messages), call_params  # spans name it
 
     async def chat(
         self,

@@ -87,8 +87,10 @@ def parse_prompt_field(value: Any, given: Mapping[str, Any]) -> PromptRef:
 
 
 def unrendered(model: str | None, messages: Iterable[Any], fields: Mapping[str, Any]) -> ChatRequest:
-    """The caller's request before its prompt is rendered: no validation yet (it may have no
-    messages); ``rendered_request`` validates what is finally sent."""
+    """The caller's request before its prompt is rendered: no validation of the whole yet (it may
+    have no messages); ``rendered_request`` validates what is finally sent. Its ``model`` stands for
+    the prompt (``prompt:summarize``) in what runs before the rendering — the call's span, the
+    ledger of a call refused before it."""
     listed: list[Message] = []
     for index, message in enumerate(messages):
         try:

@@ -51,8 +51,8 @@ def prompt_request(
     given = {key: value for key, value in fields.items() if value is not None}
     if model:
         given["model"] = model
-    options["prompt_ref"] = parse_prompt_field(prompt, given)
-    request = unrendered(model, messages, fields)
+    ref = options["prompt_ref"] = parse_prompt_field(prompt, given)
+    request = unrendered(model or f"prompt:{ref.name}", messages, fields)  # until rendered (spans, logs)
     include_usage = bool(stream and stream_options and stream_options.get("include_usage") is True)
     return request, bool(stream), include_usage
 
@@ -94,8 +94,9 @@ def anthropic_prompt_request(
         fields["user"] = user
     if stream is not None:
         fields["stream"] = stream
-    options["prompt_ref"] = parse_prompt_field(prompt, given)
-    return unrendered(model, from_anthropic_messages(None, messages), fields), bool(stream)
+    ref = options["prompt_ref"] = parse_prompt_field(prompt, given)
+    request = unrendered(model or f"prompt:{ref.name}", from_anthropic_messages(None, messages), fields)
+    return request, bool(stream)
 
 
 async def run_prompt_call(
