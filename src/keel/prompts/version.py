@@ -27,6 +27,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from ..errors import PromptVariableError
+from .cases import PromptTestCase
 from .template import Span, Template, TemplateSyntaxError
 
 __all__ = ["PARAMS", "MessageTemplate", "PromptVersion", "VariableSpec", "check_label", "check_name"]
@@ -91,7 +92,7 @@ class PromptVersion(BaseModel):
     variables: dict[str, VariableSpec] | None = None
     overridable: tuple[str, ...] = ()
     response_schema: dict[str, Any] | None = None
-    tests: tuple[dict[str, Any], ...] = ()
+    tests: tuple[PromptTestCase, ...] = ()
     description: str | None = None
     label: str | None = Field(None, description="YAML: the label this version takes at first load")
     source: str = "database"
