@@ -4,6 +4,8 @@ code 1, all passing exit 0; ``--model`` asks another route."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +14,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from keel.errors import ServerError
 from keel.mock import MockServer
 from keel.prompts.cli import prompts_app
 
@@ -83,3 +86,46 @@ def test_all_passing_exits_0_and_json_names_the_route(
     [case] = found["cases"]
     assert case["passed"] and case["route"] == f"mock/{other}" and case["answer"] == "token0 token1 token2"
     assert len(mock_server.attempts(model=other)) == 1
+
+
+async def test_stats_flags_the_version_whose_route_fails_a_fifth_of_its_calls(
+    gateway_for: Any, tmp_path: Path, uid: Any
+) -> None:
+    """60 calls on each of two versions through the mock, v2's route answering 500 to its first 12
+    (no retries): ``keel prompts stats`` reports v2's 20 % error rate and flags it as significantly
+    worse than v1 on error rate (two-proportion z-test). (Its failed calls also cost nothing, which
+    the cost comparison may rightly flag.)"""
+    root = tmp_path / "prompts" / "greet"
+    root.mkdir(parents=True)
+    (root / "v1.yaml").write_text(f"model: mock/{uid('ok')}\nuser_template: 'Hi {{who}}'\n")
+    (root / "v2.yaml").write_text(
+        f"model: mock/{uid('error-500:times=12')}\nuser_template: 'Hello {{who}}'\n"
+    )
+    gateway = gateway_for(
+        {},
+        prompts={"dir": str(tmp_path / "prompts")},
+        retry={"max_attempts": 1, "per_call_retries": 0},
+        breaker={"failure_threshold": 1000},
+        ledger={"durability": "strict"},
+    )
+    for version in (1, 2):
+        for _ in range(60):
+            with contextlib.suppress(ServerError):  # v2's first twelve
+                await gateway.prompt("greet", version=version).chat(who="a")
+    config = tmp_path / "keel.yaml"
+    config.write_text(f"database: {gateway.config.database}\n")
+
+    arguments = ["stats", "greet", "--format", "json", "--config", str(config)]
+    result = await asyncio.to_thread(CliRunner().invoke, prompts_app, arguments)  # it runs its own loop
+
+    report = orjson.loads(result.stdout)
+    assert [(v["version"], v["calls"], v["error_rate"]) for v in report["variants"]] == [
+        (1, 60, 0.0),
+        (2, 60, 0.2),
+    ]
+    assert report["baseline"] == 1
+    [error_rate] = [c for c in report["comparisons"] if c["metric"] == "error rate"]
+    assert (
+        error_rate["significant"] and error_rate["direction"] == "worse" and error_rate["p_adjusted"] < 0.01
+    )
+    assert report["significant"][0].startswith("v2 is significantly worse than v1 on error rate")

@@ -31,7 +31,7 @@ from .store import PromptStore, open_prompt_store
 __all__ = ["prompts_app"]
 
 prompts_app = typer.Typer(
-    help="Versioned prompts: list, show, diff, create, label, rollback, test (on the configured database).",
+    help="Versioned prompts: list, show, diff, create, label, rollback, test, stats (no server needed).",
     no_args_is_help=True,
 )
 err = Console(stderr=True)
@@ -186,51 +186,6 @@ def rollback(
     )
 
 
-@prompts_app.command("test")
-def test_prompt(
-    name: Annotated[str, typer.Argument(help="the prompt's name")],
-    version: Annotated[
-        int | None, typer.Option("--version", "-v", help="a version (default: latest)")
-    ] = None,
-    label: Annotated[str | None, typer.Option("--label", "-l", help="the version a label points at")] = None,
-    model: Annotated[
-        str | None, typer.Option("--model", "-m", help="ask this model instead of the version's")
-    ] = None,
-    output: Annotated[str, typer.Option("--format", help="table or json")] = "table",
-    config: ConfigOption = None,
-    database: DatabaseOption = None,
-) -> None:
-    """Run a version's test cases (its tests:) against its model, or --model; exit 1 if one fails."""
-    from ..gateway import Gateway
-    from .runner import CaseResult, run_cases
-
-    async def work(catalog: Catalog, store: PromptStore) -> tuple[str, list[CaseResult]]:
-        chosen = catalog.version(name, version, label)
-        if not chosen.tests:
-            raise ValueError(f"{chosen.ref} has no tests: add them under tests: (docs/prompts.md)")
-        async with Gateway.from_config(_config_source(config)) as gateway:
-            return chosen.ref, await run_cases(gateway, chosen, model=model)
-
-    ref, results = _run(config, database, work)
-    if output == "json":
-        print(orjson.dumps({"prompt": ref, "cases": [result.public() for result in results]}).decode())
-    else:
-        table = Table(box=None, header_style="bold", pad_edge=False, title=f"{ref}", title_justify="left")
-        for column in ("CASE", "RESULT", "COST", "LATENCY", "WHY"):
-            table.add_column(column, no_wrap=column != "WHY")
-        for result in results:
-            verdict = "[green]pass[/green]" if result.passed else "[red]FAIL[/red]"
-            table.add_row(
-                escape(result.name), verdict, f"${result.cost_usd:.6f}", f"{result.latency_s:.2f}s",
-                escape("; ".join(result.failures)),
-            )  # fmt: skip
-        _stdout().print(table)
-    failed = sum(1 for result in results if not result.passed)
-    err.print(f"{len(results) - failed} passed, {failed} failed.")
-    if failed:
-        raise typer.Exit(1)
-
-
 async def _value(value: T) -> T:
     return value
 
@@ -308,3 +263,6 @@ def _stdout() -> Console:
     if not console.is_terminal and "COLUMNS" not in os.environ:
         console = Console(width=160)
     return console
+
+
+from . import cli_runs  # noqa: E402, F401  (its commands, test and stats, join this group)

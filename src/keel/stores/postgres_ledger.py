@@ -50,6 +50,7 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
     (  # 4: the version of the named prompt a call used, beside its name (issue 18)
         "ALTER TABLE ledger ADD COLUMN prompt_version integer",
+        "CREATE INDEX ledger_prompt ON ledger (prompt, started_at)",
     ),
 )
 
@@ -117,6 +118,20 @@ class PostgresLedger:
         for row in rows:
             row["attempts"] = orjson.loads(row["attempts"])
         return rows
+
+    async def prompt_calls(self, prompt: str, *, since: float | None = None) -> list[dict[str, Any]]:
+        """The calls that used ``prompt`` (see ``SQLiteLedger.prompt_calls``)."""
+        sql = (
+            "SELECT prompt_version, variant, status, latency_ms, ttft_ms, cost_usd, validation "
+            "FROM ledger WHERE prompt = $1"
+        )
+        params: list[Any] = [prompt]
+        if since is not None:
+            params.append(since)
+            sql += " AND started_at >= $2"
+        pool = await self._conn()
+        async with pool.acquire() as connection:
+            return [dict(row) for row in await connection.fetch(sql + " ORDER BY id LIMIT 1000000", *params)]
 
     async def close(self) -> None:
         if self._pool is not None:

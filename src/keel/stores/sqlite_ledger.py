@@ -56,6 +56,7 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
     (  # 4: the version of the named prompt a call used, beside its name (issue 18)
         "ALTER TABLE ledger ADD COLUMN prompt_version INTEGER",
+        "CREATE INDEX ledger_prompt ON ledger (prompt, started_at)",
     ),
 )
 
@@ -142,6 +143,22 @@ class SQLiteLedger:
             row["cost_usd"] = Decimal(row["cost_usd"])
         return rows
 
+    async def prompt_calls(self, prompt: str, *, since: float | None = None) -> list[dict[str, Any]]:
+        """The calls that used ``prompt``: version, variant, status, latency, time to first token,
+        cost and validation outcome (what ``keel prompts stats`` compares)."""
+        sql = f"SELECT {_PROMPT_COLUMNS} FROM ledger WHERE prompt = ?"
+        params: list[Any] = [prompt]
+        if since is not None:
+            sql += " AND started_at >= ?"
+            params.append(since)
+        db = await self._conn()
+        db.row_factory = aiosqlite.Row
+        async with db.execute(sql + " ORDER BY id LIMIT 1000000", params) as cursor:
+            rows = [dict(row) for row in await cursor.fetchall()]
+        for row in rows:
+            row["cost_usd"] = Decimal(row["cost_usd"])
+        return rows
+
     async def close(self) -> None:
         if self._db is not None:
             await self._db.close()
@@ -149,6 +166,7 @@ class SQLiteLedger:
 
 
 _COLUMNS = (*LEDGER_COLUMNS, "cost_nano")
+_PROMPT_COLUMNS = "prompt_version, variant, status, latency_ms, ttft_ms, cost_usd, validation"
 _INSERT = (
     f"INSERT OR IGNORE INTO ledger ({', '.join(_COLUMNS)}) SELECT "
     + ", ".join(f"value ->> {i}" for i in range(len(_COLUMNS)))
