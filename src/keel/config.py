@@ -40,6 +40,7 @@ __all__ = [
     "MetricsConfig",
     "PriceConfig",
     "PricingConfig",
+    "PromptGuardConfig",
     "PromptsConfig",
     "ProviderConfig",
     "RateLimitConfig",
@@ -329,6 +330,19 @@ class StructuredOutputConfig(_Strict):
     )
 
 
+class PromptGuardConfig(_Strict):
+    """A rollout rule on a label: when the version(s) its last move brought in break it, after
+    ``min_calls`` of theirs, the label goes back (docs/prompts.md)."""
+
+    prompt: str
+    label: str = "production"
+    min_calls: int = Field(200, ge=1, description="calls of the new version(s) before the rule is judged")
+    max_error_rate: float | None = Field(None, ge=0, le=1)
+    max_validation_failure_rate: float | None = Field(None, ge=0, le=1)
+    max_p95_latency_s: float | None = Field(None, gt=0)
+    max_cost_per_call_usd: Decimal | None = Field(None, ge=0)
+
+
 class PromptsConfig(_Strict):
     """Named, versioned prompts (docs/prompts.md): the YAML directory, the label served by default,
     and how fresh this process keeps the labels the database holds."""
@@ -343,6 +357,8 @@ class PromptsConfig(_Strict):
     max_stale: float = Field(
         60.0, gt=0, description="seconds labels last read are served while the database does not answer"
     )
+    guards: list[PromptGuardConfig] = Field(default_factory=list, description="rollout rules on labels")
+    guard_interval: float = Field(5.0, gt=0, description="seconds between judgements of the guards")
 
     @field_validator("default_label")
     @classmethod

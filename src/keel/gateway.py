@@ -72,6 +72,7 @@ class Gateway:
         self._lasting = _lasting(config, breakers, counters)
         self._lasting.prompts = PromptRegistry(config)
         self._generation = Generation(config, self._lasting, providers=providers)
+        self._attach_prompts()
         self._sync: SyncGateway | None = None
 
     @classmethod
@@ -113,7 +114,14 @@ class Gateway:
         self._generation = Generation(config, self._lasting, previous=previous)
         previous.retire()
         prompts.apply(config, files)
+        self._attach_prompts()
         return changes
+
+    def _attach_prompts(self) -> None:
+        """What the prompts' rollout guards read (the ledger) and alert with (the webhook)."""
+        prompts, generation = self.prompts, self._generation
+        prompts.ledger = generation.ledger.store if generation.ledger is not None else None
+        prompts.notify = generation.alerts.notify
 
     # What the current config built (a running call keeps the generation it started on).
     @property

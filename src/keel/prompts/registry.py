@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, PromptNotFoundError, PromptStoreUnavailableError
 from ..telemetry.logs import get_logger
@@ -67,6 +67,11 @@ class PromptRegistry:
         self._first: asyncio.Lock | None = None
         self._poller: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self.ledger: Any = None
+        """The ledger store the guards read (``prompt_calls``); set by the gateway."""
+        self.notify: Any = None
+        """Posts an alert event to the webhook; set by the gateway."""
+        self._judged_at = 0.0
 
     @property
     def store(self) -> PromptStore:
@@ -247,6 +252,7 @@ class PromptRegistry:
                     if self._away_since is not None:
                         log.warning("prompt store reachable again")
                         self._away_since = None
+                await self._guard()
             except asyncio.CancelledError:
                 raise
             except ConfigError as error:  # the database answers, with a version a file has too
@@ -259,6 +265,30 @@ class PromptRegistry:
                         "prompt store unreachable: labels as last read are served for prompts.max_stale",
                         error=type(error).__name__,
                     )
+
+    async def _guard(self) -> None:
+        """Judge the rollout guards (``prompts.guards``) every ``prompts.guard_interval`` seconds."""
+        rules = self.settings.guards
+        now = time.monotonic()
+        if not rules or now - self._judged_at < self.settings.guard_interval or self._snapshot is None:
+            return
+        self._judged_at = now
+        if getattr(self.ledger, "prompt_calls", None) is None:
+            return
+        from .guard import LabelGuard
+
+        try:
+            async with asyncio.timeout(_READ_TIMEOUT_S * 5):
+                moved = await LabelGuard(self.store, self.ledger, self.notify).check(
+                    rules, self._snapshot.labels
+                )
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # judged again next interval
+            log.warning("prompt guards could not be judged", error=type(error).__name__)
+            return
+        if moved:
+            await self.refresh()  # this process stops serving the version at once
 
     async def aclose(self) -> None:
         if self._poller is not None:

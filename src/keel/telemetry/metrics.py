@@ -31,6 +31,7 @@ __all__ = [
     "ledger_queue_depth",
     "ledger_records",
     "ledger_write_lag",
+    "prompt_rollbacks",
     "rate_limit_refusals",
     "request_duration",
     "time_to_first_token",
@@ -154,6 +155,13 @@ budget_alerts = Counter(
     "keel_budget_alerts_total",
     "Budget thresholds crossed, once per budget, threshold and window.",
     ["budget", "threshold"],
+    registry=REGISTRY,
+)
+
+prompt_rollbacks = Counter(
+    "keel_prompt_rollbacks_total",
+    "Labels a rollout guard moved back (once per breach, across replicas).",
+    ["prompt", "label"],
     registry=REGISTRY,
 )
 
