@@ -8,6 +8,7 @@ already running finishes on the generation it started on.
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -389,6 +390,28 @@ class Gateway:
         request = _request(model, messages, params, options)
         return GatewayStream(self, self.new_call(request, stream=True, **options))
 
+    async def feedback(
+        self, request_id: str, score: float, *, comment: str | None = None, key_id: str | None = None
+    ) -> None:
+        """Record a score for the answer with ``request_id`` (``response.request_id``, or the
+        proxy's ``x-request-id``); ``keel prompts stats`` compares versions by it.
+
+        Raises:
+            RequestError: a request id that is not one, or a score that is not a finite number.
+            ConfigError: no ledger on SQLite or PostgreSQL to keep it in.
+        """
+        if not isinstance(request_id, str) or not 0 < len(request_id) <= 128:
+            raise RequestError("feedback: request_id must be the answer's request id (1-128 characters)")
+        if isinstance(score, bool) or not isinstance(score, int | float) or not math.isfinite(score):
+            raise RequestError("feedback: score must be a finite number")
+        if comment is not None and (not isinstance(comment, str) or len(comment) > 4000):
+            raise RequestError("feedback: comment must be text of at most 4000 characters")
+        store = self._generation.ledger.store if self._generation.ledger is not None else None
+        add = getattr(store, "add_feedback", None)
+        if add is None:
+            raise ConfigError("feedback needs the ledger (ledger.enabled) on a SQLite or PostgreSQL database")
+        await add(request_id, float(score), comment=comment, key_id=key_id)
+
     @property
     def sync(self) -> SyncGateway:
         """Blocking versions of ``chat`` and ``stream`` for scripts and notebooks."""
@@ -489,6 +512,7 @@ def _request(
 
 def _annotate(response: ChatResponse, call: Call) -> ChatResponse:
     response.attempts = call.attempts
+    response.request_id = call.request_id
     if "prompt_version" in call.options:
         response.prompt = f"{call.options['prompt']}@{call.options['prompt_version']}"
     response.cache = call.options.get("cache_info")

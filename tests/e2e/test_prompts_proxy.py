@@ -12,6 +12,7 @@ from typing import Any
 import anthropic
 import httpx2 as httpx
 import openai
+import orjson
 import pytest
 
 from keel.mock import MockServer
@@ -269,3 +270,40 @@ def test_bad_prompt_requests_are_4xx_never_5xx(
     assert answer.status_code == status, answer.text
     if param is not None:
         assert answer.json()["error"]["param"] == param
+
+
+def test_feedback_on_answers_reaches_the_stats_of_their_versions(
+    keel_with_prompts: tuple[RunningKeel, str], tmp_path: Path
+) -> None:
+    """POST /v1/feedback with each answer's x-request-id: 201; a bad body is a 400 naming the field;
+    ``keel prompts stats`` shows each version's mean score and how many."""
+    from typer.testing import CliRunner
+
+    from keel.prompts.cli import prompts_app
+
+    keel, _ = keel_with_prompts
+    auth = {"authorization": f"Bearer {MASTER}"}
+    for version, score in ((1, 1), (1, 0), (2, 1), (2, 1)):
+        answer = httpx.post(
+            f"{keel.v1}/prompts/summarize@{version}/completions",
+            json={"variables": VARIABLES if version == 1 else {"document": "x"}},
+            headers=auth,
+        )
+        given = httpx.post(
+            f"{keel.v1}/feedback",
+            json={"request_id": answer.headers["x-request-id"], "score": score},
+            headers=auth,
+        )
+        assert given.status_code == 201 and given.json()["recorded"] is True
+    bad = httpx.post(f"{keel.v1}/feedback", json={"request_id": "x", "score": "great"}, headers=auth)
+    assert bad.status_code == 400 and bad.json()["error"]["param"] == "score"
+    config = tmp_path / "stats.yaml"
+    config.write_text(f"database: {keel.app.gateway.config.database}\n")
+
+    result = CliRunner().invoke(
+        prompts_app, ["stats", "summarize", "--format", "json", "--config", str(config)]
+    )
+
+    variants = {v["version"]: v for v in orjson.loads(result.stdout)["variants"]}
+    assert (variants[1]["feedback_mean"], variants[1]["feedback_count"]) == (0.5, 2)
+    assert (variants[2]["feedback_mean"], variants[2]["feedback_count"]) == (1.0, 2)

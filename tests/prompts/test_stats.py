@@ -60,3 +60,14 @@ def test_identical_variants_flag_nothing_and_the_false_alarm_rate_stays_under_fi
         if compare(rows(1, 300, 0.05, 1000 + seed) + rows(2, 300, 0.05, 2000 + seed))["significant"]
     )
     assert alarms <= 3
+
+
+def test_lower_feedback_is_worse() -> None:
+    """Scores are compared too, higher being better: v2's thumbs-down majority is flagged worse."""
+    rng = random.Random(7)
+    scores = [{"prompt_version": 1, "score": float(rng.random() < 0.8)} for _ in range(300)]
+    scores += [{"prompt_version": 2, "score": float(rng.random() < 0.5)} for _ in range(300)]
+    report = compare(rows(1, 400, 0.0, 5) + rows(2, 400, 0.0, 6), baseline=1, feedback=scores)
+    [flagged] = [c for c in report["comparisons"] if c["significant"]]
+    assert (flagged["metric"], flagged["direction"]) == ("feedback", "worse")
+    assert report["variants"][0]["feedback_count"] == 300

@@ -89,9 +89,11 @@ def stats(
             if query is None:
                 raise ValueError("this ledger engine cannot report prompt statistics")
             rows = await query(name, since=parse_since(since))
+            scores = getattr(ledger, "prompt_feedback", None)
+            feedback = await scores(name, since=parse_since(since)) if scores is not None else []
         finally:
             await ledger.close()
-        return compare(rows, baseline=baseline)
+        return compare(rows, baseline=baseline, feedback=feedback)
 
     try:
         report = asyncio.run(work())
@@ -113,7 +115,7 @@ def stats(
     else:
         err.print(
             f"No significant difference from v{report['baseline']} (two-proportion z-test for rates, "
-            "Mann-Whitney U for latency and cost; Holm-corrected, alpha 0.05)."
+            "Mann-Whitney U for latency, cost and feedback; Holm-corrected, alpha 0.05)."
         )
 
 
@@ -128,6 +130,7 @@ def _stats_table(name: str, report: dict[str, Any]) -> Table:
         "P95 MS",
         "TTFT P50",
         "COST/CALL",
+        "FEEDBACK",
     ):
         table.add_column(column, no_wrap=True)
     for row in report["variants"]:
@@ -143,5 +146,8 @@ def _stats_table(name: str, report: dict[str, Any]) -> Table:
             f"{row['latency_p95_ms']:.0f}",
             "-" if ttft is None else f"{ttft:.0f}",
             f"${row['cost_per_call_usd']:.6f}",
+            "-"
+            if row["feedback_mean"] is None
+            else f"{row['feedback_mean']:.2f} (n={row['feedback_count']})",
         )
     return table

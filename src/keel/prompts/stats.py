@@ -6,8 +6,9 @@ p50 time to first token (streams), and cost per call (with a 95 % normal interva
 version is compared with a **baseline** — the one that served most calls unless told:
 
 - rates by a two-sided **two-proportion z-test** (pooled);
-- latency and cost by a two-sided **Mann-Whitney U test** (normal approximation, ties corrected),
-  which asks whether one version's values tend to be larger, without assuming a distribution;
+- latency, cost and feedback scores by a two-sided **Mann-Whitney U test** (normal approximation,
+  ties corrected), which asks whether one version's values tend to be larger, without assuming a
+  distribution;
 
 and the p-values of all comparisons in the report are adjusted together by **Holm-Bonferroni**, so
 the chance of flagging any difference that is not there stays under 5 %. A difference is called
@@ -112,6 +113,7 @@ class VariantStats:
     latency_ms: list[float] = field(default_factory=list)
     ttft_ms: list[float] = field(default_factory=list)
     cost_usd: list[float] = field(default_factory=list)
+    scores: list[float] = field(default_factory=list)
 
     def add(self, row: dict[str, Any]) -> None:
         self.calls += 1
@@ -142,6 +144,9 @@ class VariantStats:
             "ttft_p95_ms": _quantile(self.ttft_ms, 0.95),
             "cost_per_call_usd": mean_cost,
             "cost_per_call_ci": (max(0.0, mean_cost - spread), mean_cost + spread),
+            "feedback_count": len(self.scores),
+            "feedback_mean": sum(self.scores) / len(self.scores) if self.scores else None,
+            "feedback_ci": _mean_ci(self.scores),
         }
 
 
@@ -163,18 +168,32 @@ def _spread(metric: str, base: Sequence[float], other: Sequence[float], *, mean:
     return metric, "Mann-Whitney U", *shown, mann_whitney_p(other, base)
 
 
+def _mean_ci(values: Sequence[float]) -> tuple[float, float] | None:
+    if len(values) < 2:
+        return None
+    mean = sum(values) / len(values)
+    half = _sd(values) * _Z / math.sqrt(len(values))
+    return (mean - half, mean + half)
+
+
 def _sd(values: Sequence[float]) -> float:
     mean = sum(values) / len(values)
     return math.sqrt(sum((value - mean) ** 2 for value in values) / (len(values) - 1))
 
 
-def compare(rows: Iterable[dict[str, Any]], *, baseline: int | None = None) -> dict[str, Any]:
-    """The report: each version's figures, each comparison with the baseline, and what is significant."""
+def compare(
+    rows: Iterable[dict[str, Any]], *, baseline: int | None = None, feedback: Iterable[dict[str, Any]] = ()
+) -> dict[str, Any]:
+    """The report: each version's figures, each comparison with the baseline, and what is significant.
+    ``feedback``: scores (``prompt_version``, ``score``) of the versions' answers."""
     variants: dict[int, VariantStats] = {}
     for row in rows:
         if row.get("prompt_version") is None:
             continue
         variants.setdefault(row["prompt_version"], VariantStats(row["prompt_version"])).add(row)
+    for row in feedback:
+        if row.get("prompt_version") in variants:
+            variants[row["prompt_version"]].scores.append(float(row["score"]))
     if not variants:
         return {"baseline": None, "variants": [], "comparisons": [], "significant": []}
     base = variants.get(baseline) if baseline is not None else None
@@ -194,6 +213,8 @@ def compare(rows: Iterable[dict[str, Any]], *, baseline: int | None = None) -> d
             tests.append(_rate("validation failure rate", *failed))
         if base.ttft_ms and other.ttft_ms:
             tests.append(_spread("time to first token", base.ttft_ms, other.ttft_ms))
+        if base.scores and other.scores:
+            tests.append(_spread("feedback", base.scores, other.scores, mean=True))
         for metric, test, was, now, p in tests:
             comparisons.append(
                 {
@@ -208,7 +229,8 @@ def compare(rows: Iterable[dict[str, Any]], *, baseline: int | None = None) -> d
     for comparison, adjusted in zip(comparisons, holm([c["p"] for c in comparisons]), strict=True):
         comparison["p_adjusted"] = adjusted
         comparison["significant"] = adjusted < ALPHA
-        worse = (comparison["value"] or 0) > (comparison["baseline"] or 0)  # every metric: lower is better
+        higher = (comparison["value"] or 0) > (comparison["baseline"] or 0)
+        worse = not higher if comparison["metric"] == "feedback" else higher  # feedback: higher is better
         comparison["direction"] = "worse" if worse else "better"
     return {
         "baseline": base.version,

@@ -35,6 +35,7 @@ from .caller import identify
 from .context import ApiContext
 from .errors import ApiError, ErrorRenderer, openai_error
 from .exchange import Exchange
+from .feedback import feedback
 from .health import healthz, readyz
 from .metrics_endpoint import metrics
 from .openai_api import chat_completions, embeddings, list_models, retrieve_model
@@ -90,6 +91,7 @@ class KeelApp:
         elsewhere = ApiRoute("*", messages_elsewhere, render_error=anthropic_error)
         self.add_route("/v1/messages/", elsewhere, prefix=True)
         self.add_route("/v1/prompts/", ApiRoute("POST", prompt_completions), prefix=True)
+        self.add_route("/v1/feedback", ApiRoute("POST", feedback))
         self.add_route("/v1/models", ApiRoute("GET", list_models))
         self.add_route("/v1/models/", ApiRoute("GET", retrieve_model), prefix=True)
         self.add_route("/healthz", ApiRoute("GET", healthz, auth=False))

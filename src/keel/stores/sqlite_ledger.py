@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
@@ -57,6 +58,15 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (  # 4: the version of the named prompt a call used, beside its name (issue 18)
         "ALTER TABLE ledger ADD COLUMN prompt_version INTEGER",
         "CREATE INDEX ledger_prompt ON ledger (prompt, started_at)",
+    ),
+    (  # 5: callers' feedback on answers, by the answer's request id (issue 18)
+        """
+        CREATE TABLE feedback (
+            id INTEGER PRIMARY KEY, request_id TEXT NOT NULL, score REAL NOT NULL, comment TEXT,
+            key_id TEXT, created_at REAL NOT NULL
+        )
+        """,
+        "CREATE INDEX feedback_request_id ON feedback (request_id)",
     ),
 )
 
@@ -158,6 +168,32 @@ class SQLiteLedger:
         for row in rows:
             row["cost_usd"] = Decimal(row["cost_usd"])
         return rows
+
+    async def add_feedback(
+        self, request_id: str, score: float, *, comment: str | None = None, key_id: str | None = None
+    ) -> None:
+        """Record a caller's score of the answer with ``request_id``."""
+        db = await self._conn()
+        async with self._write_lock:
+            await db.execute(
+                "INSERT INTO feedback (request_id, score, comment, key_id, created_at) VALUES (?,?,?,?,?)",
+                (request_id, score, comment, key_id, time.time()),
+            )
+
+    async def prompt_feedback(self, prompt: str, *, since: float | None = None) -> list[dict[str, Any]]:
+        """The scores given to answers of ``prompt``, with the version that served each."""
+        sql = (
+            "SELECT ledger.prompt_version AS prompt_version, feedback.score AS score FROM feedback "
+            "JOIN ledger ON ledger.request_id = feedback.request_id WHERE ledger.prompt = ?"
+        )
+        params: list[Any] = [prompt]
+        if since is not None:
+            sql += " AND ledger.started_at >= ?"
+            params.append(since)
+        db = await self._conn()
+        db.row_factory = aiosqlite.Row
+        async with db.execute(sql, params) as cursor:
+            return [dict(row) for row in await cursor.fetchall()]
 
     async def close(self) -> None:
         if self._db is not None:
