@@ -14,6 +14,8 @@ import httpx2 as httpx
 import openai
 import orjson
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from keel.mock import MockServer
 from keel.stores.sqlite_ledger import SQLiteLedger
@@ -307,3 +309,56 @@ def test_feedback_on_answers_reaches_the_stats_of_their_versions(
     variants = {v["version"]: v for v in orjson.loads(result.stdout)["variants"]}
     assert (variants[1]["feedback_mean"], variants[1]["feedback_count"]) == (0.5, 2)
     assert (variants[2]["feedback_mean"], variants[2]["feedback_count"]) == (1.0, 2)
+
+
+_ANY = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=12,
+)
+_PROMPT = st.fixed_dictionaries(
+    {},
+    optional={
+        "name": st.sampled_from(["summarize", "summarize@2", "summarize@x", "nope", ""]) | _ANY,
+        "label": st.sampled_from(["production", "latest", "staging"]) | _ANY,
+        "version": st.sampled_from([1, 2, 9]) | _ANY,
+        "variables": st.fixed_dictionaries({}, optional={"document": _ANY, "audience": _ANY}) | _ANY,
+    },
+)
+_BODY = st.fixed_dictionaries(
+    {},
+    optional={
+        "model": st.sampled_from(["", "smart", "mock/ok"]) | _ANY,
+        "messages": st.lists(st.fixed_dictionaries({"role": st.just("user"), "content": _ANY}), max_size=2)
+        | _ANY,
+        "stream": _ANY,
+        "temperature": _ANY,
+        "max_tokens": _ANY,
+        "variables": _ANY,
+        "label": _ANY,
+        "version": _ANY,
+        "system": _ANY,
+    },
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    prompt=_PROMPT | _ANY,
+    body=_BODY,
+    path=st.sampled_from(["/v1/chat/completions", "/v1/messages", "/v1/prompts/summarize/completions"]),
+)
+def test_no_prompt_request_makes_a_5xx(
+    one_keel: RunningKeel, prompt: object, body: dict[str, Any], path: str
+) -> None:
+    """Property: whatever a client puts in a prompt request, the answer is below 500."""
+    if path != "/v1/prompts/summarize/completions":
+        body = {**body, "prompt": prompt}
+    answer = httpx.post(
+        f"{one_keel.base_url}{path}", json=body, headers={"authorization": f"Bearer {MASTER}"}, timeout=20
+    )
+    assert answer.status_code < 500, answer.text
