@@ -309,6 +309,8 @@ def test_feedback_on_answers_reaches_the_stats_of_their_versions(
     variants = {v["version"]: v for v in orjson.loads(result.stdout)["variants"]}
     assert (variants[1]["feedback_mean"], variants[1]["feedback_count"]) == (0.5, 2)
     assert (variants[2]["feedback_mean"], variants[2]["feedback_count"]) == (1.0, 2)
+    over_http = httpx.get(f"{keel.base_url}/admin/prompts/summarize/stats?since=1d", headers=auth).json()
+    assert over_http["variants"] == orjson.loads(result.stdout)["variants"]
 
 
 _ANY = st.recursive(

@@ -145,3 +145,35 @@ async def test_labels_and_versions_select_what_is_sent(
         await gateway.prompt("greet", label="staging").chat(who="a")
     with pytest.raises(PromptNotFoundError, match="no prompt named 'nope'"):
         await gateway.prompt("nope").chat()
+
+
+def test_the_sync_facade_calls_prompts_as_the_async_api_does(
+    mock_server: MockServer, tmp_path: Path, uid: Callable[[str], str]
+) -> None:
+    """``gw.sync.prompt(...).chat`` and ``.stream`` answer what the async handle answers."""
+    import asyncio
+
+    from .conftest import FAST, merge
+
+    root = tmp_path / "prompts"
+    write_prompt(root, "greet", 1, f"model: mock/{uid('ok:tokens=4')}\nuser_template: 'hi {{who}}'\n")
+    config = merge(
+        {
+            "providers": {"mock": {"profile": "generic", "base_url": mock_server.base_url}},
+            "database": f"sqlite:///{tmp_path}/keel.db",
+            "prompts": {"dir": str(root), "default_label": "latest"},
+        },
+        FAST,
+    )
+    sync_gateway = Gateway.from_config(config)
+    try:
+        answer = sync_gateway.sync.prompt("greet").chat(who="a")
+        chunks = [chunk.text for chunk in sync_gateway.sync.prompt("greet@1").stream(who="a")]
+    finally:
+        sync_gateway.close()
+
+    async def run_async() -> str:
+        async with Gateway.from_config(config) as gateway:
+            return (await gateway.prompt("greet").chat(who="a")).text
+
+    assert answer.prompt == "greet@1" and answer.text == asyncio.run(run_async()) == "".join(chunks)

@@ -6,6 +6,7 @@ Mounted under ``/admin``::
     GET    /prompts/{name}                            its versions, labels and label moves
     GET    /prompts/{name}/versions/{version}         one version
     GET    /prompts/{name}/diff?from=1&to=production  a unified diff (numbers or labels)
+    GET    /prompts/{name}/stats?since=7d&baseline=1  keel prompts stats' report, as JSON
     POST   /prompts/{name}/versions                   a new version (JSON body; "label" points one at it)
     PUT    /prompts/{name}/labels/{label}             {"version": 3, "expected": 2}: compare-and-set;
                                                       {"split": {"3": 90, "4": 10}}: sticky A/B
@@ -132,11 +133,34 @@ def prompt_routes(gateway: Gateway, master_key: SecretStr | None) -> list[BaseRo
         await registry.refresh()
         return _json(moved.public())
 
+    async def stats(request: Request) -> Response:
+        from ..prompts.stats import compare
+        from ..reports import parse_since
+
+        name, query = request.path_params["name"], request.query_params
+        ledger = registry.ledger
+        if getattr(ledger, "prompt_calls", None) is None:
+            raise Refused(
+                503, "prompt statistics need the ledger on SQLite or PostgreSQL", "ledger_unavailable"
+            )
+        try:
+            since = parse_since(query.get("since"))
+        except ValueError as error:
+            raise Refused(400, str(error), "invalid_parameter", "since") from None
+        baseline = query.get("baseline")
+        if baseline is not None and not baseline.isdigit():
+            raise Refused(400, "baseline is a version number", "invalid_parameter", "baseline")
+        rows = await ledger.prompt_calls(name, since=since)
+        feedback = await ledger.prompt_feedback(name, since=since)
+        report = compare(rows, baseline=int(baseline) if baseline else None, feedback=feedback)
+        return _json({"prompt": name, **report})
+
     handlers: list[tuple[str, str, Handler]] = [
         ("/prompts", "GET", list_prompts),
         ("/prompts/{name}", "GET", show),
         ("/prompts/{name}/versions/{version}", "GET", show_version),
         ("/prompts/{name}/diff", "GET", diff_versions),
+        ("/prompts/{name}/stats", "GET", stats),
         ("/prompts/{name}/versions", "POST", create),
         ("/prompts/{name}/labels/{label}", "PUT", move),
         ("/prompts/{name}/labels/{label}", "DELETE", remove),
