@@ -30,6 +30,7 @@ from .policies.coalesce import CoalescePolicy
 from .policies.deadline import AttemptRunner
 from .policies.ledger import LedgerPolicy
 from .policies.output_guard import OutputGuardPolicy
+from .policies.prompt import PromptPolicy
 from .policies.ratelimit import RateLimitPolicy, RouteRateLimitPolicy
 from .policies.retry import RetryPolicy, RetrySettings
 from .policies.router import RouterPolicy
@@ -45,6 +46,7 @@ from .telemetry.observers import call_observers
 if TYPE_CHECKING:
     from .config import Config, ProviderConfig
     from .policies._flight import Flight
+    from .prompts.registry import PromptRegistry
     from .providers.base import Provider
     from .reply import StreamEnd
     from .stores.base import BreakerStore, Counters
@@ -78,6 +80,8 @@ class Lasting:
     outage: StateOutage | None = None
     """Whether the shared state store answers (None on in-memory state)."""
     retry_budget: RetryBudget | None = None
+    prompts: PromptRegistry | None = None
+    """Named prompts: YAML versions of the current config, the database's as last read."""
     _holders: dict[int, list[Any]] = field(default_factory=dict)  # id(part) -> [part, generations]
     _closing: set[asyncio.Task[None]] = field(default_factory=set)
 
@@ -180,8 +184,8 @@ class Generation:
         return parts + [part for part in (self.cache, self.ledger, self.otel) if part is not None]
 
     # The policy stack: the one place that knows its order (DESIGN §1).
-    #   outer (once per call):   ledger → output guards → budget → ratelimit → cache → coalesce
-    #                            → validate → router
+    #   outer (once per call):   ledger → output guards → prompt → budget → ratelimit → cache
+    #                            → coalesce → validate → router
     #   per route (router's):    retry → route ratelimit → breaker → attempt → AttemptRunner → provider
     def _outer(self) -> list[Policy]:
         config, counters, limits = self.config, self.lasting.budget_counters, self.lasting.limit_counters
@@ -191,6 +195,8 @@ class Generation:
             policies.append(LedgerPolicy(self.ledger, config.metrics, observers))
         if guards := build_output_guards(config.guards):
             policies.append(OutputGuardPolicy(guards))
+        if self.lasting.prompts is not None:
+            policies.append(PromptPolicy(self.lasting.prompts))
         policies.append(
             BudgetPolicy(
                 config.budgets,

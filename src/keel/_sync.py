@@ -8,10 +8,11 @@ from collections.abc import Coroutine, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
-    from .gateway import Gateway
+    from .gateway import Gateway, GatewayStream
+    from .prompts.handle import PromptHandle
     from .types import ChatResponse, Chunk
 
-__all__ = ["SyncGateway"]
+__all__ = ["SyncGateway", "SyncPrompt"]
 
 T = TypeVar("T")
 
@@ -40,7 +41,13 @@ class SyncGateway:
         return self._run(self._gateway.structured(output, list(messages), **params))
 
     def stream(self, model: str = "default", messages: Iterable[Any] = (), **params: Any) -> Iterator[Chunk]:
-        stream = self._gateway.stream(model, list(messages), **params)
+        yield from self._chunks(self._gateway.stream(model, list(messages), **params))
+
+    def prompt(self, name: str, *, label: str | None = None, version: int | None = None) -> SyncPrompt:
+        """``Gateway.prompt``, blocking: ``gw.sync.prompt("summarize").chat(document=text)``."""
+        return SyncPrompt(self, self._gateway.prompt(name, label=label, version=version))
+
+    def _chunks(self, stream: GatewayStream) -> Iterator[Chunk]:
         try:
             while True:
                 try:
@@ -55,3 +62,20 @@ class SyncGateway:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=5)
         self._loop.close()
+
+
+class SyncPrompt:
+    """A named prompt's ``chat``, ``structured`` and ``stream``, blocking (``PromptHandle``'s)."""
+
+    def __init__(self, facade: SyncGateway, handle: PromptHandle) -> None:
+        self._facade = facade
+        self._handle = handle
+
+    def chat(self, messages: Iterable[Any] = (), **kwargs: Any) -> ChatResponse:
+        return self._facade._run(self._handle.chat(list(messages), **kwargs))
+
+    def structured(self, output: Any = None, messages: Iterable[Any] = (), **kwargs: Any) -> Any:
+        return self._facade._run(self._handle.structured(output, list(messages), **kwargs))
+
+    def stream(self, messages: Iterable[Any] = (), **kwargs: Any) -> Iterator[Chunk]:
+        yield from self._facade._chunks(self._handle.stream(list(messages), **kwargs))

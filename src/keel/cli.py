@@ -26,12 +26,14 @@ __all__ = ["app", "main"]
 
 
 class _Commands(TyperGroup):
-    """The ``keel`` group: the ``keys`` and ``cache`` command groups (and rich, which they use) are
-    imported when asked for or listed in the help, so ``keel serve`` starts without them."""
+    """The ``keel`` group: the ``keys``, ``cache`` and ``prompts`` command groups (and rich, which
+    they use) are imported when asked for or listed in the help, so ``keel serve`` starts without
+    them."""
 
     LAZY: ClassVar[dict[str, tuple[str, str]]] = {
         "keys": ("keel.keys_cli", "keys_app"),
         "cache": ("keel.cache_cli", "cache_app"),
+        "prompts": ("keel.prompts.cli", "prompts_app"),
     }
 
     def list_commands(self, ctx: Context) -> list[str]:

@@ -40,6 +40,8 @@ __all__ = [
     "MetricsConfig",
     "PriceConfig",
     "PricingConfig",
+    "PromptGuardConfig",
+    "PromptsConfig",
     "ProviderConfig",
     "RateLimitConfig",
     "RetryConfig",
@@ -383,6 +385,44 @@ class GuardsConfig(_Strict):
     )
 
 
+class PromptGuardConfig(_Strict):
+    """A rollout rule on a label: when the version(s) its last move brought in break it, after
+    ``min_calls`` of theirs, the label goes back (docs/prompts.md)."""
+
+    prompt: str
+    label: str = "production"
+    min_calls: int = Field(200, ge=1, description="calls of the new version(s) before the rule is judged")
+    max_error_rate: float | None = Field(None, ge=0, le=1)
+    max_validation_failure_rate: float | None = Field(None, ge=0, le=1)
+    max_p95_latency_s: float | None = Field(None, gt=0)
+    max_cost_per_call_usd: Decimal | None = Field(None, ge=0)
+
+
+class PromptsConfig(_Strict):
+    """Named, versioned prompts (docs/prompts.md): the YAML directory, the label served by default,
+    and how fresh this process keeps the labels the database holds."""
+
+    dir: str | None = Field(
+        None, description="a directory of <prompt>/v<N>.yaml files; read at start and reload"
+    )
+    default_label: str = Field("production", description="the label a call gets when it names none")
+    refresh_interval: float = Field(
+        0.5, gt=0, le=60, description="seconds between looks at the database's prompt revision"
+    )
+    max_stale: float = Field(
+        60.0, gt=0, description="seconds labels last read are served while the database does not answer"
+    )
+    guards: list[PromptGuardConfig] = Field(default_factory=list, description="rollout rules on labels")
+    guard_interval: float = Field(5.0, gt=0, description="seconds between judgements of the guards")
+
+    @field_validator("default_label")
+    @classmethod
+    def _label(cls, value: str) -> str:
+        if value != "latest" and not re.fullmatch(r"[A-Za-z][A-Za-z0-9_.\-]{0,63}", value):
+            raise ValueError("a label: a letter, then letters, digits, _ . - (or latest)")
+        return value
+
+
 class StateOutageConfig(_Strict):
     """What each concern does while the shared state store (Redis) is away (docs/state.md)."""
 
@@ -495,6 +535,7 @@ class Config(_Strict):
     cache: CacheConfig = Field(default_factory=CacheConfig)
     structured_output: StructuredOutputConfig = Field(default_factory=StructuredOutputConfig)
     guards: GuardsConfig = Field(default_factory=GuardsConfig)
+    prompts: PromptsConfig = Field(default_factory=PromptsConfig)
     state_outage: StateOutageConfig = Field(default_factory=StateOutageConfig)
     state: str = "memory://"
     database: str = "sqlite:///keel.db"

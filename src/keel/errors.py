@@ -7,7 +7,12 @@ The tree::
     │   └── PricingError             no price for a route, or a usage that cannot be priced (keel.pricing)
     ├── RequestError                 the caller's request is wrong before any route is tried (400)
     │   ├── ModelNotFoundError       no model or route by that name (404)
-    │   └── ToolsUnsupportedError    a forced tool call, and no route of the cascade can call tools
+    │   ├── ToolsUnsupportedError    a forced tool call, and no route of the cascade can call tools
+    │   └── PromptError              a named prompt cannot be used as asked (keel.prompts)
+    │       ├── PromptNotFoundError      no such prompt, version or label (404)
+    │       ├── PromptVariableError      a variable missing, unknown or not text (400)
+    │       ├── PromptOverrideError      a model or parameter the version does not let callers set (400)
+    │       └── PromptLabelConflictError a label moved since it was read: compare-and-set lost (409)
     ├── DeadlineExceededError        the call's total deadline ran out (504)
     ├── NoRouteAvailableError        every route was skipped (circuit open / cooling down) (503)
     ├── BudgetExceededError          a budget cannot cover the next attempt (429, with when it resets)
@@ -15,6 +20,7 @@ The tree::
     ├── BudgetStateUnavailableError  the budgets' shared counters (Redis) are away: fail closed (503)
     ├── LedgerUnavailableError       strict durability: the ledger did not take the record in time (503)
     ├── KeyStoreUnavailableError     a virtual key cannot be checked: its database is away (503)
+    ├── PromptStoreUnavailableError  prompts' database away longer than prompts.max_stale (503)
     ├── RateLimitExceededError       a Keel rate limit refused the call (429, with Retry-After)
     ├── StreamInterruptedError       a stream failed after its commit point; carries the partial output
     ├── OutputValidationError        the answer did not parse or validate within its re-asks (422)
@@ -65,6 +71,12 @@ __all__ = [
     "OutputGuardError",
     "OutputRefusedError",
     "OutputValidationError",
+    "PromptError",
+    "PromptLabelConflictError",
+    "PromptNotFoundError",
+    "PromptOverrideError",
+    "PromptStoreUnavailableError",
+    "PromptVariableError",
     "RateLimitError",
     "RateLimitExceededError",
     "RequestError",
@@ -118,6 +130,43 @@ class ToolsUnsupportedError(RequestError):
 
     keel_code = True
     code = "tools_unsupported"
+
+
+class PromptError(RequestError):
+    """A named prompt cannot be used as the request asks; ``param`` names the field at fault."""
+
+    keel_code = True
+    code = "prompt_invalid"
+
+    def __init__(self, message: str, *, param: str | None = None) -> None:
+        super().__init__(message)
+        self.param = param
+
+
+class PromptNotFoundError(PromptError):
+    """No prompt by that name, or it has no such version or label (a removed label is not served)."""
+
+    status = 404
+    code = "prompt_not_found"
+
+
+class PromptVariableError(PromptError):
+    """A template variable is missing, unknown to the version, or not text; the message names it."""
+
+    code = "prompt_variable_invalid"
+
+
+class PromptOverrideError(PromptError):
+    """The request sets a model or parameter the prompt version does not list in ``overridable``."""
+
+    code = "prompt_override_refused"
+
+
+class PromptLabelConflictError(PromptError):
+    """A label move lost its compare-and-set: the label moved since the caller read it."""
+
+    status = 409
+    code = "prompt_label_conflict"
 
 
 class DeadlineExceededError(KeelError):
@@ -201,6 +250,20 @@ class KeyStoreUnavailableError(KeelError):
     openai_type = "service_unavailable"
     keel_code = True
     code = "key_store_unavailable"
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class PromptStoreUnavailableError(KeelError):
+    """The prompts' database has not answered for longer than ``prompts.max_stale``: the labels this
+    process knows are too old to serve (a label removed meanwhile must not be)."""
+
+    status = 503
+    openai_type = "service_unavailable"
+    keel_code = True
+    code = "prompt_store_unavailable"
 
     def __init__(self, message: str, *, retry_after: float | None = None) -> None:
         super().__init__(message)

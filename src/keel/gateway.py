@@ -8,6 +8,7 @@ already running finishes on the generation it started on.
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,6 +30,9 @@ from .errors import (
 )
 from .keys import key_budget, key_token_budget
 from .policies.validate import judge
+from .prompts.handle import PromptHandle
+from .prompts.registry import PromptRegistry
+from .prompts.request import unrendered
 from .reply import ChunkStream
 from .stores.base import BreakerSettings
 from .stores.state import open_breaker_store, open_counters
@@ -67,7 +71,9 @@ class Gateway:
         except ImportError as exc:
             raise ConfigError(f"state: {exc}") from None
         self._lasting = _lasting(config, breakers, counters)
+        self._lasting.prompts = PromptRegistry(config)
         self._generation = Generation(config, self._lasting, providers=providers)
+        self._attach_prompts()
         self._sync: SyncGateway | None = None
 
     @classmethod
@@ -99,12 +105,24 @@ class Gateway:
         config = load_config(source)
         changes = changed_keys(self.config, config)
         check_reloadable(changes, restart_keys)
+        prompts = self.prompts
+        files = prompts.load(config)  # the prompt files are read again even if keel.yaml is unchanged
+        if files != prompts.yaml:
+            changes = sorted([*changes, "prompts (files)"])
         if not changes:
             return changes
         previous = self._generation
         self._generation = Generation(config, self._lasting, previous=previous)
         previous.retire()
+        prompts.apply(config, files)
+        self._attach_prompts()
         return changes
+
+    def _attach_prompts(self) -> None:
+        """What the prompts' rollout guards read (the ledger) and alert with (the webhook)."""
+        prompts, generation = self.prompts, self._generation
+        prompts.ledger = generation.ledger.store if generation.ledger is not None else None
+        prompts.notify = generation.alerts.notify
 
     # What the current config built (a running call keeps the generation it started on).
     @property
@@ -138,6 +156,22 @@ class Gateway:
     @property
     def retry(self) -> RetryPolicy:
         return self._generation.retry
+
+    @property
+    def prompts(self) -> PromptRegistry:
+        """The named prompts this gateway serves (docs/prompts.md)."""
+        assert self._lasting.prompts is not None
+        return self._lasting.prompts
+
+    def prompt(self, name: str, *, label: str | None = None, version: int | None = None) -> PromptHandle:
+        """A named prompt to call: ``await gw.prompt("summarize").chat(document=text)``.
+
+        Args:
+            name: the prompt's name; ``name@3`` names a version, ``name@staging`` a label.
+            label: the label to serve (default ``prompts.default_label``; ``latest`` the highest version).
+            version: a version number instead of a label.
+        """
+        return PromptHandle(self, name, label=label, version=version)
 
     @property
     def breakers(self) -> BreakerStore:
@@ -243,7 +277,7 @@ class Gateway:
             KeelError: a class of ``keel.errors``; ``.attempts`` lists what was tried.
         """
         options = {"timeout": params.pop("timeout", None), **(params.pop("keel", None) or {})}
-        call = self.new_call(_request(model, messages, params), **options)
+        call = self.new_call(_request(model, messages, params, options), **options)
         try:
             reply = await self.run(call)
         except Exception as error:
@@ -281,7 +315,7 @@ class Gateway:
         spec = OutputSpec.of(output, validators=validators, max_reasks=max_reasks)
         params.setdefault("response_format", spec.response_format())
         options = {"timeout": params.pop("timeout", None), **(params.pop("keel", None) or {}), "output": spec}
-        call = self.new_call(_request(model, messages, params), **options)
+        call = self.new_call(_request(model, messages, params, options), **options)
         try:
             reply = await self.run(call)
         except Exception as error:
@@ -324,7 +358,7 @@ class Gateway:
             "output": spec,
             "output_live": True,
         }
-        call = self.new_call(_request(model, messages, params), stream=True, **options)
+        call = self.new_call(_request(model, messages, params, options), stream=True, **options)
         try:
             reply = await self.run(call)
         except Exception as error:
@@ -353,7 +387,30 @@ class Gateway:
     def stream(self, model: str = "default", messages: Iterable[Any] = (), **params: Any) -> GatewayStream:
         """Chunks of one answer as they arrive; errors before the first content raise on iteration."""
         options = {"timeout": params.pop("timeout", None), **(params.pop("keel", None) or {})}
-        return GatewayStream(self, self.new_call(_request(model, messages, params), stream=True, **options))
+        request = _request(model, messages, params, options)
+        return GatewayStream(self, self.new_call(request, stream=True, **options))
+
+    async def feedback(
+        self, request_id: str, score: float, *, comment: str | None = None, key_id: str | None = None
+    ) -> None:
+        """Record a score for the answer with ``request_id`` (``response.request_id``, or the
+        proxy's ``x-request-id``); ``keel prompts stats`` compares versions by it.
+
+        Raises:
+            RequestError: a request id that is not one, or a score that is not a finite number.
+            ConfigError: no ledger on SQLite or PostgreSQL to keep it in.
+        """
+        if not isinstance(request_id, str) or not 0 < len(request_id) <= 128:
+            raise RequestError("feedback: request_id must be the answer's request id (1-128 characters)")
+        if isinstance(score, bool) or not isinstance(score, int | float) or not math.isfinite(score):
+            raise RequestError("feedback: score must be a finite number")
+        if comment is not None and (not isinstance(comment, str) or len(comment) > 4000):
+            raise RequestError("feedback: comment must be text of at most 4000 characters")
+        store = self._generation.ledger.store if self._generation.ledger is not None else None
+        add = getattr(store, "add_feedback", None)
+        if add is None:
+            raise ConfigError("feedback needs the ledger (ledger.enabled) on a SQLite or PostgreSQL database")
+        await add(request_id, float(score), comment=comment, key_id=key_id)
 
     @property
     def sync(self) -> SyncGateway:
@@ -365,6 +422,8 @@ class Gateway:
     async def aclose(self) -> None:
         """Close every provider and store, of the current config and of any still winding down."""
         await self._lasting.aclose()
+        if self._lasting.prompts is not None:
+            await self._lasting.prompts.aclose()
         for store in (self._lasting.breakers, self._lasting.counters):
             close = getattr(store, "aclose", None)
             if close is not None:
@@ -436,7 +495,11 @@ def _lasting(config: Config, breakers: BreakerStore, counters: Counters) -> Last
     )
 
 
-def _request(model: str, messages: Iterable[Any], params: dict[str, Any]) -> ChatRequest:
+def _request(
+    model: str, messages: Iterable[Any], params: dict[str, Any], options: dict[str, Any] | None = None
+) -> ChatRequest:
+    if options is not None and "prompt_ref" in options:  # rendered by the prompt policy
+        return unrendered(model, messages, params)
     try:
         return ChatRequest(
             model=model,
@@ -449,6 +512,9 @@ def _request(model: str, messages: Iterable[Any], params: dict[str, Any]) -> Cha
 
 def _annotate(response: ChatResponse, call: Call) -> ChatResponse:
     response.attempts = call.attempts
+    response.request_id = call.request_id
+    if "prompt_version" in call.options:
+        response.prompt = f"{call.options['prompt']}@{call.options['prompt_version']}"
     response.cache = call.options.get("cache_info")
     answered = [attempt for attempt in call.attempts if attempt.outcome in ("ok", "streaming")]
     if answered:

@@ -66,6 +66,7 @@ class LedgerRecord:
     validation: str | None = None  # structured output: valid, repaired, refused or failed (the last answer)
     reasks: int | None = None  # structured output: how many times the answer was asked for again
     guards: str | None = None  # output guards that fired: "name=block,other=flag" (never what they found)
+    prompt_version: int | None = None  # with ``prompt``: the version of the named prompt that was sent
 
     def row(self) -> dict[str, Any]:
         # Not dataclasses.asdict: that deep-copies every attempt dict, on the hot path.
@@ -94,6 +95,7 @@ def record_of(
         cache_hit=bool(call.options.get("cache_hit")),
         coalesced=bool(call.options.get("coalesced")),
         prompt=call.options.get("prompt"),
+        prompt_version=call.options.get("prompt_version"),
         variant=call.options.get("variant"),
         error=f"{type(error).__name__}: {error}" if error is not None else None,
     )

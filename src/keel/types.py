@@ -239,6 +239,8 @@ class ChatResponse(_Open):
     upstream_request_id: str | None = Field(default=None, exclude=True)
     native: Native | None = Field(default=None, exclude=True)
     cache: CacheStatus | None = Field(default=None, exclude=True)  # set when answered from the cache
+    prompt: str | None = Field(default=None, exclude=True)  # the prompt version that served it: name@3
+    request_id: str | None = Field(default=None, exclude=True)  # Keel's id of the call (gw.feedback takes it)
 
     @property
     def text(self) -> str:

@@ -99,3 +99,30 @@ async def test_genai_instruments_count_each_attempt(gateway_for: GatewayFactory,
     usages = [a.usage for a in answers if a.usage is not None]
     assert by_type["output"].sum == sum(u.output_tokens for u in usages)
     assert by_type["input"].sum == sum(u.input_tokens for u in usages)
+
+
+async def test_a_prompt_call_s_span_names_the_prompt_its_version_and_variant(
+    gateway_for: GatewayFactory, uid: Any
+) -> None:
+    """A call through a split label: the call span carries keel.prompt.name, .version and .variant."""
+    from keel.prompts import PromptVersion, open_prompt_store
+    from keel.prompts.split import allocate
+
+    found = capture()
+    model = f"mock/{uid('ok')}"
+    gateway = gateway_for({}, **TRACED)
+    store = open_prompt_store(gateway.config.database)
+    for number in (1, 2):
+        await store.add_version(
+            PromptVersion(name="greet", version=number, model=model, user_template="hi {who}"), by="t"
+        )
+    await store.move_label("greet", "production", allocate(None, {1: 50, 2: 50}), expected=None, by="t")
+    await store.close()
+    with trace.get_tracer("app").start_as_current_span("handler") as outer:
+        response = await gateway.prompt("greet").chat(who="a", user="someone")
+    spans = await _spans(found, outer.get_span_context().trace_id, 3)
+    call = next(s for s in spans if s.name == "chat prompt:greet")
+    version = int((response.prompt or "@0").split("@")[1])
+    assert call.attributes["keel.prompt.name"] == "greet"
+    assert call.attributes["keel.prompt.version"] == version
+    assert call.attributes["keel.prompt.variant"] == f"v{version}"

@@ -87,3 +87,16 @@ def test_the_admin_api_and_the_cache_headers_are_described() -> None:
     assert {"x-keel-cache", "x-keel-cache-ttl", "cache-control"} <= {p["name"] for p in chat["parameters"]}
     headers = chat["responses"]["200"]["headers"]
     assert {"x-keel-cache", "x-keel-cache-age", "x-keel-coalesced", "x-keel-budget-remaining"} <= set(headers)
+
+
+def test_the_prompt_endpoints_are_described() -> None:
+    """/v1/prompts/{name}/completions takes variables and answers a completion or its stream;
+    /v1/feedback takes a request id and a score and answers 201."""
+    post = DOCUMENT["paths"]["/v1/prompts/{name}/completions"]["post"]
+    assert set(post["responses"]["200"]["content"]) == {"application/json", "text/event-stream"}
+    assert "x-keel-prompt" in post["responses"]["200"]["headers"]
+    feedback = {**DOCUMENT, "$ref": "#/components/schemas/FeedbackRequest"}
+    validator = jsonschema.Draft202012Validator(feedback)
+    assert validator.is_valid({"request_id": "abc", "score": 1})
+    assert not validator.is_valid({"request_id": "abc", "score": "great"})
+    assert "201" in DOCUMENT["paths"]["/v1/feedback"]["post"]["responses"]

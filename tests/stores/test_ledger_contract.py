@@ -88,3 +88,22 @@ async def test_records_queued_through_the_writer_arrive_whole(ledger: LedgerStor
     ) == Decimal("2.5")
     assert rows["a"]["attempts"] == [{"route": "mock/ok", "outcome": "ok", "cost": "0.000000123"}]
     assert bool(rows["b"]["stream"]) and bool(rows["b"]["cache_hit"]) and rows["b"]["input_tokens"] == 7
+
+
+async def test_a_prompt_s_calls_come_back_with_their_version_and_variant(ledger: LedgerStore) -> None:
+    """Records name the prompt's version (migration 4); ``prompt_calls`` returns that prompt's calls
+    since a time, with what the statistics and the guards read."""
+    await ledger.write(
+        [
+            record("a", "0.1", prompt="greet", prompt_version=2, variant="v2", record_id="1"),
+            record("b", "0.2", prompt="greet", prompt_version=1, status="server_error", record_id="2"),
+            record("c", "0.3", prompt="other", prompt_version=1, record_id="3"),
+            record("d", "0.4", prompt="greet", prompt_version=1, started_at=1_795_300_000.0, record_id="4"),
+        ]
+    )
+    rows = await ledger.prompt_calls("greet", since=1_795_350_000.0)  # type: ignore[attr-defined]
+    assert [(r["prompt_version"], r["variant"], r["status"], Decimal(r["cost_usd"])) for r in rows] == [
+        (2, "v2", "ok", Decimal("0.1")),
+        (1, None, "server_error", Decimal("0.2")),
+    ]
+    assert [row["prompt_version"] for row in await ledger.rows()] == [1, 1, 1, 2]  # type: ignore[attr-defined]

@@ -19,6 +19,7 @@ from .errors import ApiError
 from .exchange import Exchange
 from .openai_wire import json_object
 from .options import keel_options
+from .prompt_api import anthropic_prompt_request
 from .token_count import count_tokens
 
 __all__ = ["count_message_tokens", "messages", "messages_elsewhere"]
@@ -28,12 +29,16 @@ async def messages(ctx: ApiContext, ex: Exchange) -> None:
     """``POST /v1/messages``."""
     body = json_object(await ex.read_body(ctx.settings.max_body_bytes))
     options = keel_options(ex.headers, body, max_timeout=ctx.gateway.config.timeouts.total)
-    request, stream = messages_request(body, ex.headers)
-    if not may_use(ex.principal, request.model):
-        raise ApiError(403, f"this key may not use model {request.model!r}", param="model")
-    output = enforced_output(request, options.pop("validate", None), ctx.gateway.config.structured_output)
-    if output is not None:  # a forced tool's input (x-keel-validate, or the model's config)
-        options["output"] = output
+    prompt = body.pop("prompt", None)
+    if prompt is not None:  # a named prompt (extra_body): rendered by the prompt policy
+        request, stream = anthropic_prompt_request(body, prompt, options)
+    else:
+        request, stream = messages_request(body, ex.headers)
+        if not may_use(ex.principal, request.model):
+            raise ApiError(403, f"this key may not use model {request.model!r}", param="model")
+        output = enforced_output(request, options.pop("validate", None), ctx.gateway.config.structured_output)
+        if output is not None:  # a forced tool's input (x-keel-validate, or the model's config)
+            options["output"] = output
     start_call(ctx, ex, request, stream=stream, options=options)
     if stream:
         model = request.model

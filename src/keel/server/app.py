@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..config import Config, ServerConfig
 from ..config_changes import RESTART_KEYS
-from ..errors import KeelError
+from ..errors import KeelError, PromptStoreUnavailableError
 from ..gateway import Gateway
 from ..telemetry.logs import get_logger
 from . import eager_tasks
@@ -35,10 +35,12 @@ from .caller import identify
 from .context import ApiContext
 from .errors import ApiError, ErrorRenderer, openai_error
 from .exchange import Exchange
+from .feedback import feedback
 from .health import healthz, readyz
 from .metrics_endpoint import metrics
 from .openai_api import chat_completions, embeddings, list_models, retrieve_model
 from .openapi import openapi_json
+from .prompt_api import prompt_completions
 
 if TYPE_CHECKING:
     from starlette.routing import BaseRoute
@@ -88,6 +90,8 @@ class KeelApp:
         self.add_route("/v1/messages/count_tokens", counting)
         elsewhere = ApiRoute("*", messages_elsewhere, render_error=anthropic_error)
         self.add_route("/v1/messages/", elsewhere, prefix=True)
+        self.add_route("/v1/prompts/", ApiRoute("POST", prompt_completions), prefix=True)
+        self.add_route("/v1/feedback", ApiRoute("POST", feedback))
         self.add_route("/v1/models", ApiRoute("GET", list_models))
         self.add_route("/v1/models/", ApiRoute("GET", retrieve_model), prefix=True)
         self.add_route("/healthz", ApiRoute("GET", healthz, auth=False))
@@ -190,11 +194,13 @@ class KeelApp:
         from starlette.routing import Mount
 
         from .cache_admin import cache_routes
+        from .prompts_admin import prompt_routes
         from .reload_admin import reload_routes
 
         routes = admin.admin_routes(ctx.keys, ctx.settings.master_key, database=ctx.gateway.config.database)
         routes += cache_routes(ctx.gateway, ctx.settings.master_key)
         routes += reload_routes(self, ctx.settings.master_key)
+        routes += prompt_routes(ctx.gateway, ctx.settings.master_key)
         return [Mount("/admin", routes=routes)]
 
     async def _run_lifespan(self, receive: Any, send: Any) -> None:
@@ -226,6 +232,14 @@ class KeelApp:
         gc.set_threshold(YOUNG_COLLECTION_THRESHOLD, *gc.get_threshold()[1:])
         eager_tasks.install()  # request bodies leave at once on Python 3.11 too (docs/decisions/0007)
         settings = self.context.settings
+        if self.gateway.config.prompts.dir:  # a version clash between files and database stops the start
+            try:
+                await self.gateway.prompts.start()
+            except PromptStoreUnavailableError as error:
+                log.warning(
+                    "prompts: the database is not readable yet; tried again at the first call",
+                    error=str(error),
+                )
         if self.reloader is not None:
             await self.reloader.start(settings.watch_config, settings.watch_interval)
         yield

@@ -136,6 +136,12 @@ class Exchange:
             headers += cache_headers(self.call.options)
             if self.call.options.get("tools_dropped"):  # the answering route cannot call tools
                 headers.append((b"x-keel-tools-dropped", b"true"))
+            version = self.call.options.get("prompt_version")
+            if version is not None:  # the named prompt's version that was sent: summarize@3
+                headers.append((b"x-keel-prompt", _header_value(f"{self.call.options['prompt']}@{version}")))
+                stale = self.call.options.get("prompt_stale")
+                if stale is not None:  # its labels as last read, this many seconds ago
+                    headers.append((b"x-keel-prompt-stale", f"{stale:.1f}".encode()))
             validation = self.call.options.get("validation")
             if validation is not None:  # structured output: valid, repaired, refused; and re-asks
                 headers.append((b"x-keel-validation", validation["outcome"].encode()))

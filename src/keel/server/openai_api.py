@@ -21,6 +21,7 @@ from .errors import ApiError
 from .exchange import Exchange
 from .openai_wire import chat_request, encode_response, json_object
 from .options import keel_options
+from .prompt_api import prompt_request, run_prompt_call
 from .sse import SSE_HEADERS, OpenAIFrames
 
 __all__ = ["chat_completions", "embeddings", "list_models", "retrieve_model"]
@@ -30,6 +31,11 @@ async def chat_completions(ctx: ApiContext, ex: Exchange) -> None:
     """``POST /v1/chat/completions``."""
     body = json_object(await ex.read_body(ctx.settings.max_body_bytes))
     options = keel_options(ex.headers, body, max_timeout=ctx.gateway.config.timeouts.total)
+    prompt = body.pop("prompt", None)
+    if prompt is not None:  # a named prompt (extra_body): rendered by the prompt policy
+        request, stream, include_usage = prompt_request(body, prompt, options)
+        await run_prompt_call(ctx, ex, request, stream, include_usage, options)
+        return
     request, stream, include_usage = chat_request(body)
     _check_model(ex, request.model)
     output = enforced_output(request, options.pop("validate", None), ctx.gateway.config.structured_output)

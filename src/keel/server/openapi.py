@@ -13,6 +13,7 @@ import orjson
 
 from . import _openapi_anthropic as anthropic
 from ._openapi_admin import ADMIN_PATHS, ADMIN_SCHEMAS
+from ._openapi_prompts import PROMPT_SCHEMAS
 from ._openapi_schemas import SCHEMAS, ref
 from .context import ApiContext
 from .exchange import Exchange
@@ -34,6 +35,10 @@ _KEEL_HEADERS = {
         "schema": {"type": "string"},
     },
     "x-keel-route": {"description": "The route (provider/model) that answered", "schema": {"type": "string"}},
+    "x-keel-prompt": {
+        "description": "With a named prompt: the version that served it, name@version",
+        "schema": {"type": "string"},
+    },
     "x-keel-attempts": {"description": "Upstream attempts made", "schema": {"type": "string"}},
     "x-keel-upstream-request-id": {
         "description": "The upstream's own request id",
@@ -191,6 +196,37 @@ DOCUMENT: dict[str, Any] = {
                 _CACHE_HEADERS,
             )
         },
+        "/v1/prompts/{name}/completions": {
+            "post": {
+                **_api(
+                    "A named prompt's completion (name, name@3 or name@label), streamed when stream is true",
+                    "PromptCompletionRequest",
+                    _json("CreateChatCompletionResponse", "The completion, or its stream", **_SSE),
+                    _ALL,
+                ),
+                "parameters": [
+                    *_REQUEST_HEADERS,
+                    {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}},
+                ],
+            }
+        },
+        "/v1/feedback": {
+            "post": {
+                **_api(
+                    "A score of an answer, by its request id",
+                    "FeedbackRequest",
+                    {},
+                    ("400", "401", "405", "503"),
+                ),
+                "responses": {
+                    "201": {
+                        "description": "Recorded",
+                        "content": {"application/json": {"schema": ref("FeedbackResponse")}},
+                    },
+                    **{code: _ERRORS[code] for code in ("400", "401", "405", "503")},
+                },
+            }
+        },
         "/v1/messages": anthropic.MESSAGES_PATH,
         "/v1/messages/count_tokens": {"post": _counting(anthropic.COUNT_TOKENS_PATH["post"])},
         "/v1/embeddings": {
@@ -232,7 +268,7 @@ DOCUMENT: dict[str, Any] = {
         **ADMIN_PATHS,
     },
     "components": {
-        "schemas": {**SCHEMAS, **anthropic.SCHEMAS, **ADMIN_SCHEMAS},
+        "schemas": {**SCHEMAS, **anthropic.SCHEMAS, **ADMIN_SCHEMAS, **PROMPT_SCHEMAS},
         "securitySchemes": {
             "bearer": {"type": "http", "scheme": "bearer"},
             "apiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
@@ -48,7 +49,20 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE ledger ADD COLUMN record_id text",
         "CREATE UNIQUE INDEX ledger_record_id ON ledger (record_id)",
     ),
-    (  # 4: the output guards that fired, and what each did (issue 20)
+    (  # 4: the version of the named prompt a call used, beside its name (issue 18)
+        "ALTER TABLE ledger ADD COLUMN prompt_version integer",
+        "CREATE INDEX ledger_prompt ON ledger (prompt, started_at)",
+    ),
+    (  # 5: callers' feedback on answers, by the answer's request id (issue 18)
+        """
+        CREATE TABLE feedback (
+            id bigserial PRIMARY KEY, request_id text NOT NULL, score double precision NOT NULL,
+            comment text, key_id text, created_at double precision NOT NULL
+        )
+        """,
+        "CREATE INDEX feedback_request_id ON feedback (request_id)",
+    ),
+    (  # 6: the output guards that fired, and what each did (issue 20)
         "ALTER TABLE ledger ADD COLUMN guards text",
     ),
 )
@@ -117,6 +131,49 @@ class PostgresLedger:
         for row in rows:
             row["attempts"] = orjson.loads(row["attempts"])
         return rows
+
+    async def prompt_calls(self, prompt: str, *, since: float | None = None) -> list[dict[str, Any]]:
+        """The calls that used ``prompt`` (see ``SQLiteLedger.prompt_calls``)."""
+        sql = (
+            "SELECT prompt_version, variant, status, latency_ms, ttft_ms, cost_usd, validation "
+            "FROM ledger WHERE prompt = $1"
+        )
+        params: list[Any] = [prompt]
+        if since is not None:
+            params.append(since)
+            sql += " AND started_at >= $2"
+        pool = await self._conn()
+        async with pool.acquire() as connection:
+            return [dict(row) for row in await connection.fetch(sql + " ORDER BY id LIMIT 1000000", *params)]
+
+    async def add_feedback(
+        self, request_id: str, score: float, *, comment: str | None = None, key_id: str | None = None
+    ) -> None:
+        """Record a caller's score of the answer with ``request_id``."""
+        pool = await self._conn()
+        await pool.execute(
+            "INSERT INTO feedback (request_id, score, comment, key_id, created_at) "
+            "VALUES ($1, $2, $3, $4, $5)",
+            request_id,
+            score,
+            comment,
+            key_id,
+            time.time(),
+        )
+
+    async def prompt_feedback(self, prompt: str, *, since: float | None = None) -> list[dict[str, Any]]:
+        """The scores given to answers of ``prompt``, with the version that served each."""
+        sql = (
+            "SELECT ledger.prompt_version AS prompt_version, feedback.score AS score FROM feedback "
+            "JOIN ledger ON ledger.request_id = feedback.request_id WHERE ledger.prompt = $1"
+        )
+        params: list[Any] = [prompt]
+        if since is not None:
+            params.append(since)
+            sql += " AND ledger.started_at >= $2"
+        pool = await self._conn()
+        async with pool.acquire() as connection:
+            return [dict(row) for row in await connection.fetch(sql, *params)]
 
     async def close(self) -> None:
         if self._pool is not None:

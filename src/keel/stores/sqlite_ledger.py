@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
@@ -20,7 +21,7 @@ LEDGER_COLUMNS = (
     "request_id", "started_at", "status", "requested_model", "stream", "key_id", "team", "user", "route",
     "model", "input_tokens", "cached_input_tokens", "cache_write_tokens", "output_tokens", "reasoning_tokens",
     "cost_usd", "latency_ms", "ttft_ms", "cache_hit", "coalesced", "error", "upstream_request_id", "prompt",
-    "variant", "attempts", "validation", "reasks", "record_id", "guards",
+    "variant", "attempts", "validation", "reasks", "record_id", "prompt_version", "guards",
 )  # fmt: skip
 
 _MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -54,7 +55,20 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE ledger ADD COLUMN record_id TEXT",
         "CREATE UNIQUE INDEX ledger_record_id ON ledger (record_id)",
     ),
-    (  # 4: the output guards that fired, and what each did (issue 20)
+    (  # 4: the version of the named prompt a call used, beside its name (issue 18)
+        "ALTER TABLE ledger ADD COLUMN prompt_version INTEGER",
+        "CREATE INDEX ledger_prompt ON ledger (prompt, started_at)",
+    ),
+    (  # 5: callers' feedback on answers, by the answer's request id (issue 18)
+        """
+        CREATE TABLE feedback (
+            id INTEGER PRIMARY KEY, request_id TEXT NOT NULL, score REAL NOT NULL, comment TEXT,
+            key_id TEXT, created_at REAL NOT NULL
+        )
+        """,
+        "CREATE INDEX feedback_request_id ON feedback (request_id)",
+    ),
+    (  # 6: the output guards that fired, and what each did (issue 20)
         "ALTER TABLE ledger ADD COLUMN guards TEXT",
     ),
 )
@@ -142,6 +156,48 @@ class SQLiteLedger:
             row["cost_usd"] = Decimal(row["cost_usd"])
         return rows
 
+    async def prompt_calls(self, prompt: str, *, since: float | None = None) -> list[dict[str, Any]]:
+        """The calls that used ``prompt``: version, variant, status, latency, time to first token,
+        cost and validation outcome (what ``keel prompts stats`` compares)."""
+        sql = f"SELECT {_PROMPT_COLUMNS} FROM ledger WHERE prompt = ?"
+        params: list[Any] = [prompt]
+        if since is not None:
+            sql += " AND started_at >= ?"
+            params.append(since)
+        db = await self._conn()
+        db.row_factory = aiosqlite.Row
+        async with db.execute(sql + " ORDER BY id LIMIT 1000000", params) as cursor:
+            rows = [dict(row) for row in await cursor.fetchall()]
+        for row in rows:
+            row["cost_usd"] = Decimal(row["cost_usd"])
+        return rows
+
+    async def add_feedback(
+        self, request_id: str, score: float, *, comment: str | None = None, key_id: str | None = None
+    ) -> None:
+        """Record a caller's score of the answer with ``request_id``."""
+        db = await self._conn()
+        async with self._write_lock:
+            await db.execute(
+                "INSERT INTO feedback (request_id, score, comment, key_id, created_at) VALUES (?,?,?,?,?)",
+                (request_id, score, comment, key_id, time.time()),
+            )
+
+    async def prompt_feedback(self, prompt: str, *, since: float | None = None) -> list[dict[str, Any]]:
+        """The scores given to answers of ``prompt``, with the version that served each."""
+        sql = (
+            "SELECT ledger.prompt_version AS prompt_version, feedback.score AS score FROM feedback "
+            "JOIN ledger ON ledger.request_id = feedback.request_id WHERE ledger.prompt = ?"
+        )
+        params: list[Any] = [prompt]
+        if since is not None:
+            sql += " AND ledger.started_at >= ?"
+            params.append(since)
+        db = await self._conn()
+        db.row_factory = aiosqlite.Row
+        async with db.execute(sql, params) as cursor:
+            return [dict(row) for row in await cursor.fetchall()]
+
     async def close(self) -> None:
         if self._db is not None:
             await self._db.close()
@@ -149,6 +205,7 @@ class SQLiteLedger:
 
 
 _COLUMNS = (*LEDGER_COLUMNS, "cost_nano")
+_PROMPT_COLUMNS = "prompt_version, variant, status, latency_ms, ttft_ms, cost_usd, validation"
 _INSERT = (
     f"INSERT OR IGNORE INTO ledger ({', '.join(_COLUMNS)}) SELECT "
     + ", ".join(f"value ->> {i}" for i in range(len(_COLUMNS)))

@@ -60,6 +60,11 @@ class BudgetAlerts:
             event["committed_tokens"], event["limit_tokens"] = used, budget.limit_tokens
         log.warning("budget threshold crossed", **event)
         budget_alerts.labels(budget=budget.label, threshold=str(threshold)).inc()
+        self.notify(event)
+
+    def notify(self, event: dict[str, Any]) -> None:
+        """Post ``event`` to the webhook, if there is one, in the background (other alerts use it too:
+        a prompt guard's rollback)."""
         if self.webhook_url:
             task = asyncio.create_task(self._post(event))
             self._tasks.add(task)
@@ -79,7 +84,9 @@ class BudgetAlerts:
             except (aiohttp.ClientError, TimeoutError):
                 pass
             await asyncio.sleep(0.5 * 2**attempt)
-        log.error("budget alert webhook failed", budget=event["budget"], attempts=self.attempts)
+        log.error(
+            "alert webhook failed", alert=event.get("budget") or event.get("alert"), attempts=self.attempts
+        )
 
     async def aclose(self) -> None:
         """Let pending webhooks finish (briefly), then close."""

@@ -32,6 +32,7 @@ __all__ = [
     "ledger_records",
     "ledger_write_lag",
     "output_guards",
+    "prompt_rollbacks",
     "rate_limit_refusals",
     "request_duration",
     "time_to_first_token",
@@ -155,6 +156,13 @@ budget_alerts = Counter(
     "keel_budget_alerts_total",
     "Budget thresholds crossed, once per budget, threshold and window.",
     ["budget", "threshold"],
+    registry=REGISTRY,
+)
+
+prompt_rollbacks = Counter(
+    "keel_prompt_rollbacks_total",
+    "Labels a rollout guard moved back (once per breach, across replicas).",
+    ["prompt", "label"],
     registry=REGISTRY,
 )
 

@@ -173,8 +173,10 @@ def _call_attributes(call: Call, record: LedgerRecord, response: ChatResponse | 
         found["keel.key_id"] = record.key_id
     if record.team:
         found["keel.team"] = record.team
-    if record.prompt:  # a named, versioned prompt (the prompts issue fills these in)
+    if record.prompt:  # a named, versioned prompt
         found["keel.prompt.name"] = record.prompt
+        if record.prompt_version is not None:
+            found["keel.prompt.version"] = record.prompt_version
         if record.variant:
             found["keel.prompt.variant"] = record.variant
     if record.validation is not None:

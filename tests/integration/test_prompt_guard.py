@@ -1,0 +1,106 @@
+"""Automatic rollback on a real mock and one SQLite file shared by two gateways (two replicas): the
+label moved to a version whose route fails comes back after ``min_calls``, decided once (one move
+recorded, one webhook alert, the metric counted once), and no call after the rollback reaches it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from keel import Gateway
+from keel.errors import ServerError
+from keel.mock import MockServer
+from keel.prompts import PromptVersion, open_prompt_store
+from keel.prompts.catalog import Catalog
+from keel.telemetry.metrics import prompt_rollbacks
+
+from .conftest import GatewayFactory
+
+
+@pytest.fixture
+async def webhook() -> AsyncIterator[tuple[str, list[dict[str, Any]]]]:
+    received: list[dict[str, Any]] = []
+
+    async def hook(request: web.Request) -> web.Response:
+        received.append(await request.json())
+        return web.Response(status=204)
+
+    app = web.Application()
+    app.router.add_post("/hook", hook)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    yield f"http://127.0.0.1:{port}/hook", received
+    await runner.cleanup()
+
+
+async def test_a_label_whose_new_version_fails_is_rolled_back_once_across_two_replicas(
+    gateway_for: GatewayFactory,
+    mock_server: MockServer,
+    tmp_path: Path,
+    uid: Any,
+    webhook: tuple[str, list[dict[str, Any]]],
+) -> None:
+    """production 1 → 2, whose route answers 500: after 10 of v2's calls both replicas judge the
+    rule, one moves the label back to v1 (reason names the error rate), one alert is posted, and
+    every later call is served by v1 on both."""
+    url, received = webhook
+    good, bad = uid("ok"), uid("error-500:times=100000")
+    settings = {
+        "prompts": {
+            "refresh_interval": 0.05,
+            "guard_interval": 0.05,
+            "guards": [{"prompt": "greet", "label": "production", "min_calls": 10, "max_error_rate": 0.05}],
+        },
+        "retry": {"max_attempts": 1, "per_call_retries": 0},
+        "breaker": {"failure_threshold": 100000},
+        "ledger": {"durability": "strict"},
+        "alerts": {"webhook_url": url},
+    }
+    one = gateway_for({}, **settings)
+    two = Gateway.from_config(one.config)
+    store = open_prompt_store(one.config.database)
+    for number, model in ((1, good), (2, bad)):
+        await store.add_version(
+            PromptVersion(name="greet", version=number, model=f"mock/{model}", user_template="hi {who}"),
+            by="t",
+        )
+    await store.move_label("greet", "production", 1, expected=None, by="t")
+    before = prompt_rollbacks.labels(prompt="greet", label="production")._value.get()
+    assert (await one.prompt("greet").chat(who="a")).prompt == "greet@1"
+    assert (await two.prompt("greet").chat(who="a")).prompt == "greet@1"
+
+    await (await Catalog.read({}, store)).move(store, "greet", "production", 2, by="ana")
+    await asyncio.sleep(0.2)  # both replicas see the move
+    for gateway in (one, two) * 5:
+        with contextlib.suppress(ServerError):
+            await gateway.prompt("greet").chat(who="a")
+    for _ in range(100):  # within a second
+        history = await store.history("greet", "production")
+        if history[0].reason.startswith("guard"):
+            break
+        await asyncio.sleep(0.02)
+
+    guard = [move for move in history if move.moved_by == "guard"]
+    assert len(guard) == 1 and (guard[0].from_version, guard[0].to_version) == (2, 1)
+    assert guard[0].reason.startswith("guard: error rate 100.0% > 5.0%")
+    await asyncio.sleep(0.3)  # the other replica's poll, and the webhook's post
+    bad_calls = len(mock_server.attempts(model=bad))
+    for gateway in (one, two) * 3:
+        assert (await gateway.prompt("greet").chat(who="a")).prompt == "greet@1"
+    assert len(mock_server.attempts(model=bad)) == bad_calls == 10
+    assert [event["alert"] for event in received] == ["prompt_rollback"]
+    assert received[0]["from"] == 2 and received[0]["to"] == 1 and received[0]["versions"] == [2]
+    assert prompt_rollbacks.labels(prompt="greet", label="production")._value.get() == before + 1
+    await asyncio.sleep(0.3)  # judged again meanwhile: a rolled-back label is not judged
+    assert len([m for m in await store.history("greet", "production") if m.moved_by == "guard"]) == 1
+    await two.aclose()
+    await store.close()
