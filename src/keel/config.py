@@ -396,6 +396,13 @@ class PromptGuardConfig(_Strict):
     max_validation_failure_rate: float | None = Field(None, ge=0, le=1)
     max_p95_latency_s: float | None = Field(None, gt=0)
     max_cost_per_call_usd: Decimal | None = Field(None, ge=0)
+    max_worse_pct: float | None = Field(
+        None,
+        ge=0,
+        description="in a split: the new version(s) no worse than the other(s) by this many percent in "
+        "error rate and validation-failure rate (and significantly worse, two-proportion test, p < 0.05), "
+        "p95 latency and cost per call; judged once both sides have min_calls",
+    )
 
 
 class PromptsConfig(_Strict):

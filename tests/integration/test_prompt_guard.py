@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -79,20 +80,30 @@ async def test_a_label_whose_new_version_fails_is_rolled_back_once_across_two_re
     assert (await two.prompt("greet").chat(who="a")).prompt == "greet@1"
 
     await (await Catalog.read({}, store)).move(store, "greet", "production", 2, by="ana")
-    await asyncio.sleep(0.2)  # both replicas see the move
+    deadline = time.monotonic() + 10
+    for gateway in (one, two):  # both replicas see the move (without calling the bad route)
+        while (await gateway.prompts.select("greet")).version.version != 2:
+            assert time.monotonic() < deadline, "the move was not seen"
+            await asyncio.sleep(0.02)
     for gateway in (one, two) * 5:
         with contextlib.suppress(ServerError):
             await gateway.prompt("greet").chat(who="a")
-    for _ in range(100):  # within a second
-        history = await store.history("greet", "production")
-        if history[0].reason.startswith("guard"):
-            break
+    deadline = time.monotonic() + 10  # judged every 0.05 s: a bound, not a rate
+    while not (history := await store.history("greet", "production"))[0].reason.startswith("guard"):
+        assert time.monotonic() < deadline, "the guard never rolled the label back"
         await asyncio.sleep(0.02)
 
     guard = [move for move in history if move.moved_by == "guard"]
     assert len(guard) == 1 and (guard[0].from_version, guard[0].to_version) == (2, 1)
     assert guard[0].reason.startswith("guard: error rate 100.0% > 5.0%")
-    await asyncio.sleep(0.3)  # the other replica's poll, and the webhook's post
+    deadline = time.monotonic() + 10
+    for gateway in (one, two):  # the other replica's poll
+        while (await gateway.prompts.select("greet")).version.version != 1:
+            assert time.monotonic() < deadline, "the rollback was not seen"
+            await asyncio.sleep(0.02)
+    while not received:  # the webhook's post
+        assert time.monotonic() < deadline, "no alert was posted"
+        await asyncio.sleep(0.02)
     bad_calls = len(mock_server.attempts(model=bad))
     for gateway in (one, two) * 3:
         assert (await gateway.prompt("greet").chat(who="a")).prompt == "greet@1"

@@ -20,7 +20,7 @@ from ..errors import PromptLabelConflictError
 from ..telemetry.logs import get_logger
 from ..telemetry.metrics import prompt_rollbacks
 from .split import Split
-from .stats import VariantStats
+from .stats import VariantStats, two_proportion_p
 from .store import LabelMove, Target, public
 
 if TYPE_CHECKING:
@@ -38,14 +38,66 @@ def _versions(target: Target) -> set[int]:
     return set() if target is None else {target}
 
 
-def breaches(rule: PromptGuardConfig, rows: list[dict[str, Any]]) -> list[str]:
-    """What the new version(s)' calls break in ``rule`` (empty: nothing, or too few calls yet)."""
-    if len(rows) < rule.min_calls:
-        return []
+def _figures(rows: list[dict[str, Any]]) -> VariantStats:
     figures = VariantStats(0)
     for row in rows:
         figures.add(row)
+    return figures
+
+
+# Two rates differ for the relative rule only when a two-proportion test says so at this level.
+_SIGNIFICANT = 0.05
+
+
+def breaches(
+    rule: PromptGuardConfig, rows: list[dict[str, Any]], others: list[dict[str, Any]] | None = None
+) -> list[str]:
+    """What the new version(s)' calls (``rows``) break in ``rule`` (empty: nothing, or too few calls
+    yet); ``others``: the calls of the label's other version(s) since the same move, for
+    ``max_worse_pct``."""
+    if len(rows) < rule.min_calls:
+        return []
+    figures = _figures(rows)
     found = figures.public()
+    broken = _absolute(rule, found)
+    if rule.max_worse_pct is not None and others is not None and len(others) >= rule.min_calls:
+        broken += _relative(rule.max_worse_pct, figures, _figures(others))
+    return broken
+
+
+def _relative(pct: float, new: VariantStats, other: VariantStats) -> list[str]:
+    """How the new version(s) are worse than the other(s) by more than ``pct`` percent."""
+    margin = 1 + pct / 100
+    broken = []
+    rates = (
+        ("error rate", new.errors, new.calls, other.errors, other.calls),
+        (
+            "validation failure rate",
+            new.validation_failed,
+            new.validated,
+            other.validation_failed,
+            other.validated,
+        ),
+    )
+    for what, k, n, k_other, n_other in rates:
+        if not n or not n_other:
+            continue
+        rate, baseline = k / n, k_other / n_other
+        if rate > baseline * margin and two_proportion_p(k, n, k_other, n_other) < _SIGNIFICANT:
+            broken.append(f"{what} {rate:.1%} against {baseline:.1%} for the other version(s)")
+    ours, theirs = new.public(), other.public()
+    p95, p95_other = ours["latency_p95_ms"] or 0, theirs["latency_p95_ms"] or 0
+    if p95_other and p95 > p95_other * margin:
+        broken.append(
+            f"p95 latency {p95 / 1000:.2f} s against {p95_other / 1000:.2f} s for the other version(s)"
+        )
+    cost, cost_other = ours["cost_per_call_usd"], theirs["cost_per_call_usd"]
+    if cost_other and cost > cost_other * margin:
+        broken.append(f"cost per call ${cost:.6f} against ${cost_other:.6f} for the other version(s)")
+    return broken
+
+
+def _absolute(rule: PromptGuardConfig, found: dict[str, Any]) -> list[str]:
     broken = []
     if rule.max_error_rate is not None and found["error_rate"] > rule.max_error_rate:
         broken.append(f"error rate {found['error_rate']:.1%} > {rule.max_error_rate:.1%}")
@@ -92,7 +144,12 @@ class LabelGuard:
             if not new:
                 continue
             rows = await self.ledger.prompt_calls(rule.prompt, since=last.moved_at)
-            broken = breaches(rule, [row for row in rows if row.get("prompt_version") in new])
+            others = _versions(current) - new
+            broken = breaches(
+                rule,
+                [row for row in rows if row.get("prompt_version") in new],
+                [row for row in rows if row.get("prompt_version") in others],
+            )
             if not broken:
                 continue
             reason = "guard: " + "; ".join(broken)
