@@ -36,6 +36,7 @@ from .policies.retry import RetryPolicy, RetrySettings
 from .policies.router import RouterPolicy
 from .policies.validate import ValidatePolicy
 from .pricing import Pricer, PricingError, input_token_bound
+from .privacy import user_ids_for
 from .route import Cascade, Route, Tier
 from .stores.base import BreakerSettings
 from .stores.state import open_ledger
@@ -140,6 +141,7 @@ class Generation:
             ConfigError: a part cannot be built (an unpriced route, a cache backend not installed).
         """
         self.config = config
+        self.user_ids = user_ids_for(config)  # what the ledger and counters keep of user ids
         self.lasting = lasting
         self.inflight = 0
         self.retired = False

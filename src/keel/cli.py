@@ -161,6 +161,19 @@ def usage(
 
 
 @app.command()
+def pseudonym(
+    user: Annotated[str, typer.Argument(help="a user id as callers send it (the request's user)")],
+    config: ConfigOption = None,
+) -> None:
+    """What the ledger and the counters hold for a user id (docs/privacy.md): to find its lines."""
+    from .config import load_config
+    from .privacy import user_ids_for
+
+    stored = user_ids_for(load_config(config)).ref(user)
+    sys.stdout.write(f"{stored}\n")
+
+
+@app.command()
 def serve(
     config: ConfigOption = None,
     host: Annotated[str | None, typer.Option(help="address to listen on (default 127.0.0.1)")] = None,

@@ -430,6 +430,21 @@ class PromptsConfig(_Strict):
         return value
 
 
+class PrivacyConfig(_Strict):
+    """What Keel keeps of who called (docs/privacy.md)."""
+
+    user_ids: Literal["pseudonymous", "clear"] = Field(
+        "pseudonymous",
+        description="pseudonymous: the ledger, counters and logs hold a keyed hash of each user id; "
+        "clear: the ids as sent",
+    )
+    user_id_key: SecretStr | None = Field(
+        None,
+        description="the hash's key, the same on every replica; default $KEEL_USER_ID_KEY, else "
+        "derived from the master key",
+    )
+
+
 class StateOutageConfig(_Strict):
     """What each concern does while the shared state store (Redis) is away (docs/state.md)."""
 
@@ -542,6 +557,7 @@ class Config(_Strict):
     cache: CacheConfig = Field(default_factory=CacheConfig)
     structured_output: StructuredOutputConfig = Field(default_factory=StructuredOutputConfig)
     guards: GuardsConfig = Field(default_factory=GuardsConfig)
+    privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
     prompts: PromptsConfig = Field(default_factory=PromptsConfig)
     state_outage: StateOutageConfig = Field(default_factory=StateOutageConfig)
     state: str = "memory://"

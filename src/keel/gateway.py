@@ -249,6 +249,8 @@ class Gateway:
                 options.setdefault("key_token_budget", tokens)
         generation = self._generation
         config = generation.config
+        if request.user is not None:  # what is stored of who called: a pseudonym (docs/privacy.md)
+            options["user_ref"] = generation.user_ids.ref(request.user)
         total = options.pop("timeout", None) or config.timeouts.total
         return Call(
             request=request,

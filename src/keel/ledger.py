@@ -89,7 +89,7 @@ def record_of(
         stream=call.stream,
         key_id=call.options.get("key_id"),
         team=call.options.get("team"),
-        user=call.request.user,
+        user=call.options.get("user_ref", call.request.user),
         latency_ms=(now - call.started) * 1000,
         ttft_ms=(call.first_token_at - call.started) * 1000 if call.first_token_at else None,
         cache_hit=bool(call.options.get("cache_hit")),

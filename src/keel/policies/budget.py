@@ -138,13 +138,14 @@ class BudgetPolicy:
             "global": "all",
             "key": call.options.get("key_id"),
             "team": call.options.get("team"),
-            "user": call.request.user,
+            "user": call.options.get("user_ref", call.request.user),
             "model": call.request.model,
         }
         applies = []
         for budget in self.budgets:
             subject = subjects[budget.scope]
-            if subject is None or (budget.match is not None and budget.match != subject):
+            named = call.request.user if budget.scope == "user" else subject  # a match names the id sent
+            if subject is None or (budget.match is not None and budget.match != named):
                 continue
             applies.append(self._applied(call, budget, str(subject)))
         key_id = subjects["key"]

@@ -83,14 +83,15 @@ class RateLimitPolicy:
             "global": "all",
             "key": call.options.get("key_id"),
             "team": call.options.get("team"),
-            "user": call.request.user,
+            "user": call.options.get("user_ref", call.request.user),
             "model": call.request.model,
         }
         requests: list[Limit] = []
         tokens: list[Limit] = []
         for rule in self.rules:
             subject = subjects[rule.scope]
-            if subject is not None and (rule.match is None or rule.match == subject):
+            named = call.request.user if rule.scope == "user" else subject  # a match names the id sent
+            if subject is not None and (rule.match is None or rule.match == named):
                 more_requests, more_tokens = _limits(rule, str(subject))
                 requests += more_requests
                 tokens += more_tokens
