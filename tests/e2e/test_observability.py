@@ -19,12 +19,14 @@ from keel.telemetry.logs import set_format
 
 from ..otel_capture import capture
 from .conftest import KeelFactory, RunningKeel
+from .test_cache import ledger_rows
 
 MASTER = "sk-canary-master-7f3a9c2e5b1d4068"
 PROVIDER_KEY = "sk-canary-provider-0c8e2f6a4b9d1357"
 PROMPT_KEY = "sk-canary-prompt-5d2b8e0f7a3c9146"
 EMAIL = "canary.person@example.com"
-CANARIES = (MASTER, PROVIDER_KEY, PROMPT_KEY, EMAIL, "sk-canary")
+CARD = "4111 1111 1111 1111"
+CANARIES = (MASTER, PROVIDER_KEY, PROMPT_KEY, EMAIL, CARD, "sk-canary", "example.com")
 CLIENT_TRACE, CLIENT_SPAN = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
 
 
@@ -60,7 +62,7 @@ def chat(running: RunningKeel, model: str, *, stream: bool = False, **headers: s
         "model": model,
         "stream": stream,
         "user": EMAIL,
-        "messages": [{"role": "user", "content": f"My key is {PROMPT_KEY}; write to {EMAIL}."}],
+        "messages": [{"role": "user", "content": f"My key is {PROMPT_KEY}; write to {EMAIL}; card {CARD}."}],
     }
     headers = {"authorization": f"Bearer {MASTER}", "x-canary": f"{EMAIL} {PROMPT_KEY}", **headers}
     return httpx.post(f"{running.v1}/chat/completions", json=body, headers=headers, timeout=10)
@@ -142,9 +144,16 @@ def test_traces_logs_and_metrics_of_a_retried_fallback_call_carry_no_canary(
     assert any(e["event"] == "request" and e["logger"] == "keel.access" for e in events)
 
     scrape = httpx.get(f"{running.base_url}/metrics", timeout=10).text
+    admin = {"authorization": f"Bearer {MASTER}"}
+    usage = httpx.get(f"{running.base_url}/admin/usage?by=user,key,model", headers=admin, timeout=10)
+    assert usage.status_code == 200 and usage.json()  # spend by user: under pseudonyms
+    ledger = wait_for(lambda: len(rows := ledger_rows(running)) >= 3 and rows, "ledger rows")
+    assert all(str(row["user"]).startswith("u_") for row in ledger)
     captured = "\n".join(
         [
             *lines.lines,
+            *(str(row) for row in ledger),
+            usage.text,
             *(span.to_json() for span in found.spans.get_finished_spans()),
             metrics.to_json() if (metrics := found.reader.get_metrics_data()) else "",
             scrape,
