@@ -173,6 +173,35 @@ def pseudonym(
     sys.stdout.write(f"{stored}\n")
 
 
+@app.command("pseudonymize-ledger")
+def pseudonymize_ledger(config: ConfigOption = None) -> None:
+    """Rewrite the user ids of ledger rows written before pseudonyms (docs/privacy.md)."""
+    from .config import load_config
+    from .privacy import user_ids_for
+    from .stores.state import open_ledger
+
+    loaded = load_config(config)
+    users = user_ids_for(loaded)
+    if not users.pseudonymous:
+        _err().print(
+            "[red]user ids are kept as sent (no key, or privacy.user_ids: clear): nothing to do[/red]"
+        )
+        raise typer.Exit(2)
+
+    def pseudonym(user: str) -> str | None:
+        return None if users.is_pseudonym(user) else users.ref(user)
+
+    async def run() -> int:
+        ledger = open_ledger(loaded.database)
+        try:
+            return int(await ledger.rename_users(pseudonym))  # type: ignore[attr-defined]
+        finally:
+            await ledger.close()
+
+    changed = asyncio.run(run())
+    sys.stdout.write(f"{changed} ledger rows now hold pseudonyms\n")
+
+
 @app.command()
 def serve(
     config: ConfigOption = None,

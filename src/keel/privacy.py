@@ -37,6 +37,11 @@ class UserIds:
     def pseudonymous(self) -> bool:
         return self._key is not None
 
+    @staticmethod
+    def is_pseudonym(value: str) -> bool:
+        """Whether ``value`` has a pseudonym's shape (``u_`` and 32 hex digits)."""
+        return len(value) == 34 and value.startswith("u_") and all(c in "0123456789abcdef" for c in value[2:])
+
     def ref(self, user: str | None) -> str | None:
         """What is stored for ``user``: its pseudonym, or the id itself when ids are kept clear."""
         if user is None or self._key is None:

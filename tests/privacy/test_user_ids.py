@@ -3,10 +3,19 @@ the operator's choice or for want of any key."""
 
 from __future__ import annotations
 
+import asyncio
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
+import yaml
 
 from keel.config import Config
 from keel.privacy import user_ids_for
+from keel.stores.sqlite_ledger import SQLiteLedger
+
+from ..stores.test_ledger_contract import record
 
 
 def config(**fields: object) -> Config:
@@ -39,3 +48,35 @@ def test_where_the_key_comes_from(monkeypatch: pytest.MonkeyPatch) -> None:
     )
     clear = config(privacy={"user_ids": "clear", "user_id_key": "own"})
     assert user_ids_for(clear).ref("alice") == "alice"  # the operator's explicit choice
+
+
+def test_the_ledger_s_earlier_rows_are_rewritten_by_the_cli(tmp_path: Path) -> None:
+    database = tmp_path / "keel.db"
+    rows = [{**record("alice", "0.1"), "request_id": "r1"}, {**record("alice", "0.2"), "request_id": "r2"}]
+
+    async def write() -> None:
+        ledger = SQLiteLedger(database)
+        await ledger.write(rows)
+        await ledger.close()
+
+    asyncio.run(write())
+    written = tmp_path / "keel.yaml"
+    settings = {
+        "providers": {},
+        "models": {},
+        "database": f"sqlite:///{database}",
+        "privacy": {"user_id_key": "k"},
+    }
+    written.write_text(yaml.safe_dump(settings))
+    cli = Path(sys.executable).parent / "keel"
+    run = subprocess.run(
+        [str(cli), "pseudonymize-ledger", "--config", str(written)], capture_output=True, text=True
+    )
+    assert run.returncode == 0 and run.stdout.strip() == "2 ledger rows now hold pseudonyms", run.stderr
+    assert b"alice" not in database.read_bytes()
+    clear = tmp_path / "clear.yaml"
+    clear.write_text(yaml.safe_dump({**settings, "privacy": {"user_ids": "clear"}}))
+    refused = subprocess.run(
+        [str(cli), "pseudonymize-ledger", "--config", str(clear)], capture_output=True, text=True
+    )
+    assert refused.returncode == 2 and "nothing to do" in refused.stderr

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from keel.privacy import UserIds
 from keel.stores.base import LedgerStore
 from keel.stores.state import open_ledger
 
@@ -107,3 +108,15 @@ async def test_a_prompt_s_calls_come_back_with_their_version_and_variant(ledger:
         (1, None, "server_error", Decimal("0.2")),
     ]
     assert [row["prompt_version"] for row in await ledger.rows()] == [1, 1, 1, 2]  # type: ignore[attr-defined]
+
+
+async def test_stored_user_ids_are_rewritten_as_pseudonyms(ledger: LedgerStore) -> None:
+    """``keel pseudonymize-ledger``'s rewrite: every row of a user changes, pseudonyms stay."""
+    users = UserIds(b"key")
+    already = users.ref("carol")
+    assert already is not None
+    await ledger.write([record("alice", "0.1"), record("alice", "0.2"), record(already, "0.3")])
+    rename = ledger.rename_users  # type: ignore[attr-defined]
+    assert await rename(lambda user: None if users.is_pseudonym(user) else users.ref(user)) == 2
+    assert {row["user"] for row in await ledger.rows()} == {users.ref("alice"), already}  # type: ignore[attr-defined]
+    assert await rename(lambda user: None if users.is_pseudonym(user) else users.ref(user)) == 0

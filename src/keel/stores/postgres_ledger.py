@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -174,6 +174,26 @@ class PostgresLedger:
         pool = await self._conn()
         async with pool.acquire() as connection:
             return [dict(row) for row in await connection.fetch(sql, *params)]
+
+    async def rename_users(self, rename: Callable[[str], str | None]) -> int:
+        """Rewrite each stored user id as ``rename`` gives it (its pseudonym); the rows changed."""
+        pool = await self._conn()
+        changed = 0
+        async with pool.acquire() as connection, connection.transaction():
+            users = [
+                row[0]
+                for row in await connection.fetch(
+                    'SELECT DISTINCT "user" FROM ledger WHERE "user" IS NOT NULL'
+                )
+            ]
+            for user in users:
+                new = rename(user)
+                if new is not None and new != user:
+                    status = await connection.execute(
+                        'UPDATE ledger SET "user" = $1 WHERE "user" = $2', new, user
+                    )
+                    changed += int(status.split()[-1])
+        return changed
 
     async def close(self) -> None:
         if self._pool is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
@@ -197,6 +197,30 @@ class SQLiteLedger:
         db.row_factory = aiosqlite.Row
         async with db.execute(sql, params) as cursor:
             return [dict(row) for row in await cursor.fetchall()]
+
+    async def rename_users(self, rename: Callable[[str], str | None]) -> int:
+        """Rewrite each stored user id as ``rename`` gives it (its pseudonym); the rows changed."""
+        db = await self._conn()
+        changed = 0
+        async with self._write_lock:
+            await db.execute("BEGIN IMMEDIATE")
+            try:
+                async with db.execute(
+                    'SELECT DISTINCT "user" FROM ledger WHERE "user" IS NOT NULL'
+                ) as cursor:
+                    users = [row[0] for row in await cursor.fetchall()]
+                for user in users:
+                    new = rename(user)
+                    if new is not None and new != user:
+                        cursor = await db.execute(
+                            'UPDATE ledger SET "user" = ? WHERE "user" = ?', (new, user)
+                        )
+                        changed += cursor.rowcount
+            except BaseException:
+                await db.execute("ROLLBACK")
+                raise
+            await db.execute("COMMIT")
+        return changed
 
     async def close(self) -> None:
         if self._db is not None:
