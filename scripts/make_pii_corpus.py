@@ -6,9 +6,11 @@ versions, dates, prices, tracking codes, ISBNs, UUIDs, colours, timestamps, ...)
 line: ``text``, ``spans`` (kind, start, end of each PII value in ``text``) and ``source`` (the
 locale and generator, or the look-alike's kind).
 
-Faker prints some phone numbers that are no number of the locale's country at all (``00008063608``
-for de_DE, ``+1-...`` digits past any national length); those are kept out by libphonenumber's
-``is_possible_number`` for the locale's region, and the script says how many it dropped.
+Faker prints some values that are not what they claim: phone numbers that are no number of the
+locale's country at all (``00008063608`` for de_DE), kept out by libphonenumber's
+``is_possible_number`` for the locale's region, and en_IN IBANs with a GB country code but the
+wrong length or check digits, kept out by python-stdnum's ISO 13616 check (an authority apart from
+Keel's detector). The script says how many of each it dropped.
 
 Run: ``.venv/bin/python scripts/make_pii_corpus.py`` (needs the ``safety`` extra and Faker).
 """
@@ -25,6 +27,7 @@ from pathlib import Path
 
 import phonenumbers
 from faker import Faker
+from stdnum import iban as iso13616
 
 SEED = 20
 OUT = Path(__file__).resolve().parent.parent / "tests" / "safety" / "corpus" / "pii.jsonl"
@@ -165,9 +168,10 @@ def _jwt(rng: random.Random) -> str:
     return f"{header}.{payload}.{signature}"
 
 
-def positives(rng: random.Random) -> tuple[list[dict[str, object]], int]:
+def positives(rng: random.Random) -> tuple[list[dict[str, object]], tuple[int, int]]:
     rows: list[dict[str, object]] = []
     dropped = 0
+    dropped_ibans = 0
     fakers = {}
     for locale in LOCALES:
         fake = Faker(locale)
@@ -190,8 +194,15 @@ def positives(rng: random.Random) -> tuple[list[dict[str, object]], int]:
                 continue
             kept += 1
             rows.append({**_sentence(rng, language, "phone", number), "source": f"faker {locale} phone"})
-        for _ in range(4):
+        made = 0
+        for _ in range(20):  # en_IN's Faker never makes a valid one
+            if made == 4:
+                break
             value = fake.iban()
+            if not iso13616.is_valid(value):
+                dropped_ibans += 1
+                continue
+            made += 1
             value = _grouped(value) if rng.random() < 0.5 else value
             rows.append({**_sentence(rng, language, "iban", value), "source": f"faker {locale} iban"})
     us = fakers["en_US"]
@@ -237,7 +248,7 @@ def positives(rng: random.Random) -> tuple[list[dict[str, object]], int]:
                 "source": f"faker {locale} email+iban",
             }
         )
-    return rows, dropped
+    return rows, (dropped, dropped_ibans)
 
 
 def negatives(rng: random.Random) -> list[dict[str, object]]:
@@ -318,7 +329,7 @@ def negatives(rng: random.Random) -> list[dict[str, object]]:
 
 def main() -> int:
     rng = random.Random(SEED)
-    pos, dropped = positives(rng)
+    pos, (dropped, dropped_ibans) = positives(rng)
     neg = negatives(rng)
     OUT.parent.mkdir(parents=True, exist_ok=True)
     with OUT.open("w", encoding="utf-8") as out:
@@ -326,7 +337,8 @@ def main() -> int:
             out.write(json.dumps(row, ensure_ascii=False) + "\n")
     values = sum(len(row["spans"]) for row in pos)  # type: ignore[arg-type]
     print(f"{OUT}: {len(pos)} positive sentences ({values} values), {len(neg)} negatives; "
-          f"{dropped} Faker phone numbers dropped as impossible for their region", file=sys.stderr)
+          f"{dropped} Faker phone numbers dropped as impossible for their region, "
+          f"{dropped_ibans} Faker IBANs as failing ISO 13616", file=sys.stderr)
     return 0
 
 
