@@ -1,0 +1,1 @@
+"""Safety detectors: personal data and secrets, prompt injection, canaries, and stream matching."""
