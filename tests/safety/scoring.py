@@ -97,4 +97,6 @@ def score_injection(path: Path = CORPUS / "injection.jsonl") -> InjectionScore:
         else:
             benign += 1
             flagged += hit
-    return InjectionScore(attacks, detected, benign, flagged, {k: (a, d) for k, (a, d) in by_category.items()})
+    return InjectionScore(
+        attacks, detected, benign, flagged, {k: (a, d) for k, (a, d) in by_category.items()}
+    )

@@ -70,5 +70,7 @@ def test_digit_placeholders_do_not_swallow_longer_numbers() -> None:
     p = Pseudonymizer(kinds=["ip"])
     assert p.pseudonymize("from 10.9.9.9") == "from 240.0.0.1"
     restorer = p.restorer()
-    out = restorer.feed("a 240.0.0.1") + restorer.feed("2 b 240.0.0.1") + restorer.feed(" c") + restorer.flush()
+    out = (
+        restorer.feed("a 240.0.0.1") + restorer.feed("2 b 240.0.0.1") + restorer.feed(" c") + restorer.flush()
+    )
     assert out == "a 240.0.0.12 b 10.9.9.9 c"
