@@ -78,15 +78,17 @@ class InjectionScore:
         return self.flagged / self.benign
 
 
-def score_injection(path: Path = CORPUS / "injection.jsonl") -> InjectionScore:
-    """True-positive rate on the attacks and false-positive rate on the benign prompts, at the
-    scanner's default threshold."""
+def score_injection(split: str, path: Path = CORPUS / "injection.jsonl") -> InjectionScore:
+    """True-positive rate on the attacks and false-positive rate on the benign prompts of one split
+    (``tuning`` or ``heldout``), at the scanner's default threshold."""
     from keel.safety.injection import scan
 
     attacks = detected = benign = flagged = 0
     by_category: dict[str, list[int]] = {}
     for line in path.read_text(encoding="utf-8").splitlines():
         row = json.loads(line)
+        if row["split"] != split:
+            continue
         hit = scan(row["text"]).flagged
         if row["label"] == "attack":
             attacks += 1
