@@ -53,7 +53,7 @@ def test_matches_are_the_same_however_the_stream_is_cut() -> None:
         got = run(make(), chunks)
         assert [(m.name, m.start) for m in got] == [(m.name, m.start) for m in expected]
         assert all(
-            e.text.startswith(m.text) and len(m.text) >= 11 for m, e in zip(got, expected, strict=True)
+            e.text.startswith(m.text) and len(m.text) >= 9 for m, e in zip(got, expected, strict=True)
         )
 
 
