@@ -1,7 +1,9 @@
 """The named patterns of the prompt-injection scanner, each with the weight of its evidence.
 
 Weights are probabilities that one hit alone means an attack; the scanner combines the rules that
-fire (``1 - prod(1 - w)``), so two weak signals together pass a threshold one alone does not.
+fire (``1 - prod(1 - w)``), so two weak signals together pass a threshold one alone does not. Each
+rule has anchors, plain substrings one of which any match contains: a substring test is far cheaper
+than a regular-expression scan, so most rules cost nothing on text that has none of their words.
 """
 
 from __future__ import annotations
@@ -10,7 +12,8 @@ import re
 
 __all__ = ["PHRASE_RULES", "STRUCTURE_RULES", "Rule"]
 
-Rule = tuple[str, float, re.Pattern[str]]
+# (name, weight, pattern, anchors): the pattern runs only on text whose lower case holds an anchor.
+Rule = tuple[str, float, re.Pattern[str], tuple[str, ...]]
 
 _I = re.IGNORECASE | re.MULTILINE
 
@@ -28,7 +31,7 @@ _QUALIFIERS_EN = (
 )
 
 # Rules over the words of the text (run on the text as written and on its folded forms).
-PHRASE_RULES: tuple[Rule, ...] = (
+_PHRASE: tuple[tuple[str, float, re.Pattern[str]], ...] = (
     (
         "override",
         0.9,
@@ -255,7 +258,7 @@ PHRASE_RULES: tuple[Rule, ...] = (
 )
 
 # Rules over the layout of the text: turns and chat-template tokens a user should not be typing.
-STRUCTURE_RULES: tuple[Rule, ...] = (
+_STRUCTURE: tuple[tuple[str, float, re.Pattern[str]], ...] = (
     (
         "chat_template",
         0.8,
@@ -276,3 +279,68 @@ STRUCTURE_RULES: tuple[Rule, ...] = (
     ),
     ("role_spoofing", 0.5, _r(r"\bend\s+of\s+(?:user\s+input|document|prompt)\b|={3,}\s*end\b|</user>")),
 )
+
+_PHRASE_ANCHORS: tuple[tuple[str, ...], ...] = (
+    ("ignor", "disregard", "forget", "override", "bypass", "discard", "never", "abandon", "set aside"),
+    ("ignore", "disregard", "forget"),
+    ("ignore", "disregard", "forget"),
+    ("ignore", "disregard"),
+    ("not follow", "not obey", "not listen"),
+    ("cancel", "void", "null", "revoked", "obsolete", "a test", "fake", "no longer valid"),
+    ("a test",),
+    ("ignore", "oublie", "tiens pas", "tenez pas", "abstraction"),
+    ("ignorier", "vergiss", "missacht", "übergeh"),
+    ("vergiss",),
+    ("ignora", "olvida", "no sigas", "omiso", "omite", "descarta"),
+    ("ignora", "dimentica", "non seguire", "trascura"),
+    ("ignore", "esque", "desconsidere", "não siga"),
+    ("negeer", "vergeet", "ignoreer"),
+    ("prompt", "system message", "instructions"),
+    ("your ",),
+    ("above", "before"),
+    ("conversation", "context window", "were you told"),
+    ("verbatim", "word for word", "starting with", "in full", "exactly"),
+    ("anything now", "dan"),
+    ("no ", "without", "free"),
+    ("unrestricted", "uncensored", "unfiltered", "unlimited", "jailbroken", "evil", " mode"),
+    (
+        "bound by",
+        "restricted by",
+        "limited by",
+        "removed all",
+        "you have no",
+        "you had no",
+        "evil twin",
+        "grand",
+    ),
+    ("refus",),
+    ("no ", "without", "sans", "ohne", "sin ", "senza", "sem ", "zonder"),
+    ("now", "jetzt", "partir", "ora sei", "agora", "vanaf", "mode"),
+    ("new", "nouvelles", "neue", "nuevas"),
+    ("override", "instruction", "message", "note"),
+    ("ai", "assistant", "model", "llm", "chatbot", "developer"),
+    ("ai", "assistant", "model", "llm"),
+    ("send", "forward", "mail", "post", "upload", "push", "leak"),
+    ("](http",),
+    ("the user",),
+    ("pwned", "access granted"),
+)
+_STRUCTURE_ANCHORS: tuple[tuple[str, ...], ...] = (
+    ("<|", "[inst]", "[/inst]", "<<sys>>", "<start_of_turn>", "</s>"),
+    ("<|", "[inst]", "[/inst]"),
+    ("system", "developer", "assistant", "human", "<system>", '"role"'),
+    ("end of", "===", "</user>"),
+)
+
+
+def _anchored(
+    rules: tuple[tuple[str, float, re.Pattern[str]], ...], anchors: tuple[tuple[str, ...], ...]
+) -> tuple[Rule, ...]:
+    assert len(rules) == len(anchors)
+    return tuple(
+        (name, weight, pattern, words) for (name, weight, pattern), words in zip(rules, anchors, strict=True)
+    )
+
+
+PHRASE_RULES = _anchored(_PHRASE, _PHRASE_ANCHORS)
+STRUCTURE_RULES = _anchored(_STRUCTURE, _STRUCTURE_ANCHORS)

@@ -26,6 +26,22 @@ _ID_WORDS = re.compile(
 )
 
 
+# Any of these in the text lets the rules that need a naming word run (the word's place is checked after).
+_WORD_STEMS = (
+    "bsn",
+    "burgerservice",
+    "sofi",
+    "cpf",
+    "ssn",
+    "social security",
+    "id",
+    "tax",
+    "fiscal",
+    "nummer",
+    "mero",
+)
+
+
 def _ssn(value: str) -> bool:
     area, group, serial = re.split(r"[- ]", value)
     return area not in ("000", "666") and not area.startswith("9") and group != "00" and serial != "0000"
@@ -49,7 +65,11 @@ _RULES: tuple[tuple[re.Pattern[str], Callable[[str], bool], bool], ...] = (
 
 def find_national_ids(text: str) -> Iterator[tuple[int, int]]:
     """Yield (start, end) of each national id number in ``text``."""
+    lowered = text.lower()
+    words = any(word in lowered for word in _WORD_STEMS)
     for layout, check, needs_word in _RULES:
+        if needs_word and not words:
+            continue
         for match in layout.finditer(text):
             if needs_word and not _ID_WORDS.search(text[max(0, match.start() - 40) : match.start()]):
                 continue

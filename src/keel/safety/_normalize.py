@@ -8,7 +8,7 @@ import binascii
 import re
 import unicodedata
 
-__all__ = ["decoded_payloads", "fold", "invisible_counts", "reveal_tags", "strip_invisible"]
+__all__ = ["changed_lines", "decoded_payloads", "fold", "invisible_counts", "reveal_tags", "strip_invisible"]
 
 _TAGS = re.compile("[\U000e0000-\U000e007f]+")
 _ZERO_WIDTH = re.compile("[\u200b\u200c\u200e\u200f\u2060-\u2064\ufeff\u00ad]")
@@ -29,7 +29,11 @@ _LEET = str.maketrans(
 _SPACED = re.compile(r"\b(?:[A-Za-z][ .\-_]){3,}[A-Za-z]\b")
 _BASE64 = re.compile(r"(?<![A-Za-z0-9+/=_\-])[A-Za-z0-9+/_\-]{16,}={0,2}(?![A-Za-z0-9+/=_\-])")
 _HEX = re.compile(r"(?<![0-9A-Fa-f])(?:[0-9A-Fa-f]{2}){12,}(?![0-9A-Fa-f])")
-_LEET_WORD = re.compile(r"\b(?=\w*[a-z])(?=\w*[0-9@$])[a-z0-9@$!]{3,}\b", re.IGNORECASE)
+# A word with letters and at least two of the digits and signs leetspeak uses for letters ("h4ck3r",
+# not "sha256", "utf8" or "ipv4").
+_LEET_WORD = re.compile(
+    r"(?<![\w@$])(?=[a-z0-9@$!]*[a-z])(?=(?:[a-z2689]*[013457@$!]){2})[a-z0-9@$!]{3,}", re.IGNORECASE
+)
 
 
 def invisible_counts(text: str) -> tuple[int, int, int]:
@@ -53,9 +57,19 @@ def strip_invisible(text: str) -> str:
 
 def fold(text: str) -> str:
     """``text`` with compatibility forms, homoglyphs, leetspeak and spaced-out letters undone."""
-    text = unicodedata.normalize("NFKC", text).translate(_HOMOGLYPHS)
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", text).translate(_HOMOGLYPHS)
     text = _LEET_WORD.sub(lambda m: m.group().translate(_LEET), text)
     return _SPACED.sub(lambda m: re.sub(r"[ .\-_]", "", m.group()), text)
+
+
+def changed_lines(text: str, folded: str) -> str:
+    """The lines of ``folded`` that differ from those of ``text`` (all of it if the lines do not pair up),
+    so that rules run again only where folding changed something."""
+    before, after = text.split("\n"), folded.split("\n")
+    if len(before) != len(after):
+        return folded
+    return "\n".join(new for old, new in zip(before, after, strict=True) if old != new)
 
 
 def decoded_payloads(text: str) -> list[str]:

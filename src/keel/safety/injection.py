@@ -18,7 +18,7 @@ import math
 from dataclasses import dataclass
 
 from ._injection_rules import PHRASE_RULES, STRUCTURE_RULES
-from ._normalize import decoded_payloads, fold, invisible_counts, reveal_tags, strip_invisible
+from ._normalize import changed_lines, decoded_payloads, fold, invisible_counts, reveal_tags, strip_invisible
 
 __all__ = ["DEFAULT_THRESHOLD", "InjectionScan", "scan"]
 
@@ -54,34 +54,37 @@ def scan(text: str, threshold: float = DEFAULT_THRESHOLD) -> InjectionScan:
     def add(name: str, weight: float) -> None:
         evidence[name] = max(weight, evidence.get(name, 0.0))
 
-    tags, zero_width, bidi = invisible_counts(text)
-    if tags:
-        add("tag_characters", 0.6)
-    if zero_width >= 3:
-        add("zero_width", 0.3)
-    if bidi:
-        add("bidi_controls", 0.3)
+    ascii_only = text.isascii()
+    if not ascii_only:
+        tags, zero_width, bidi = invisible_counts(text)
+        if tags:
+            add("tag_characters", 0.6)
+        if zero_width >= 3:
+            add("zero_width", 0.3)
+        if bidi:
+            add("bidi_controls", 0.3)
 
-    _phrases(text, "", add)
-    for rule_name, weight, pattern in STRUCTURE_RULES:
-        if pattern.search(text):
+    lowered = text.lower()
+    _phrases(text, lowered, "", add)
+    for rule_name, weight, pattern, anchors in STRUCTURE_RULES:
+        if any(a in lowered for a in anchors) and pattern.search(text):
             add(rule_name, weight)
 
-    visible = strip_invisible(text)
-    disguises = [(reveal_tags(text), "tag_characters"), (fold(visible), "obfuscation")]
-    if visible != text:
-        disguises.append((visible, "zero_width"))
+    visible = text if ascii_only else strip_invisible(text)
+    disguises = [(changed_lines(visible, fold(visible)), "obfuscation")]
+    if not ascii_only:
+        disguises += [(reveal_tags(text), "tag_characters"), (visible, "zero_width")]
     disguises += [(payload, "encoded") for payload in decoded_payloads(visible)]
     for variant, disguise in disguises:
         if variant and variant != text:
-            _phrases(variant, disguise, add)
+            _phrases(variant, variant.lower(), disguise, add)
 
     score = 1.0 - math.prod(1.0 - w for w in evidence.values())
     reasons = tuple(sorted(evidence, key=lambda name: -evidence[name]))
     return InjectionScan(round(score, 4), reasons, threshold)
 
 
-def _phrases(text: str, disguise: str, add: object) -> None:
-    for rule_name, weight, pattern in PHRASE_RULES:
-        if pattern.search(text):
+def _phrases(text: str, lowered: str, disguise: str, add: object) -> None:
+    for rule_name, weight, pattern, anchors in PHRASE_RULES:
+        if any(a in lowered for a in anchors) and pattern.search(text):
             add(f"{rule_name}+{disguise}" if disguise else rule_name, weight)  # type: ignore[operator]

@@ -60,8 +60,11 @@ class Pseudonymizer:
 
     def restore(self, text: str) -> str:
         """``text`` with every placeholder this pseudonymizer issued replaced by its original."""
-        if self._pattern is None:
+        if not self._originals:
             return text
+        if self._pattern is None:
+            self._compile()
+        assert self._pattern is not None
         return self._pattern.sub(lambda m: self._originals[m.group()], text)
 
     def restorer(self) -> StreamRestorer:
@@ -76,7 +79,7 @@ class Pseudonymizer:
             placeholder = _placeholder(kind, n, value)
             self._placeholders[value] = placeholder
             self._originals[placeholder] = value
-            self._compile()
+            self._pattern = None  # compiled again when first needed
         return placeholder
 
     def _compile(self) -> None:
@@ -87,6 +90,8 @@ class Pseudonymizer:
 
     def _held(self, text: str) -> int:
         """How many characters at the end of ``text`` could still become (or grow into) a placeholder."""
+        if self._pattern is None and self._originals:
+            self._compile()
         longest = max((len(p) for p in self._originals), default=0)
         for i in range(max(0, len(text) - longest - 1), len(text)):
             if text[i:] in self._prefixes or text[i:-1] in self._originals:
