@@ -300,7 +300,7 @@ _PHRASE_ANCHORS: tuple[tuple[str, ...], ...] = (
     ("above", "before"),
     ("conversation", "context window", "were you told"),
     ("verbatim", "word for word", "starting with", "in full", "exactly"),
-    ("anything now", "dan"),
+    ("anything now", "dan", "jailbr", "in character", "god mode"),
     ("no ", "without", "free"),
     ("unrestricted", "uncensored", "unfiltered", "unlimited", "jailbroken", "evil", " mode"),
     (

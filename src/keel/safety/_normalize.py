@@ -29,10 +29,9 @@ _LEET = str.maketrans(
 _SPACED = re.compile(r"\b(?:[A-Za-z][ .\-_]){3,}[A-Za-z]\b")
 _BASE64 = re.compile(r"(?<![A-Za-z0-9+/=_\-])[A-Za-z0-9+/_\-]{16,}={0,2}(?![A-Za-z0-9+/=_\-])")
 _HEX = re.compile(r"(?<![0-9A-Fa-f])(?:[0-9A-Fa-f]{2}){12,}(?![0-9A-Fa-f])")
-# A word with letters and at least two of the digits and signs leetspeak uses for letters ("h4ck3r",
-# not "sha256", "utf8" or "ipv4").
+# A word of letters and the digits and signs leetspeak writes for letters ("h4ck3r", "n3w").
 _LEET_WORD = re.compile(
-    r"(?<![\w@$])(?=[a-z0-9@$!]*[a-z])(?=(?:[a-z2689]*[013457@$!]){2})[a-z0-9@$!]{3,}", re.IGNORECASE
+    r"(?<![\w@$])(?=[a-z0-9@$!]*[a-z])(?=[a-z0-9@$!]*[013457@$!])[a-z0-9@$!]{3,}", re.IGNORECASE
 )
 
 
