@@ -23,6 +23,7 @@ import random
 import string
 import sys
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import phonenumbers
@@ -30,6 +31,8 @@ from faker import Faker
 from stdnum import iban as iso13616
 
 SEED = 20
+# Faker draws dates up to "now" unless told otherwise: a fixed end keeps the corpus the same every day.
+END = datetime(2026, 12, 1, tzinfo=UTC)
 OUT = Path(__file__).resolve().parent.parent / "tests" / "safety" / "corpus" / "pii.jsonl"
 
 # locale -> (phone region, sentence language)
@@ -114,7 +117,7 @@ KIND_TEMPLATES = {
         "Here is my key {v}, why does the API return 401?",
         "export OPENAI_API_KEY={v}",
         "curl -H 'Authorization: {v}' https://api.example.com/v1/models",
-        "The config has token = \"{v}\" — is that safe to commit?",
+        'The config has token = "{v}" — is that safe to commit?',
         "I accidentally pasted {v} in the chat, please ignore it.",
     ],
 }
@@ -147,8 +150,14 @@ def _secret(rng: random.Random) -> str:
         lambda: "AKIA" + _token(rng, upper, 16),
         lambda: "ghp_" + _token(rng, alnum, 36),
         lambda: "github_pat_" + _token(rng, alnum, 22) + "_" + _token(rng, alnum, 59),
-        lambda: "xoxb-" + _token(rng, string.digits, 12) + "-" + _token(rng, string.digits, 13) + "-"
-        + _token(rng, alnum, 24),
+        lambda: (
+            "xoxb-"
+            + _token(rng, string.digits, 12)
+            + "-"
+            + _token(rng, string.digits, 13)
+            + "-"
+            + _token(rng, alnum, 24)
+        ),
         lambda: "AIza" + _token(rng, b64url, 35),
         lambda: "glpat-" + _token(rng, b64url, 20),
         lambda: "hf_" + _token(rng, string.ascii_letters, 34),
@@ -261,59 +270,98 @@ def negatives(rng: random.Random) -> list[dict[str, object]]:
 
     makers = {
         "order number": lambda: rng.choice(
-            [f"Order #{n(7)} has shipped.", f"Your order ORD-{fake.year()}-{n(6)} is confirmed.",
-             f"Reference number {n(10)} for your return.", f"Invoice INV-{n(4)}-{n(5)} is overdue.",
-             f"Order no. {n(3)}-{n(7)}-{n(7)} was delivered."]
+            [
+                f"Order #{n(7)} has shipped.",
+                f"Your order ORD-{fake.year(end_datetime=END)}-{n(6)} is confirmed.",
+                f"Reference number {n(10)} for your return.",
+                f"Invoice INV-{n(4)}-{n(5)} is overdue.",
+                f"Order no. {n(3)}-{n(7)}-{n(7)} was delivered.",
+            ]
         ),
         "version": lambda: rng.choice(
-            [f"Upgrade to version {rng.randrange(1, 20)}.{rng.randrange(40)}.{rng.randrange(40)} first.",
-             f"It broke in v{rng.randrange(1, 9)}.{rng.randrange(30)}.{rng.randrange(30)}-rc.{rng.randrange(5)}.",
-             f"Windows build {rng.randrange(6, 11)}.0.{rng.randrange(10000, 26000)}.{rng.randrange(3000)}.",
-             f"pip install requests=={rng.randrange(1, 3)}.{rng.randrange(32)}.{rng.randrange(10)}",
-             f"Tested with Chrome {rng.randrange(90, 130)}.0.{rng.randrange(6000)}.{rng.randrange(200)}."]
+            [
+                f"Upgrade to version {rng.randrange(1, 20)}.{rng.randrange(40)}.{rng.randrange(40)} first.",
+                f"It broke in v{rng.randrange(1, 9)}.{rng.randrange(30)}.{rng.randrange(30)}-rc.{rng.randrange(5)}.",  # noqa: E501
+                f"Windows build {rng.randrange(6, 11)}.0.{rng.randrange(10000, 26000)}.{rng.randrange(3000)}.",  # noqa: E501
+                f"pip install requests=={rng.randrange(1, 3)}.{rng.randrange(32)}.{rng.randrange(10)}",
+                f"Tested with Chrome {rng.randrange(90, 130)}.0.{rng.randrange(6000)}.{rng.randrange(200)}.",
+            ]
         ),
         "date": lambda: rng.choice(
-            [f"The meeting is on {fake.date()}.", f"Due {fake.date(pattern='%d/%m/%Y')}, please confirm.",
-             f"Signed on {fake.date(pattern='%d.%m.%Y')} in Berlin.", f"Born {fake.date(pattern='%m-%d-%Y')}.",
-             f"Period {fake.date(pattern='%Y%m%d')} to {fake.date(pattern='%Y%m%d')}."]
+            [
+                f"The meeting is on {fake.date(end_datetime=END)}.",
+                f"Due {fake.date(end_datetime=END, pattern='%d/%m/%Y')}, please confirm.",
+                f"Signed on {fake.date(end_datetime=END, pattern='%d.%m.%Y')} in Berlin.",
+                f"Born {fake.date(end_datetime=END, pattern='%m-%d-%Y')}.",
+                f"Period {fake.date(end_datetime=END, pattern='%Y%m%d')} "
+                f"to {fake.date(end_datetime=END, pattern='%Y%m%d')}.",
+            ]
         ),
         "timestamp": lambda: rng.choice(
-            [f"Logged at {fake.iso8601()}Z.", f"Unix time {rng.randrange(1_500_000_000, 1_800_000_000)}.",
-             f"created_at: {rng.randrange(1_500_000_000_000, 1_800_000_000_000)}",
-             f"[{fake.date_time().strftime('%Y-%m-%d %H:%M:%S')}] worker started"]
+            [
+                f"Logged at {fake.iso8601(end_datetime=END)}Z.",
+                f"Unix time {rng.randrange(1_500_000_000, 1_800_000_000)}.",
+                f"created_at: {rng.randrange(1_500_000_000_000, 1_800_000_000_000)}",
+                f"[{fake.date_time(end_datetime=END).strftime('%Y-%m-%d %H:%M:%S')}] worker started",
+            ]
         ),
         "price": lambda: rng.choice(
-            [f"It costs ${rng.randrange(1, 5000)}.{n(2)} plus tax.", f"Total: {rng.randrange(1, 99)} {n(3)},{n(2)} €.",
-             f"Budget approved: USD {rng.randrange(1, 999)},{n(3)},{n(3)}.",
-             f"Salary range 45,000-60,000 per year."]
+            [
+                f"It costs ${rng.randrange(1, 5000)}.{n(2)} plus tax.",
+                f"Total: {rng.randrange(1, 99)} {n(3)},{n(2)} €.",
+                f"Budget approved: USD {rng.randrange(1, 999)},{n(3)},{n(3)}.",
+                "Salary range 45,000-60,000 per year.",
+            ]
         ),
         "tracking code": lambda: rng.choice(
-            [f"UPS tracking 1Z{_token(rng, string.ascii_uppercase + digits, 16)}.",
-             f"USPS tracking {n(4)} {n(4)} {n(4)} {n(4)} {n(4)} {n(2)}.",
-             f"FedEx tracking number {n(12)}.", f"DHL shipment {n(10)} is in transit.",
-             f"Parcel JD{n(18)} arrived at the depot."]
+            [
+                f"UPS tracking 1Z{_token(rng, string.ascii_uppercase + digits, 16)}.",
+                f"USPS tracking {n(4)} {n(4)} {n(4)} {n(4)} {n(4)} {n(2)}.",
+                f"FedEx tracking number {n(12)}.",
+                f"DHL shipment {n(10)} is in transit.",
+                f"Parcel JD{n(18)} arrived at the depot.",
+            ]
         ),
         "isbn": lambda: f"See ISBN {fake.isbn13()} for the second edition.",
         "isbn10": lambda: f"Cited as ISBN {fake.isbn10()}.",
         "uuid": lambda: f"Request id {uuid.UUID(int=rng.getrandbits(128), version=4)} failed.",
         "hex colour": lambda: f"Use {fake.hex_color()} for the header and {fake.hex_color()} for links.",
         "git sha": lambda: f"Reverted commit {_token(rng, '0123456789abcdef', 40)} on main.",
-        "time": lambda: f"Opening hours {rng.randrange(6, 11)}:00-{rng.randrange(16, 23)}:30, lunch 12:00:00.",
+        "time": lambda: (
+            f"Opening hours {rng.randrange(6, 11)}:00-{rng.randrange(16, 23)}:30, lunch 12:00:00."
+        ),
         "measurement": lambda: rng.choice(
-            [f"The file is {rng.randrange(1, 900)} {n(3)} {n(3)} bytes.", f"Distance: {n(3)}.{n(2)} km.",
-             f"Coordinates {fake.latitude()}, {fake.longitude()}.", f"Resolution 1920x1080 at {n(3)} Hz."]
+            [
+                f"The file is {rng.randrange(1, 900)} {n(3)} {n(3)} bytes.",
+                f"Distance: {n(3)}.{n(2)} km.",
+                f"Coordinates {fake.latitude()}, {fake.longitude()}.",
+                f"Resolution 1920x1080 at {n(3)} Hz.",
+            ]
         ),
         "code": lambda: rng.choice(
-            ["@dataclass\nclass User:\n    email: str", "Use @app.route('/login') for the form.",
-             "npm i @types/node@20.11.5", f"ping me @{fake.user_name()} on the channel",
-             "ssh deploy@prod", "the regex is ^[a-z]+@[a-z]+$", "std::vector<int> v; v.push_back(1);",
-             f"MAC address {fake.mac_address()}", f"SELECT * FROM t WHERE id = {n(9)};"]
+            [
+                "@dataclass\nclass User:\n    email: str",
+                "Use @app.route('/login') for the form.",
+                "npm i @types/node@20.11.5",
+                f"ping me @{fake.user_name()} on the channel",
+                "ssh deploy@prod",
+                "the regex is ^[a-z]+@[a-z]+$",
+                "std::vector<int> v; v.push_back(1);",
+                f"MAC address {fake.mac_address()}",
+                f"SELECT * FROM t WHERE id = {n(9)};",
+            ]
         ),
         "id number": lambda: rng.choice(
-            [f"Serial number SN-{n(4)}-{n(4)}-{n(4)}.", f"Case {n(3)}-{n(2)}-{n(4)}-{n(2)} is closed.",
-             f"Patent US{n(7)}B2.", f"CAS number {n(4)}-{n(2)}-{n(1)}.",
-             f"Employee number {n(6)}.", f"Ticket JIRA-{n(5)} blocks the release.",
-             f"Room {n(1)}-{n(3)}, building {n(2)}.", f"Flight LH{n(3)} departs from gate {n(2)}."]
+            [
+                f"Serial number SN-{n(4)}-{n(4)}-{n(4)}.",
+                f"Case {n(3)}-{n(2)}-{n(4)}-{n(2)} is closed.",
+                f"Patent US{n(7)}B2.",
+                f"CAS number {n(4)}-{n(2)}-{n(1)}.",
+                f"Employee number {n(6)}.",
+                f"Ticket JIRA-{n(5)} blocks the release.",
+                f"Room {n(1)}-{n(3)}, building {n(2)}.",
+                f"Flight LH{n(3)} departs from gate {n(2)}.",
+            ]
         ),
         "random digits": lambda: f"Lottery numbers: {' '.join(str(rng.randrange(1, 50)) for _ in range(6))}.",
         "math": lambda: f"{n(3)} x {n(3)} = {n(6)} and {n(4)} - {n(4)} = {n(4)}.",
@@ -336,9 +384,12 @@ def main() -> int:
         for row in pos + neg:
             out.write(json.dumps(row, ensure_ascii=False) + "\n")
     values = sum(len(row["spans"]) for row in pos)  # type: ignore[arg-type]
-    print(f"{OUT}: {len(pos)} positive sentences ({values} values), {len(neg)} negatives; "
-          f"{dropped} Faker phone numbers dropped as impossible for their region, "
-          f"{dropped_ibans} Faker IBANs as failing ISO 13616", file=sys.stderr)
+    print(
+        f"{OUT}: {len(pos)} positive sentences ({values} values), {len(neg)} negatives; "
+        f"{dropped} Faker phone numbers dropped as impossible for their region, "
+        f"{dropped_ibans} Faker IBANs as failing ISO 13616",
+        file=sys.stderr,
+    )
     return 0
 
 

@@ -28,7 +28,9 @@ def main() -> int:
     print("|---|---:|---:|---:|---:|---:|---:|")
     scores = {split: score_injection(split) for split in ("tuning", "heldout")}
     for split, s in scores.items():
-        print(f"| {split} | {s.attacks} | {s.detected} | {s.tpr:.3f} | {s.benign} | {s.flagged} | {s.fpr:.3f} |")
+        print(
+            f"| {split} | {s.attacks} | {s.detected} | {s.tpr:.3f} | {s.benign} | {s.flagged} | {s.fpr:.3f} |"
+        )
     print()
     print("| category | tuning: detected / attacks | held out: detected / attacks |")
     print("|---|---:|---:|")

@@ -1,1 +1,4 @@
-"""Safety detectors: personal data and secrets, prompt injection, canaries, and stream matching."""
+"""Safety detectors: personal data and secrets (``pii``, ``pseudonymize``), prompt injection
+(``injection``), canaries (``canary``) and matching over streams (``stream_match``)."""
+
+__all__: list[str] = []
