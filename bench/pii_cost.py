@@ -1,7 +1,8 @@
 """CPU cost of the safety detectors per KB of prompt text: find_pii, the Pseudonymizer, the injection
 scanner, and libphonenumber's own matcher for comparison.
 
-Texts: ``prose`` (paragraphs of Keel's docs with every digit and @ removed: the pre-check path),
+Texts: ``plain`` (Keel's docs with every digit, @, ``::`` and key prefix removed: the pre-check
+path), ``prose`` (the docs with every digit and @ removed: keys and IPv6 are still looked for),
 ``docs`` (Keel's docs as written: numbers, code, dates, versions; typical technical prompt text),
 ``support`` (customer messages with an e-mail, a phone number, an order number and a date in each
 paragraph), ``dense`` (the PII corpus's positive sentences). Each measurement runs in interleaved
@@ -43,8 +44,10 @@ def texts() -> dict[str, str]:
     corpus = ROOT / "tests" / "safety" / "corpus" / "pii.jsonl"
     rows = [json.loads(line) for line in corpus.read_text(encoding="utf-8").splitlines()]
     dense = "\n".join(row["text"] for row in rows if row["spans"])
+    prose = re.sub(r"[0-9@]", "", docs)
     return {
-        "prose": re.sub(r"[0-9@]", "", docs),
+        "plain": re.sub(r"::|(?<![\w-])(?:sk-|hf_)|Bearer|BEGIN|eyJ", "", prose),
+        "prose": prose,
         "docs": docs,
         "support": support,
         "dense": dense,
