@@ -26,18 +26,20 @@ def main() -> int:
     print()
     print("| split | attacks | detected | TPR | benign | flagged | FPR |")
     print("|---|---:|---:|---:|---:|---:|---:|")
-    scores = {split: score_injection(split) for split in ("tuning", "heldout")}
+    scores = {split: score_injection(split) for split in ("tuning", "round2", "heldout")}
     for split, s in scores.items():
         print(
             f"| {split} | {s.attacks} | {s.detected} | {s.tpr:.3f} | {s.benign} | {s.flagged} | {s.fpr:.3f} |"
         )
     print()
-    print("| category | tuning: detected / attacks | held out: detected / attacks |")
-    print("|---|---:|---:|")
+    print("| category | tuning | round2 | heldout |")
+    print("|---|---:|---:|---:|")
     for category in scores["tuning"].by_category:
-        t = scores["tuning"].by_category[category]
-        h = scores["heldout"].by_category.get(category, (0, 0))
-        print(f"| {category} | {t[1]} / {t[0]} | {h[1]} / {h[0]} |")
+        cells = []
+        for split in ("tuning", "round2", "heldout"):
+            attacks, detected = scores[split].by_category.get(category, (0, 0))
+            cells.append(f"{detected} / {attacks}")
+        print(f"| {category} | " + " | ".join(cells) + " |")
     return 0
 
 

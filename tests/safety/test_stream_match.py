@@ -52,9 +52,7 @@ def test_matches_are_the_same_however_the_stream_is_cut() -> None:
     for chunks in [*(chunks_of(TEXT, seed) for seed in range(200)), list(TEXT)]:
         got = run(make(), chunks)
         assert [(m.name, m.start) for m in got] == [(m.name, m.start) for m in expected]
-        assert all(
-            e.text.startswith(m.text) and len(m.text) >= 9 for m, e in zip(got, expected, strict=True)
-        )
+        assert all(e.text.startswith(m.text) and len(m.text) >= 9 for m, e in zip(got, expected, strict=True))
 
 
 def test_a_growing_match_is_reported_once() -> None:

@@ -27,7 +27,7 @@ _OBJECTS_EN = (
     r"|polic(?:y|ies)|filters|constraints|training|guardrails|system message)"
 )
 _QUALIFIERS_EN = (
-    r"(?:previous|prior|above|earlier|preceding|former|original|initial|old|system|developer|safety)"
+    r"(?:previous|prior|above|earlier|preceding|former|original|initial|old|system|developer|safety|your)"
 )
 
 # Rules over the words of the text (run on the text as written and on its folded forms).
@@ -62,7 +62,8 @@ _PHRASE: tuple[tuple[str, float, re.Pattern[str]], ...] = (
         0.8,
         _r(
             rf"\b{_QUALIFIERS_EN}\s+{_OBJECTS_EN}\s+(?:are|were|is|was)\s+(?:now\s+)?"
-            r"(?:cancell?ed|void|null|revoked|obsolete|a test|fake|no longer valid)"
+            r"(?:cancell?ed|void|null|revoked|obsolete|a test|fake|no longer valid|superseded|invalid"
+            r"|suspended|lifted)"
         ),
     ),
     ("override", 0.8, _r(rf"\b{_OBJECTS_EN}\s+above\s+(?:were|was|are)\s+(?:just\s+)?a\s+test\b")),
@@ -144,7 +145,10 @@ _PHRASE: tuple[tuple[str, float, re.Pattern[str]], ...] = (
     (
         "verbatim",
         0.3,
-        _r(r"\b(?:verbatim|word\s+for\s+word|starting\s+with\s+the\s+phrase|in\s+full|exactly)\b"),
+        _r(
+            r"\b(?:verbatim|word\s+for\s+word|starting\s+with\s+the\s+phrase|in\s+full|exactly|line\s+by\s+line"
+            r"|unchanged)\b|\bincluding\s+(?:the\s+)?hidden\b"
+        ),
     ),
     (
         "jailbreak_persona",
@@ -152,7 +156,7 @@ _PHRASE: tuple[tuple[str, float, re.Pattern[str]], ...] = (
         _r(
             r"\b(?:pretend|you\s+are|you're|act\s+as|be)\b[^.\n]{0,60}\b(?:do\s+anything\s+now|(?-i:DAN))\b"
             r"|\b(?-i:DAN)\b[^.\n]{0,60}\b(?:rules|anything|jailbr|broken free|never)"
-            r"|\bjailbr(?:oken|eak\s+successful)\b|\bstay\s+in\s+character\b|\bgod\s+mode\b"
+            r"|\bjailbr(?:oken|eak\s+successful)\b|\bgod\s+mode\b"
         ),
     ),
     (
@@ -160,7 +164,7 @@ _PHRASE: tuple[tuple[str, float, re.Pattern[str]], ...] = (
         0.8,
         _r(
             r"\b(?:you\s+are|you're|act\s+as|pretend\s+to\s+be|roleplay\s+as|role-play\s+as)\b[^.\n]{0,40}?"
-            r"\b(?:no|without|free\s+from|freed\s+from)\s+(?:any\s+|all\s+)?(?:rules|restrictions|limits|filters"
+            r"\b(?:no|zero|without|free\s+from|freed\s+from|never\s+given)\s+(?:any\s+|all\s+)?(?:rules|restrictions|limits|filters"
             r"|ethics|morals?|guidelines|moral\s+limits|safety)"
         ),
     ),
@@ -169,7 +173,8 @@ _PHRASE: tuple[tuple[str, float, re.Pattern[str]], ...] = (
         0.8,
         _r(
             r"\b(?:unrestricted|uncensored|unfiltered|unlimited|jailbroken|evil)\s+(?:ai|mode|assistant|model|bot"
-            r"|version|response)s?\b|\b(?:in|enable|switch\s+to)\s+(?:developer|dev|admin|god)\s+mode\b"
+            r"|version|response|alter\s+ego|twin|self|persona)s?\b"
+            r"|\b(?:in|enable|switch\s+to|enter|activate|turn\s+on)\s+(?:developer|dev|admin|god|sudo)\s+mode\b"
         ),
     ),
     (
@@ -190,7 +195,7 @@ _PHRASE: tuple[tuple[str, float, re.Pattern[str]], ...] = (
         "no_limits",
         0.45,
         _r(
-            r"\b(?:no|without(?:\s+any)?)\s+(?:restrictions|limits|filters|rules|content\s+polic(?:y|ies))\b"
+            r"\b(?:no|zero|without(?:\s+any)?)\s+(?:restrictions|limits|filters|rules|content\s+polic(?:y|ies))\b"
             r"|\bsans\s+(?:aucune\s+)?(?:limite|restriction|règle|filtre)s?\b|\bohne\s+(?:regeln|einschränkungen|grenzen|filter)\b"
             r"|\bsin\s+(?:límites|restricciones|reglas|filtros)\b|\bsenza\s+(?:alcuna\s+)?(?:filtri|regole|restrizion[ei]|limiti)\b"
             r"|\bsem\s+(?:restrições|regras|filtros|limites)\b|\bzonder\s+(?:beperkingen|regels|filters)\b"
@@ -200,7 +205,7 @@ _PHRASE: tuple[tuple[str, float, re.Pattern[str]], ...] = (
         "new_persona",
         0.3,
         _r(
-            r"\b(?:you\s+are\s+now|from\s+now\s+on|tu\s+es\s+maintenant|du\s+bist\s+jetzt|ab\s+jetzt"
+            r"\b(?:you\s+are\s+now|you(?:'re|\s+are)\b[^.\n]{0,30}\bnow|from\s+now\s+on|tu\s+es\s+maintenant|du\s+bist\s+jetzt|ab\s+jetzt"
             r"|a\s+partir\s+de\s+ahora|ora\s+sei|agora\s+você\s+é|vanaf\s+nu|mode\s+développeur|developer\s+mode)\b"
         ),
     ),
@@ -235,12 +240,13 @@ _PHRASE: tuple[tuple[str, float, re.Pattern[str]], ...] = (
             r"(?:^|[.:>#\-\]\[]\s*|--\s*)(?:@?assistant|ai(?:\s+(?:coding\s+)?(?:assistant|agent|model|recruiters))?"
             r"|language\s+model|llm)"
             r"\s*[,:]\s*(?:please\s+)?(?:ignore|disregard|forget|you\s+must|do\s+not|don't|new\s+instructions|render"
-            r"|search|send|forward|when|from\s+now|update|this\s+is)"
+            r"|search|send|forward|when|from\s+now|update|this\s+is|stop|tell|instead|only|always|reply|respond"
+            r"|say|mark|include)"
         ),
     ),
     (
         "exfiltration",
-        0.6,
+        0.4,
         _r(
             r"\b(?:send|forward|email|e-mail|post|upload|push|leak)\b[^.\n]{0,60}?\b(?:to|into)\s+"
             r"(?:[\w.+-]+@[\w-]+\.[\w.]+|https?://|the\s+public)"
@@ -255,6 +261,84 @@ _PHRASE: tuple[tuple[str, float, re.Pattern[str]], ...] = (
         ),
     ),
     ("pwned", 0.6, _r(r"\b(?:i\s+have\s+been\s+pwned|haha\s+pwned|access\s+granted)\b")),
+    (
+        "override",
+        0.9,
+        _r(
+            r"\b(?:scrap|drop|ignore|disregard|forget|abandon|discard|stop\s+following|pay\s+no\s+attention\s+to)\b"
+            r"[^.\n]{0,40}?\b(?:you\s+(?:were|have\s+been|'ve\s+been)\s+(?:told|given|set\s+up|instructed|programmed"
+            r"|configured)|(?:gave|given\s+to)\s+you|you\s+(?:got|received)|at\s+the\s+start|from\s+before)"
+        ),
+    ),
+    (
+        "override",
+        0.8,
+        _r(
+            rf"\b(?:{_OBJECTS_EN}|configuration|setup)\b[^.\n]{{0,25}}?\b(?:no\s+longer\s+apply|(?:don't|do\s+not"
+            r"|doesn't|does\s+not)\s+apply|(?:is|are)\s+(?:now\s+)?(?:void|superseded|lifted|suspended|off))"
+            rf"|\byour\s+{_OBJECTS_EN}\s+(?:are|is)\s+(?:now\s+)?(?:outdated|obsolete|wrong)\b"
+            r"|\bconsider\b[^.\n]{0,40}\b(?:void|cancell?ed|obsolete)\b|\bsuperseded\s+by\s+(?:this|my)\b"
+        ),
+    ),
+    (
+        "override",
+        0.8,
+        _r(
+            r"\b(?:act|pretend|imagine|behave)\s+(?:like|as\s+if|as\s+though|that)\s+(?:the|your|those|these)\s+"
+            rf"(?:\w+\s+)?{_OBJECTS_EN}"
+        ),
+    ),
+    ("override", 0.4, _r(r"\b(?:override|ignore|disregard|bypass)\s+(?:them|those|these)\b")),
+    (
+        "prompt_extraction",
+        0.6,
+        _r(
+            r"\b(?:instructions|rules|prompt|configuration|text)\s+(?:that\s+)?(?:your|the)\s+developers?\s+"
+            r"(?:wrote|gave|set|configured)|\b(?:were\s+you|you\s+were|you've\s+been|you\s+have\s+been)\s+"
+            r"(?:configured|given|programmed|set\s+up|loaded|initiali[sz]ed)\s+with\b"
+            r"|\b(?:preamble|system\s+instructions|initial\s+instructions|hidden\s+instructions)\b"
+        ),
+    ),
+    ("stay_in_character", 0.4, _r(r"\bstay\s+in\s+character\b")),
+    (
+        "exfiltration",
+        0.7,
+        _r(
+            r"\b(?:send|forward|email|e-mail|post|upload|push|leak)\b[^.\n]{0,40}?\b(?:all|every|entire|whole"
+            r"|the\s+user'?s|conversation|chat\s+history|data|passwords?|files|documents?|mailbox|inbox"
+            r"|env(?:ironment)?\s+var\w*|contents)\b[^.\n]{0,40}?\b(?:to|into)\s+"
+            r"(?:[\w.+-]+@[\w-]+\.[\w.]+|https?://|the\s+public)"
+        ),
+    ),
+    (
+        "addressed_to_ai",
+        0.7,
+        _r(
+            r"\bif\s+(?:an?|the|any)\s+(?:ai|assistant|llm|language\s+model|bot)\s+(?:is\s+)?(?:reading|processing"
+            r"|summari[sz]ing|seeing)\b|\battention\s*[,:\-]?\s*(?:all\s+)?(?:ai|llm|assistant|language\s+model)s?\b"
+            r"|\bto\s+the\s+(?:ai|assistant|language\s+model|llm|bot)\b[^.\n)]{0,40}:"
+        ),
+    ),
+    (
+        "disable_safety",
+        0.6,
+        _r(
+            r"\b(?:disable|turn\s+off|switch\s+off|remove|deactivate)\s+(?:your|the|all)\s+(?:content\s+|safety\s+)?"
+            r"(?:filters?|safety|guardrails|moderation|restrictions)\b"
+        ),
+    ),
+    (
+        "override_ja_zh",
+        0.9,
+        _r(
+            r"(?:無視|忽略)[^。\n]{0,20}?(?:指示|指令|プロンプト|提示)|(?:指示|指令)[^。\n]{0,20}?(?:無視|忽略)"
+        ),
+    ),
+    (
+        "override_ru",
+        0.9,
+        _r(r"(?:игнорир\w*|забудь\w*|не\s+следуй\w*)[^.\n]{0,40}?(?:инструкц\w*|правил\w*|указани\w*)"),
+    ),
 )
 
 # Rules over the layout of the text: turns and chat-template tokens a user should not be typing.
@@ -277,7 +361,14 @@ _STRUCTURE: tuple[tuple[str, float, re.Pattern[str]], ...] = (
             r"|(?:^|\n)\s*\[system\]|<system>[^<]{0,200}</system>|\"role\"\s*:\s*\"system\"[^}]{0,80}\b(?:ignore|disregard|obey)"
         ),
     ),
-    ("role_spoofing", 0.5, _r(r"\bend\s+of\s+(?:user\s+input|document|prompt)\b|={3,}\s*end\b|</user>")),
+    (
+        "role_spoofing",
+        0.5,
+        _r(
+            r"\bend\s+of\s+(?:user\s+input|document|prompt)\b|={3,}\s*end\b|</user\w*>|</context>|</document>"
+            r"|<(?:system|system_\w+|instructions|admin)>"
+        ),
+    ),
 )
 
 _PHRASE_ANCHORS: tuple[tuple[str, ...], ...] = (
@@ -286,7 +377,21 @@ _PHRASE_ANCHORS: tuple[tuple[str, ...], ...] = (
     ("ignore", "disregard", "forget"),
     ("ignore", "disregard"),
     ("not follow", "not obey", "not listen"),
-    ("cancel", "void", "null", "revoked", "obsolete", "a test", "fake", "no longer valid"),
+    (
+        "cancel",
+        "void",
+        "null",
+        "revoked",
+        "obsolete",
+        "a test",
+        "fake",
+        "no longer valid",
+        "outdated",
+        "superseded",
+        "invalid",
+        "suspended",
+        "lifted",
+    ),
     ("a test",),
     ("ignore", "oublie", "tiens pas", "tenez pas", "abstraction"),
     ("ignorier", "vergiss", "missacht", "übergeh"),
@@ -299,10 +404,31 @@ _PHRASE_ANCHORS: tuple[tuple[str, ...], ...] = (
     ("your ",),
     ("above", "before"),
     ("conversation", "context window", "were you told"),
-    ("verbatim", "word for word", "starting with", "in full", "exactly"),
+    (
+        "verbatim",
+        "word for word",
+        "starting with",
+        "in full",
+        "exactly",
+        "line by line",
+        "unchanged",
+        "including",
+    ),
     ("anything now", "dan", "jailbr", "in character", "god mode"),
-    ("no ", "without", "free"),
-    ("unrestricted", "uncensored", "unfiltered", "unlimited", "jailbroken", "evil", " mode"),
+    ("no ", "without", "free", "zero", "never given"),
+    (
+        "unrestricted",
+        "uncensored",
+        "unfiltered",
+        "unlimited",
+        "jailbroken",
+        "evil",
+        " mode",
+        "alter ego",
+        "twin",
+        "self",
+        "persona",
+    ),
     (
         "bound by",
         "restricted by",
@@ -314,7 +440,7 @@ _PHRASE_ANCHORS: tuple[tuple[str, ...], ...] = (
         "grand",
     ),
     ("refus",),
-    ("no ", "without", "sans", "ohne", "sin ", "senza", "sem ", "zonder"),
+    ("no ", "zero", "without", "sans", "ohne", "sin ", "senza", "sem ", "zonder"),
     ("now", "jetzt", "partir", "ora sei", "agora", "vanaf", "mode"),
     ("new", "nouvelles", "neue", "nuevas"),
     ("override", "instruction", "message", "note"),
@@ -324,12 +450,43 @@ _PHRASE_ANCHORS: tuple[tuple[str, ...], ...] = (
     ("](http",),
     ("the user",),
     ("pwned", "access granted"),
+    (
+        "scrap",
+        "drop",
+        "ignor",
+        "disregard",
+        "forget",
+        "abandon",
+        "discard",
+        "stop following",
+        "pay no attention",
+    ),
+    ("apply", "void", "superseded", "lifted", "suspended", " off", "outdated", "cancel", "obsolete"),
+    ("act", "pretend", "imagine", "behave"),
+    ("override", "ignore", "disregard", "bypass"),
+    (
+        "developer",
+        "configured",
+        "given",
+        "programmed",
+        "set up",
+        "loaded",
+        "initiali",
+        "preamble",
+        "instructions",
+    ),
+    ("in character",),
+    ("send", "forward", "mail", "post", "upload", "push", "leak"),
+    ("ai", "assistant", "llm", "language model", "bot"),
+    ("disable", "turn off", "switch off", "remove", "deactivate"),
+    ("無視", "忽略"),
+    ("игнор", "забуд", "не след"),
 )
 _STRUCTURE_ANCHORS: tuple[tuple[str, ...], ...] = (
     ("<|", "[inst]", "[/inst]", "<<sys>>", "<start_of_turn>", "</s>"),
     ("<|", "[inst]", "[/inst]"),
     ("system", "developer", "assistant", "human", "<system>", '"role"'),
-    ("end of", "===", "</user>"),
+    ("end of", "===", "</", "<system", "<instructions>", "<admin>"),
 )
 
 

@@ -26,6 +26,9 @@ _HOMOGLYPHS = str.maketrans(
 _LEET = str.maketrans(
     {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "!": "i"}
 )
+_LEET_L = str.maketrans(
+    {"0": "o", "1": "l", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "!": "i"}
+)
 _SPACED = re.compile(r"\b(?:[A-Za-z][ .\-_]){3,}[A-Za-z]\b")
 _BASE64 = re.compile(r"(?<![A-Za-z0-9+/=_\-])[A-Za-z0-9+/_\-]{16,}={0,2}(?![A-Za-z0-9+/=_\-])")
 _HEX = re.compile(r"(?<![0-9A-Fa-f])(?:[0-9A-Fa-f]{2}){12,}(?![0-9A-Fa-f])")
@@ -54,11 +57,13 @@ def strip_invisible(text: str) -> str:
     return _BIDI.sub("", _ZWJ_OUTSIDE_EMOJI.sub("", _ZERO_WIDTH.sub("", _TAGS.sub("", text))))
 
 
-def fold(text: str) -> str:
-    """``text`` with compatibility forms, homoglyphs, leetspeak and spaced-out letters undone."""
+def fold(text: str, one: str = "i") -> str:
+    """``text`` with compatibility forms, homoglyphs, leetspeak and spaced-out letters undone (``1``
+    read as ``one``: leetspeak writes both i and l so)."""
     if not text.isascii():
         text = unicodedata.normalize("NFKC", text).translate(_HOMOGLYPHS)
-    text = _LEET_WORD.sub(lambda m: m.group().translate(_LEET), text)
+    leet = _LEET if one == "i" else _LEET_L
+    text = _LEET_WORD.sub(lambda m: m.group().translate(leet), text)
     return _SPACED.sub(lambda m: re.sub(r"[ .\-_]", "", m.group()), text)
 
 

@@ -72,6 +72,8 @@ def scan(text: str, threshold: float = DEFAULT_THRESHOLD) -> InjectionScan:
 
     visible = text if ascii_only else strip_invisible(text)
     disguises = [(changed_lines(visible, fold(visible)), "obfuscation")]
+    if "1" in visible:
+        disguises.append((changed_lines(visible, fold(visible, one="l")), "obfuscation"))
     if not ascii_only:
         disguises += [(reveal_tags(text), "tag_characters"), (visible, "zero_width")]
     disguises += [(payload, "encoded") for payload in decoded_payloads(visible)]
