@@ -23,19 +23,19 @@ _HOMOGLYPHS = str.maketrans(
     "аеорсухіјѕԁԛԝАВЕКМНОРСТХІЈЅαβεικνορτυχΑΒΕΗΙΚΜΝΟΡΤΥΧ",
     "aeopcyxijsdqwABEKMHOPCTXIJSabeiknoptuxABEHIKMNOPTYX",
 )
-_LEET = str.maketrans(
-    {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "!": "i"}
-)
-_LEET_L = str.maketrans(
-    {"0": "o", "1": "l", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "!": "i"}
-)
+_LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"})
+_LEET_L = str.maketrans({"0": "o", "1": "l", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"})
 _SPACED = re.compile(r"\b(?:[A-Za-z][ .\-_]){3,}[A-Za-z]\b")
 _BASE64 = re.compile(r"(?<![A-Za-z0-9+/=_\-])[A-Za-z0-9+/_\-]{16,}={0,2}(?![A-Za-z0-9+/=_\-])")
 _HEX = re.compile(r"(?<![0-9A-Fa-f])(?:[0-9A-Fa-f]{2}){12,}(?![0-9A-Fa-f])")
-# A word of letters and the digits and signs leetspeak writes for letters ("h4ck3r", "n3w").
+# A word with a digit or sign between two letters ("h4ck3r", "n3w") or with two of them ("rul35", "7h3"),
+# as leetspeak writes them; not "ipv4", "sha256" or "utf8".
 _LEET_WORD = re.compile(
-    r"(?<![\w@$])(?=[a-z0-9@$!]*[a-z])(?=[a-z0-9@$!]*[013457@$!])[a-z0-9@$!]{3,}", re.IGNORECASE
+    r"(?<![\w@$])(?=[a-z0-9@$]*[a-z])(?=[a-z0-9@$]*[a-z][013457$]+[a-z]|(?:[a-z2689@]*[013457$]){2})"
+    r"[a-z0-9@$]{3,}",
+    re.IGNORECASE,
 )
+_SENTENCES = re.compile(r"(?<=[.!?])\s+|\n")
 
 
 def invisible_counts(text: str) -> tuple[int, int, int]:
@@ -68,12 +68,13 @@ def fold(text: str, one: str = "i") -> str:
 
 
 def changed_lines(text: str, folded: str) -> str:
-    """The lines of ``folded`` that differ from those of ``text`` (all of it if the lines do not pair up),
-    so that rules run again only where folding changed something."""
-    before, after = text.split("\n"), folded.split("\n")
-    if len(before) != len(after):
-        return folded
-    return "\n".join(new for old, new in zip(before, after, strict=True) if old != new)
+    """The sentences (else the lines) of ``folded`` that differ from those of ``text`` (all of it if
+    neither pair up), so that rules run again only where folding changed something."""
+    for split in (_SENTENCES.split, str.splitlines):
+        before, after = split(text), split(folded)
+        if len(before) == len(after):
+            return "\n".join(new for old, new in zip(before, after, strict=True) if old != new)
+    return folded
 
 
 def decoded_payloads(text: str) -> list[str]:
