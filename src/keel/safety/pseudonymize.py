@@ -3,9 +3,10 @@
 A ``Pseudonymizer`` lives for one call. Each distinct value gets one placeholder that keeps the
 shape a validator could check where the kind has one: ``email-1@redacted.invalid`` (the reserved
 ``.invalid`` domain), ``240.0.0.1`` (IPv4's reserved 240/4, never routed), ``2001:db8::1`` (the
-IPv6 documentation prefix), ``+1-555-010-0001`` (a North American 555 number), and for the rest a
-word no one writes by chance (``card-1-redacted``). ``restore`` swaps the placeholders it issued
-back in an answer; ``restorer`` does so on a stream whose chunks may split a placeholder anywhere.
+IPv6 documentation prefix), ``+1-555-010-0001`` (North American in shape, but no number has area
+code 555 with exchange 010), and for the rest a word no one writes by chance
+(``card-1-redacted``). ``restore`` swaps the placeholders it issued back in an answer;
+``restorer`` does so on a stream whose chunks may split a placeholder anywhere.
 """
 
 from __future__ import annotations
