@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["PHRASE_RULES", "STRUCTURE_RULES", "Rule"]
+__all__ = ["PHRASE_RULES", "Rule", "anchored"]
 
 # (name, weight, pattern, anchors): the pattern runs only on text whose lower case holds an anchor.
 Rule = tuple[str, float, re.Pattern[str], tuple[str, ...]]
@@ -341,36 +341,6 @@ _PHRASE: tuple[tuple[str, float, re.Pattern[str]], ...] = (
     ),
 )
 
-# Rules over the layout of the text: turns and chat-template tokens a user should not be typing.
-_STRUCTURE: tuple[tuple[str, float, re.Pattern[str]], ...] = (
-    (
-        "chat_template",
-        0.8,
-        _r(
-            r"<\|im_start\|>\s*(?:system|assistant|user)|<\|im_end\|>\s*<\|im_start\|>|<\|(?:system|user|assistant)\|>\s*\n"
-            r"|<\|start_header_id\|>|<\|begin_of_text\|>|<\|eot_id\|>|<start_of_turn>\s*(?:system|user|model)"
-            r"|\[INST\][^\n]*\[/INST\]|\[/INST\][^\n]*\[INST\]|<<SYS>>|</s>\s*<s>"
-        ),
-    ),
-    ("chat_template", 0.3, _r(r"<\|im_start\|>|<\|im_end\|>|\[/?INST\]|<\|endoftext\|>")),
-    (
-        "role_spoofing",
-        0.6,
-        _r(
-            r"(?:^|\n)\s*(?:#{1,4}\s*)?(?:system|developer|assistant|human)\s*:\s*\S"
-            r"|(?:^|\n)\s*\[system\]|<system>[^<]{0,200}</system>|\"role\"\s*:\s*\"system\"[^}]{0,80}\b(?:ignore|disregard|obey)"
-        ),
-    ),
-    (
-        "role_spoofing",
-        0.5,
-        _r(
-            r"\bend\s+of\s+(?:user\s+input|document|prompt)\b|={3,}\s*end\b|</user\w*>|</context>|</document>"
-            r"|<(?:system|system_\w+|instructions|admin)>"
-        ),
-    ),
-)
-
 _PHRASE_ANCHORS: tuple[tuple[str, ...], ...] = (
     ("ignor", "disregard", "forget", "override", "bypass", "discard", "never", "abandon", "set aside"),
     ("ignore", "disregard", "forget"),
@@ -482,15 +452,9 @@ _PHRASE_ANCHORS: tuple[tuple[str, ...], ...] = (
     ("無視", "忽略"),
     ("игнор", "забуд", "не след"),
 )
-_STRUCTURE_ANCHORS: tuple[tuple[str, ...], ...] = (
-    ("<|", "[inst]", "[/inst]", "<<sys>>", "<start_of_turn>", "</s>"),
-    ("<|", "[inst]", "[/inst]"),
-    ("system", "developer", "assistant", "human", "<system>", '"role"'),
-    ("end of", "===", "</", "<system", "<instructions>", "<admin>"),
-)
 
 
-def _anchored(
+def anchored(
     rules: tuple[tuple[str, float, re.Pattern[str]], ...], anchors: tuple[tuple[str, ...], ...]
 ) -> tuple[Rule, ...]:
     assert len(rules) == len(anchors)
@@ -499,5 +463,4 @@ def _anchored(
     )
 
 
-PHRASE_RULES = _anchored(_PHRASE, _PHRASE_ANCHORS)
-STRUCTURE_RULES = _anchored(_STRUCTURE, _STRUCTURE_ANCHORS)
+PHRASE_RULES = anchored(_PHRASE, _PHRASE_ANCHORS)

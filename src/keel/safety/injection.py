@@ -17,7 +17,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from ._injection_rules import PHRASE_RULES, STRUCTURE_RULES
+from ._injection_layout import STRUCTURE_RULES
+from ._injection_rules import PHRASE_RULES
 from ._normalize import changed_lines, decoded_payloads, fold, invisible_counts, reveal_tags, strip_invisible
 
 __all__ = ["DEFAULT_THRESHOLD", "InjectionScan", "scan"]
