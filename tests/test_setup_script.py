@@ -49,7 +49,7 @@ def test_setup_says_what_it_installs_and_how_long_it_takes(tmp_path: Path) -> No
     result, calls = run_setup(tmp_path)
     assert "minutes" in result.stdout
     assert "local model" in result.stdout and "test tools" in result.stdout
-    [main] = [call for call in calls if ".[local,dev,semantic,tokenizer,otel]" in call]
+    [main] = [call for call in calls if ".[local,dev,semantic,tokenizer,otel,safety]" in call]
     assert "-q" not in main.split()
 
 

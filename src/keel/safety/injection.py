@@ -1,0 +1,93 @@
+"""A heuristic prompt-injection scanner: a score in [0, 1] and the named rules that produced it.
+
+The scanner looks at the text as written and at what it hides: Unicode tag characters spell
+invisible ASCII; zero-width characters split words; Cyrillic look-alikes, leetspeak and spaced
+letters disguise them; base64 and hex runs carry whole sentences. Each is undone and the phrase
+rules run again. A rule that fires only on an undone form is reported with the disguise
+(``override+homoglyphs``, ``override+base64``). Rules carry weights combined as independent
+evidence; ``flagged`` is ``score >= threshold``.
+
+No classifier: none that a package ships and that runs offline on CPU was found acceptable (see
+docs/decisions/0013-safety-detectors.md); the heuristics stand alone and their rates on the
+project's labelled set are in docs/safety.md.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from ._injection_layout import STRUCTURE_RULES
+from ._injection_rules import PHRASE_RULES
+from ._normalize import changed_lines, decoded_payloads, fold, invisible_counts, reveal_tags, strip_invisible
+
+__all__ = ["DEFAULT_THRESHOLD", "InjectionScan", "scan"]
+
+DEFAULT_THRESHOLD = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class InjectionScan:
+    """The scanner's verdict on one text."""
+
+    score: float
+    reasons: tuple[str, ...]
+    threshold: float = DEFAULT_THRESHOLD
+
+    @property
+    def flagged(self) -> bool:
+        """Whether the score reaches the threshold."""
+        return self.score >= self.threshold
+
+
+def scan(text: str, threshold: float = DEFAULT_THRESHOLD) -> InjectionScan:
+    """Score ``text`` for prompt injection.
+
+    Args:
+        text: a user turn, a tool result, retrieved content: anything the model will read.
+        threshold: the score from which ``flagged`` is true.
+
+    Returns:
+        The score and the names of the rules that fired, strongest first.
+    """
+    evidence: dict[str, float] = {}
+
+    def add(name: str, weight: float) -> None:
+        evidence[name] = max(weight, evidence.get(name, 0.0))
+
+    ascii_only = text.isascii()
+    if not ascii_only:
+        tags, zero_width, bidi = invisible_counts(text)
+        if tags:
+            add("tag_characters", 0.6)
+        if zero_width >= 3:
+            add("zero_width", 0.3)
+        if bidi:
+            add("bidi_controls", 0.3)
+
+    lowered = text.lower()
+    _phrases(text, lowered, "", add)
+    for rule_name, weight, pattern, anchors in STRUCTURE_RULES:
+        if any(a in lowered for a in anchors) and pattern.search(text):
+            add(rule_name, weight)
+
+    visible = text if ascii_only else strip_invisible(text)
+    disguises = [(changed_lines(visible, fold(visible)), "obfuscation")]
+    if "1" in visible:
+        disguises.append((changed_lines(visible, fold(visible, one="l")), "obfuscation"))
+    if not ascii_only:
+        disguises += [(reveal_tags(text), "tag_characters"), (visible, "zero_width")]
+    disguises += [(payload, "encoded") for payload in decoded_payloads(visible)]
+    for variant, disguise in disguises:
+        if variant and variant != text:
+            _phrases(variant, variant.lower(), disguise, add)
+
+    score = 1.0 - math.prod(1.0 - w for w in evidence.values())
+    reasons = tuple(sorted(evidence, key=lambda name: -evidence[name]))
+    return InjectionScan(round(score, 4), reasons, threshold)
+
+
+def _phrases(text: str, lowered: str, disguise: str, add: object) -> None:
+    for rule_name, weight, pattern, anchors in PHRASE_RULES:
+        if any(a in lowered for a in anchors) and pattern.search(text):
+            add(f"{rule_name}+{disguise}" if disguise else rule_name, weight)  # type: ignore[operator]
