@@ -76,6 +76,13 @@ class LedgerRecord:
 _FIELDS = tuple(field.name for field in fields(LedgerRecord))
 
 
+def _masked(text: str) -> str:
+    """``text`` with personal data and keys masked (imported on the first failure: start-up stays light)."""
+    from .safety.pii import redact
+
+    return redact(text)
+
+
 def record_of(
     call: Call, *, status: str, response: ChatResponse | None = None, error: BaseException | None = None
 ) -> LedgerRecord:
@@ -97,7 +104,8 @@ def record_of(
         prompt=call.options.get("prompt"),
         prompt_version=call.options.get("prompt_version"),
         variant=call.options.get("variant"),
-        error=f"{type(error).__name__}: {error}" if error is not None else None,
+        # An error may quote the upstream's body, and that the prompt: personal data is masked.
+        error=_masked(f"{type(error).__name__}: {error}") if error is not None else None,
     )
     validation = call.options.get("validation")
     if validation is not None:
@@ -106,7 +114,10 @@ def record_of(
     if findings:
         record.guards = ",".join(f"{finding.guard}={finding.mode}" for finding in findings)
     for attempt in call.attempts:
-        record.attempts.append(attempt.model_dump(mode="json", exclude_none=True))
+        dumped = attempt.model_dump(mode="json", exclude_none=True)
+        if "error" in dumped:
+            dumped["error"] = _masked(dumped["error"])
+        record.attempts.append(dumped)
         if attempt.usage is not None:
             record.input_tokens += attempt.usage.input_tokens
             record.cached_input_tokens += attempt.usage.cached_input_tokens

@@ -80,3 +80,27 @@ def test_the_ledger_s_earlier_rows_are_rewritten_by_the_cli(tmp_path: Path) -> N
         [str(cli), "pseudonymize-ledger", "--config", str(clear)], capture_output=True, text=True
     )
     assert refused.returncode == 2 and "nothing to do" in refused.stderr
+
+
+async def test_an_error_that_quotes_personal_data_is_recorded_masked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An upstream's error body that echoes the prompt reaches the ledger with its e-mail address,
+    card number and key masked."""
+    from keel.call import Call, Deadline
+    from keel.errors import InvalidRequestError
+    from keel.ledger import record_of
+    from keel.types import ChatRequest, Message
+
+    call = Call(
+        request=ChatRequest(model="m", messages=[Message(role="user", content="hi")]),
+        deadline=Deadline.after(10),
+    )
+    quoted = (
+        "bad request: 'write to ann@example.com, card 4111 1111 1111 1111, key sk-proj-" + "a1" * 12 + "'"
+    )
+    record = record_of(call, status="failed", error=InvalidRequestError(quoted))
+    assert record.error is not None and "[EMAIL]" in record.error and "[CARD]" in record.error
+    assert (
+        "ann@example.com" not in record.error and "4111" not in record.error and "sk-proj" not in record.error
+    )
