@@ -30,6 +30,7 @@ from .policies.coalesce import CoalescePolicy
 from .policies.deadline import AttemptRunner
 from .policies.ledger import LedgerPolicy
 from .policies.output_guard import OutputGuardPolicy
+from .policies.pii_redaction import PiiRedactionPolicy
 from .policies.prompt import PromptPolicy
 from .policies.ratelimit import RateLimitPolicy, RouteRateLimitPolicy
 from .policies.retry import RetryPolicy, RetrySettings
@@ -186,8 +187,8 @@ class Generation:
         return parts + [part for part in (self.cache, self.ledger, self.otel) if part is not None]
 
     # The policy stack: the one place that knows its order (DESIGN §1).
-    #   outer (once per call):   ledger → output guards → prompt → budget → ratelimit → cache
-    #                            → coalesce → validate → router
+    #   outer (once per call):   ledger → output guards → prompt → input guards (pii) → budget
+    #                            → ratelimit → cache → coalesce → validate → router
     #   per route (router's):    retry → route ratelimit → breaker → attempt → AttemptRunner → provider
     def _outer(self) -> list[Policy]:
         config, counters, limits = self.config, self.lasting.budget_counters, self.lasting.limit_counters
@@ -199,6 +200,8 @@ class Generation:
             policies.append(OutputGuardPolicy(guards))
         if self.lasting.prompts is not None:
             policies.append(PromptPolicy(self.lasting.prompts))
+        if config.guards.pii.mode != "off":
+            policies.append(PiiRedactionPolicy(config.guards.pii))
         policies.append(
             BudgetPolicy(
                 config.budgets,

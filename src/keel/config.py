@@ -373,8 +373,24 @@ def _default_output_guards() -> list[OutputGuardConfig]:
     return [OutputGuardConfig(kind="secrets", mode="block")]
 
 
+class PiiGuardConfig(_Strict):
+    """Personal data in requests (docs/guards.md): off by default."""
+
+    mode: Literal["off", "flag", "redact", "block"] = Field(
+        "off",
+        description="flag: record and send as is; redact: placeholders to the provider, the originals put "
+        "back in the answer; block: refuse the call (pii_blocked)",
+    )
+    kinds: list[Literal["secret", "email", "iban", "card", "national_id", "ip", "phone"]] | None = Field(
+        None, description="what counts as personal data; default every kind"
+    )
+    match: GuardMatchConfig = Field(default_factory=GuardMatchConfig)
+
+
 class GuardsConfig(_Strict):
     """Guards on what the client receives (docs/guards.md); secrets in answers are blocked by default."""
+
+    pii: PiiGuardConfig = Field(default_factory=PiiGuardConfig)
 
     output: list[OutputGuardConfig] = Field(
         default_factory=_default_output_guards,

@@ -71,6 +71,7 @@ __all__ = [
     "OutputGuardError",
     "OutputRefusedError",
     "OutputValidationError",
+    "PiiBlockedError",
     "PromptError",
     "PromptLabelConflictError",
     "PromptNotFoundError",
@@ -309,6 +310,20 @@ class OutputValidationError(KeelError):
         super().__init__(message)
         self.problems = problems
         self.answer = answer
+
+
+class PiiBlockedError(KeelError):
+    """The request carries personal data of a kind a guard refuses (``kinds`` names them, never the
+    values); nothing was sent upstream."""
+
+    status = 400
+    openai_type = "invalid_request_error"
+    keel_code = True
+    code = "pii_blocked"
+
+    def __init__(self, message: str, *, kinds: list[str]) -> None:
+        super().__init__(message)
+        self.kinds = kinds
 
 
 class OutputGuardError(KeelError):

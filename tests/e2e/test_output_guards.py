@@ -93,7 +93,7 @@ def test_a_flag_is_a_header_and_a_metric(guarded: Any, upstream: MockServer, uid
     )
     assert answer.status_code == 200 and answer.headers["x-keel-guard"] == "short=flag"
     metrics = httpx.get(f"{guarded.base_url}/metrics", timeout=10).text
-    assert 'keel_output_guards_total{guard="short",mode="flag"}' in metrics
+    assert 'keel_guards_total{guard="short",mode="flag"}' in metrics
 
 
 def test_a_credential_in_an_answer_is_blocked_by_default(keel_for: KeelFactory, uid: Any) -> None:

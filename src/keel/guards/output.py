@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Finding", "OutputGuard", "Scanner", "build_output_guards"]
 
-Mode = Literal["flag", "block"]
+Mode = Literal["flag", "redact", "block"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,9 +15,9 @@ from .metrics import (
     attempts,
     cost_usd,
     fallbacks,
+    guards,
     in_flight_calls,
     in_flight_streams,
-    output_guards,
     request_duration,
     structured_outputs,
     structured_reasks,
@@ -97,7 +97,7 @@ def call_ended(record: LedgerRecord, settings: MetricsConfig) -> None:
     if record.guards:
         for said in record.guards.split(","):
             guard, _, mode = said.rpartition("=")
-            _child(output_guards, (guard, mode)).inc()
+            _child(guards, (guard, mode)).inc()
     previous = None
     for attempt in record.attempts:
         reason = attempt.get("reason", "first")

@@ -26,12 +26,12 @@ __all__ = [
     "config_reloads",
     "cost_usd",
     "fallbacks",
+    "guards",
     "in_flight_calls",
     "in_flight_streams",
     "ledger_queue_depth",
     "ledger_records",
     "ledger_write_lag",
-    "output_guards",
     "prompt_rollbacks",
     "rate_limit_refusals",
     "request_duration",
@@ -236,12 +236,12 @@ structured_reasks = Counter(
     registry=REGISTRY,
 )
 
-# Output guards (docs/guards.md): each guard that fired on a call, and what it did.
+# Guards (docs/guards.md): each guard that fired on a call, and what it did.
 
-output_guards = Counter(
-    "keel_output_guards_total",
-    "Calls on which an output guard fired, by guard (its configured name) and mode: block (the "
-    "answer was stopped) or flag (recorded and let through).",
+guards = Counter(
+    "keel_guards_total",
+    "Calls on which a guard fired, by guard (an output guard's configured name, or pii) and mode: "
+    "block (stopped), redact (personal data kept from the provider) or flag (recorded, let through).",
     ["guard", "mode"],
     registry=REGISTRY,
 )
