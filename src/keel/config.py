@@ -330,6 +330,11 @@ class StructuredOutputConfig(_Strict):
     )
 
 
+def _off_if_false(value: Any) -> Any:
+    """YAML reads a bare ``off`` as false: a guard's mode takes it as ``off``."""
+    return "off" if value is False else value
+
+
 class GuardMatchConfig(_Strict):
     """Where a guard applies: every call unless a list names what it is for (any match applies it)."""
 
@@ -350,6 +355,8 @@ class OutputGuardConfig(_Strict):
     keywords: list[str] = Field(default_factory=list, description="patterns: words, case-insensitive")
     max_chars: int | None = Field(None, gt=0, description="max_length: characters of answer text")
     match: GuardMatchConfig = Field(default_factory=GuardMatchConfig)
+
+    _mode = field_validator("mode", mode="before")(lambda value: _off_if_false(value))
 
     @model_validator(mode="after")
     def _complete(self) -> OutputGuardConfig:
@@ -385,6 +392,8 @@ class PiiGuardConfig(_Strict):
         None, description="what counts as personal data; default every kind"
     )
     match: GuardMatchConfig = Field(default_factory=GuardMatchConfig)
+
+    _mode = field_validator("mode", mode="before")(lambda value: _off_if_false(value))
 
 
 class GuardsConfig(_Strict):

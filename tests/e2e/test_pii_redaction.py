@@ -1,7 +1,8 @@
 """Personal data kept from the provider (``guards.pii``) through ``keel serve`` and the SDKs: the
-mock receives placeholders only; the client's answer has its own values back, streamed or not, a
-(a placeholder split across chunks: tests/policies/test_pii_redaction.py); a cached answer is restored with each caller's values; block
-refuses with Keel's code before any upstream call; flag says so in a header."""
+mock receives placeholders only; the client's answer has its own values back, streamed or not (a
+placeholder split across chunks: tests/policies/test_pii_redaction.py); a cached answer is restored
+with each caller's values; block refuses with Keel's code before any upstream call; flag says so in
+a header."""
 
 from __future__ import annotations
 
