@@ -144,10 +144,10 @@ def test_traces_logs_and_metrics_of_a_retried_fallback_call_carry_no_canary(
     assert any(e["event"] == "request" and e["logger"] == "keel.access" for e in events)
 
     scrape = httpx.get(f"{running.base_url}/metrics", timeout=10).text
+    ledger = wait_for(lambda: len(rows := ledger_rows(running)) >= 3 and rows, "ledger rows")
     admin = {"authorization": f"Bearer {MASTER}"}
     usage = httpx.get(f"{running.base_url}/admin/usage?by=user,key,model", headers=admin, timeout=10)
     assert usage.status_code == 200 and usage.json()  # spend by user: under pseudonyms
-    ledger = wait_for(lambda: len(rows := ledger_rows(running)) >= 3 and rows, "ledger rows")
     assert all(str(row["user"]).startswith("u_") for row in ledger)
     captured = "\n".join(
         [

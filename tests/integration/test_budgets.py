@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
 
 from keel import BudgetExceededError, ChatRequest, ConfigError, Gateway, RateLimitExceededError, RequestError
 from keel.mock import MockServer
@@ -119,34 +118,22 @@ async def test_per_request_cost_cap(gateway_for: GatewayFactory, mock_server: Mo
 
 
 async def test_alerts_fire_once_per_window(
-    gateway_for: GatewayFactory, uid, caplog: pytest.LogCaptureFixture
+    gateway_for: GatewayFactory,
+    uid,
+    caplog: pytest.LogCaptureFixture,
+    webhook: tuple[str, list[dict[str, Any]]],
 ) -> None:
     """Crossing a soft threshold logs and posts one alert, however many calls pass it."""
-    received: list[dict] = []
-
-    async def hook(request: web.Request) -> web.Response:
-        received.append(await request.json())
-        return web.Response(status=204)
-
-    app = web.Application()
-    app.router.add_post("/hook", hook)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        gateway = gateway_for(
-            {"smart": [f"mock/{uid('ok:tokens=5')}"]},
-            alerts={"webhook_url": f"http://127.0.0.1:{port}/hook"},
-            **budget(100, alert_at=[0.1], name=uid("alerting")),
-        )
-        with caplog.at_level(logging.WARNING, logger="keel.alerts"):
-            for _ in range(4):
-                await gateway.chat("smart", user("hi"), max_tokens=10)
-            await gateway.aclose()
-    finally:
-        await runner.cleanup()
+    url, received = webhook
+    gateway = gateway_for(
+        {"smart": [f"mock/{uid('ok:tokens=5')}"]},
+        alerts={"webhook_url": url},
+        **budget(100, alert_at=[0.1], name=uid("alerting")),
+    )
+    with caplog.at_level(logging.WARNING, logger="keel.alerts"):
+        for _ in range(4):
+            await gateway.chat("smart", user("hi"), max_tokens=10)
+        await gateway.aclose()
     assert caplog.text.count("budget threshold crossed") == 1
     assert len(received) == 1 and received[0]["threshold"] == 0.1
 
