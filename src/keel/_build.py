@@ -73,7 +73,11 @@ def _route(config: Config, providers: dict[str, Provider], deployment: Deploymen
     provider = providers[deployment.provider]
     if settings.kind == "local":
         base = Capabilities(
-            context_window=2048, max_output_tokens=2048, supports_prefill=True, supports_tools=False
+            context_window=2048,
+            max_output_tokens=2048,
+            supports_prefill=True,
+            schema_grammar=True,
+            supports_tools=False,
         )
         upstream = deployment.model or "smollm2-135m-instruct"
     elif settings.kind == "anthropic":

@@ -32,6 +32,9 @@ class Capabilities:
     max_output_tokens: int | None = None
     supports_prefill: bool = False
     supports_json_schema: bool = True
+    schema_grammar: bool = False
+    """The route turns a JSON schema into a grammar (llama.cpp): it is sent a bounded copy
+    (``structured.bounded_schema``), and JSON mode for a schema it cannot compile."""
     supports_tools: bool = True
     supports_stream_usage: bool = True
 
