@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from keel.mock import MockServer
+from keel.structured.bounded_schema import ARRAY_ITEMS, STRING_LENGTH
 
 from .conftest import GatewayFactory, user
 
@@ -43,8 +44,8 @@ async def test_a_llama_route_gets_the_bounded_schema_and_the_answer_is_checked_a
     assert isinstance(value["answer"], str)
     to_llama, to_plain = mock_server.attempts(model=ok)
     sent = to_llama["body"]["response_format"]["json_schema"]["schema"]
-    assert sent["properties"]["answer"]["maxLength"] == 48
-    assert sent["properties"]["tags"]["maxItems"] == 4
+    assert sent["properties"]["answer"]["maxLength"] == STRING_LENGTH
+    assert sent["properties"]["tags"]["maxItems"] == ARRAY_ITEMS
     assert sent["additionalProperties"] is False
     assert to_plain["body"]["response_format"]["json_schema"]["schema"] == SCHEMA
 

@@ -16,10 +16,10 @@ from typing import Any
 
 __all__ = ["ARRAY_ITEMS", "STRING_LENGTH", "bounded"]
 
-STRING_LENGTH = 48
-"""Characters allowed in a string the schema leaves unbounded (about a dozen tokens)."""
+STRING_LENGTH = 32
+"""Characters allowed in a string the schema leaves unbounded (a name, a city, a short phrase)."""
 
-ARRAY_ITEMS = 4
+ARRAY_ITEMS = 3
 """Items allowed in an array the schema leaves unbounded (at least its ``minItems``)."""
 
 # Strings whose shape is already fixed: a bound on their length could only make them impossible.
