@@ -7,7 +7,7 @@ from typing import Any
 
 from keel.errors import InvalidRequestError, ServerError
 from keel.route import Capabilities, Route
-from keel.structured.strategy import SchemaGrammars
+from keel.structured.strategy import SchemaGrammars, with_json_mode
 from keel.types import ChatRequest
 
 SCHEMA = {"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]}
@@ -85,3 +85,17 @@ def test_the_memory_of_refused_schemas_is_bounded() -> None:
         grammars.refused(local, request(schema), InvalidRequestError(REFUSED, route=local.name))
     kinds = [grammars.prepare(local, request(schema)).response_format["type"] for schema in schemas]  # type: ignore[index]
     assert kinds == ["json_schema", "json_object", "json_object"]
+
+
+def test_json_mode_on_a_small_context_states_the_schema_tersely() -> None:
+    """The JSON-mode fallback of a grammar route leaves out annotations (a property named
+    ``description`` stays) and cuts a schema still too long to the depth that fits."""
+    deep: dict[str, Any] = {"type": "string", "description": "the leaf " * 50}
+    for level in range(10):
+        deep = {"type": "object", "description": f"level {level}", "properties": {f"p{level}": deep}}
+    deep["properties"]["description"] = {"type": "string", "examples": ["x"]}
+    sent = with_json_mode(request(deep), fit=300)
+    stated = sent.messages[0].text().split("\n", 1)[1]
+    assert len(stated) <= 300
+    assert '"description":{"type":"string"}' in stated and "level" not in stated and "examples" not in stated
+    assert with_json_mode(request(deep)).messages[0].text().count("level") == 10

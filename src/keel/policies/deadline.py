@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from ..errors import DeadlineExceededError, InvalidRequestError, UpstreamTimeoutError
 from ..providers.base import AttemptLimits, in_batches
 from ..reply import ChunkStream
-from ..structured.strategy import SchemaGrammars, with_json_mode
+from ..structured.strategy import SchemaGrammars, instruction_room, with_json_mode
 from ..telemetry.logs import get_logger
 from ..types import ChatRequest, Chunk
 from ._read_watch import ReadWatch
@@ -56,7 +56,7 @@ class AttemptRunner:
                 request_id=call.request_id,
                 error=error.message[:200],
             )
-            return await self._send(call, route, with_json_mode(request))
+            return await self._send(call, route, with_json_mode(request, fit=instruction_room(route)))
 
     async def _send(self, call: Call, route: Route, request: ChatRequest) -> Reply:
         left = call.deadline.check()

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from ..route import Route
     from ..types import ChatRequest
 
-__all__ = ["SchemaGrammars", "needs_json_mode", "with_json_mode"]
+__all__ = ["SchemaGrammars", "instruction_room", "needs_json_mode", "with_json_mode"]
 
 # llama.cpp: "Unable to generate parser for this template. Automatic parser generation failed:
 # JSON schema error at #/properties/a: unsupported $ref ..." (older builds: "failed to parse grammar").
@@ -40,9 +40,16 @@ def needs_json_mode(route: Route, request: ChatRequest) -> bool:
     return _schema_of(request) is not None and not route.capabilities.supports_json_schema
 
 
-def with_json_mode(request: ChatRequest) -> ChatRequest:
-    """``request`` in JSON mode, its schema stated in a system message at the start."""
+def with_json_mode(request: ChatRequest, *, fit: int | None = None) -> ChatRequest:
+    """``request`` in JSON mode, its schema stated in a system message at the start.
+
+    ``fit``: for a model with a small context, the schema is stated without its annotations
+    (descriptions, examples, …) and, if still longer than ``fit`` characters, cut to the depth that
+    fits (deeper parts become ``{}``); the answer is still checked against the whole schema.
+    """
     schema = _schema_of(request)
+    if fit is not None and schema is not None:
+        schema = _fitted(_without_annotations(schema), fit)
     instruction = Message(
         role="system",
         content="Answer with only a JSON value, without prose or code fences, that matches this JSON "
@@ -79,7 +86,7 @@ class SchemaGrammars:
         key = (route.name, _digest(schema))
         if key in self._refused:
             self._refused.move_to_end(key)
-            return with_json_mode(request)
+            return with_json_mode(request, fit=instruction_room(route))
         spec = (request.response_format or {}).get("json_schema")
         if not isinstance(spec, dict):
             return request
@@ -111,6 +118,40 @@ class SchemaGrammars:
         return True
 
 
+def instruction_room(route: Route) -> int:
+    """Characters a JSON-mode instruction may give a schema on a grammar route: about half its
+    context (JSON runs two to three characters a token)."""
+    return route.capabilities.context_window or 8192
+
+
+def _fitted(schema: Any, limit: int) -> Any:
+    """``schema`` if its JSON has at most ``limit`` characters, else its deepest outline that does."""
+    for depth in range(8, 0, -1):
+        if len(orjson.dumps(schema)) <= limit:
+            return schema
+        schema = _outline(schema, depth)
+    return schema
+
+
+def _outline(node: Any, depth: int) -> Any:
+    """``node`` with the subschemas deeper than ``depth`` levels replaced by ``{}``."""
+    if isinstance(node, list):
+        return [_outline(item, depth) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if depth <= 0:
+        return {}
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key in ("properties", "patternProperties", "$defs", "definitions") and isinstance(value, dict):
+            out[key] = {name: _outline(sub, depth - 1) for name, sub in value.items()}
+        elif key in ("enum", "const", "default", "required"):
+            out[key] = value
+        else:
+            out[key] = _outline(value, depth - 1)
+    return out
+
+
 def _schema_of(request: ChatRequest) -> dict[str, Any] | None:
     """The schema of a ``json_schema`` response format, or None."""
     response_format = request.response_format or {}
@@ -119,6 +160,37 @@ def _schema_of(request: ChatRequest) -> dict[str, Any] | None:
     spec = response_format.get("json_schema")
     schema = spec.get("schema") if isinstance(spec, dict) else None
     return schema if isinstance(schema, dict) else {}
+
+
+# Keywords that explain a schema to people and editors; validation ignores them.
+_ANNOTATIONS = frozenset(
+    {
+        "description", "markdownDescription", "$comment", "examples", "deprecationMessage",
+        "errorMessage", "patternErrorMessage", "enumDescriptions", "markdownEnumDescriptions",
+        "defaultSnippets", "doNotSuggest", "deprecated", "readOnly", "writeOnly",
+    }
+)  # fmt: skip
+
+
+def _without_annotations(schema: Any) -> Any:
+    """``schema`` without annotation keywords (in schema positions; a property named ``description``
+    stays) and without vendor ``x-`` keywords: a large schema's text is mostly these."""
+    if isinstance(schema, list):
+        return [_without_annotations(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key in _ANNOTATIONS or key.startswith("x-"):
+            continue
+        if key in ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas"):
+            named = value if isinstance(value, dict) else {}
+            out[key] = {name: _without_annotations(sub) for name, sub in named.items()} or value
+        elif key in ("enum", "const", "default", "required"):
+            out[key] = value
+        else:
+            out[key] = _without_annotations(value)
+    return out
 
 
 def _digest(schema: dict[str, Any]) -> str:
