@@ -8,7 +8,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from keel.structured.bounded_schema import ARRAY_ITEMS, STRING_LENGTH, bounded
+from keel.structured.bounded_schema import ARRAY_ITEMS, OPTIONAL_PROPERTIES, STRING_LENGTH, bounded
 
 NESTED: dict[str, Any] = {
     "type": "object",
@@ -43,6 +43,7 @@ def test_free_strings_get_a_length_and_shaped_ones_keep_theirs() -> None:
                 "kind": {"type": "string", "enum": ["a", "b"]},
                 "maybe": {"type": ["string", "null"]},
             },
+            "required": ["free", "long", "short", "date", "code", "kind", "maybe"],
         }
     )["properties"]
     assert out["free"]["maxLength"] == STRING_LENGTH
@@ -85,6 +86,19 @@ def test_objects_are_closed_only_where_no_valid_value_is_lost() -> None:
     assert out["allOf"][1]["properties"]["name"]["maxLength"] == STRING_LENGTH
     open_values = {"type": "object", "additionalProperties": {"type": "string"}}
     assert bounded(open_values)["additionalProperties"] == {"type": "string", "maxLength": STRING_LENGTH}
+
+
+def test_a_closed_object_keeps_its_required_properties_and_the_first_few_others() -> None:
+    """Beside every required property, the first ``OPTIONAL_PROPERTIES`` others are kept (more when
+    ``minProperties`` asks); with ``dependentRequired`` or ``maxProperties`` all are kept."""
+    names = [f"p{i}" for i in range(8)]
+    properties = {name: {"type": "integer"} for name in names}
+    schema = {"type": "object", "properties": properties, "required": ["p6"]}
+    assert list(bounded(schema)["properties"]) == [*names[:OPTIONAL_PROPERTIES], "p6"]
+    assert len(bounded({**schema, "minProperties": 6})["properties"]) == 6
+    tied = {**schema, "dependentRequired": {"p0": ["p7"]}}
+    assert list(bounded(tied)["properties"]) == names
+    assert list(bounded(schema, optional_properties=0)["properties"]) == ["p6"]
 
 
 def test_a_number_between_two_bounds_becomes_the_whole_numbers_between_them() -> None:

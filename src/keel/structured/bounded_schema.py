@@ -3,7 +3,8 @@
 A grammar compiled from a schema (llama.cpp's) lets a free string or an array without ``maxItems``
 go on until ``max_tokens`` cuts it, and a 135M model often does. The copy adds the bounds such a
 schema leaves out: ``maxLength`` on free strings, ``maxItems`` on arrays, ``additionalProperties:
-false`` on objects with listed properties, and whole numbers for a number between two bounds
+false`` on objects with listed properties (keeping the required ones and the first few others: a
+model offered thirty optional keys writes them all), and whole numbers for a number between two bounds
 (llama.cpp's grammar keeps integers in a range, not other numbers). Every value the copy accepts,
 the original accepts too, so the answer is still checked against the caller's schema, never this
 one. What the function does not understand it leaves as it is; the caller's schema is never changed.
@@ -14,13 +15,16 @@ from __future__ import annotations
 import math
 from typing import Any
 
-__all__ = ["ARRAY_ITEMS", "STRING_LENGTH", "bounded"]
+__all__ = ["ARRAY_ITEMS", "OPTIONAL_PROPERTIES", "STRING_LENGTH", "bounded"]
 
 STRING_LENGTH = 32
 """Characters allowed in a string the schema leaves unbounded (a name, a city, a short phrase)."""
 
 ARRAY_ITEMS = 3
 """Items allowed in an array the schema leaves unbounded (at least its ``minItems``)."""
+
+OPTIONAL_PROPERTIES = 3
+"""Optional properties kept in a closed object (beside every required one), in the schema's order."""
 
 # Strings whose shape is already fixed: a bound on their length could only make them impossible.
 _SHAPED = ("enum", "const", "pattern", "format", "contentEncoding", "contentMediaType")
@@ -31,24 +35,33 @@ _NAMED = ("properties", "patternProperties")
 _DEFS = ("$defs", "definitions")
 
 
-def bounded(schema: Any, *, string_length: int = STRING_LENGTH, array_items: int = ARRAY_ITEMS) -> Any:
+def bounded(
+    schema: Any,
+    *,
+    string_length: int = STRING_LENGTH,
+    array_items: int = ARRAY_ITEMS,
+    optional_properties: int = OPTIONAL_PROPERTIES,
+) -> Any:
     """A bounded copy of ``schema`` (a JSON Schema); ``schema`` itself is left unchanged.
 
     Args:
         schema: the caller's JSON Schema (a dict; booleans and anything else come back as they are).
         string_length: ``maxLength`` for strings without one, a length or a fixed shape.
         array_items: ``maxItems`` for arrays without one (raised to their ``minItems``).
+        optional_properties: optional properties a closed object keeps beside its required ones.
 
     Returns:
         A new schema whose instances are all instances of ``schema``.
     """
-    return _Bounder(string_length, array_items, _all_of_refs(schema)).visit(schema, in_all_of=False)
+    bounder = _Bounder(string_length, array_items, optional_properties, _all_of_refs(schema))
+    return bounder.visit(schema, in_all_of=False)
 
 
 class _Bounder:
-    def __init__(self, string_length: int, array_items: int, all_of_refs: set[str]) -> None:
+    def __init__(self, string_length: int, array_items: int, optional: int, all_of_refs: set[str]) -> None:
         self.string_length = string_length
         self.array_items = array_items
+        self.optional = optional
         self.all_of_refs = all_of_refs  # definitions that are part of an ``allOf``: never closed
 
     def visit(self, schema: Any, *, in_all_of: bool) -> Any:
@@ -79,9 +92,26 @@ class _Bounder:
             out["maxItems"] = max(self.array_items, _int(out.get("minItems")))
         if "object" in kinds and not in_all_of and _closable(out):
             out["additionalProperties"] = False
+            out["properties"] = _optional_kept(out, self.optional)
         if out.get("type") == "number":
             out.update(_whole_range(out))
         return out
+
+
+def _optional_kept(schema: dict[str, Any], optional: int) -> dict[str, Any]:
+    """A closed object's properties: every required one, and the first ``optional`` others (more
+    when ``minProperties`` asks); all of them when other keywords tie properties together."""
+    properties: dict[str, Any] = schema["properties"]
+    required = set(schema.get("required") or ())
+    if any(key in schema for key in ("dependencies", "dependentRequired", "maxProperties")):
+        return properties
+    room = max(optional, _int(schema.get("minProperties")) - len(required))
+    kept: dict[str, Any] = {}
+    for name, sub in properties.items():
+        if name in required or room > 0:
+            room -= name not in required
+            kept[name] = sub
+    return kept
 
 
 def _all_of_refs(schema: Any) -> set[str]:
