@@ -101,6 +101,18 @@ def test_a_closed_object_keeps_its_required_properties_and_the_first_few_others(
     assert list(bounded(schema, optional_properties=0)["properties"]) == ["p6"]
 
 
+def test_an_anchored_pattern_gets_bounded_repeats_and_ascii_classes() -> None:
+    """``+``, ``*`` and ``{m,}`` in an anchored pattern repeat at most ``STRING_LENGTH`` times and
+    ``\\d``/``\\w`` become ASCII classes; a pattern this cannot rewrite safely is left as it is."""
+    n = STRING_LENGTH
+    name = bounded({"type": "string", "pattern": r"^[a-z][\w-]+\.\d*$"})["pattern"]
+    assert name == rf"^[a-z][a-zA-Z0-9_-]{{1,{n}}}\.[0-9]{{0,{n}}}$"
+    assert bounded({"type": "string", "pattern": "^x{2,}$"})["pattern"] == f"^x{{2,{2 + n}}}$"
+    for pattern in ("abc+", "^a+?$", r"^\S+$", r"^a\+b$", "^[ab+$"):
+        assert bounded({"type": "string", "pattern": pattern})["pattern"] == pattern
+    jsonschema.validate("ab-c_1.42", {"type": "string", "pattern": name})
+
+
 def test_a_number_between_two_bounds_becomes_the_whole_numbers_between_them() -> None:
     """A number with both bounds is asked for as an integer inside them (exclusive bounds respected);
     with one bound, a ``multipleOf`` or no whole number in range, it is left alone."""

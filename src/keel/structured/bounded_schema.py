@@ -88,6 +88,8 @@ class _Bounder:
         kinds = _types(out)
         if "string" in kinds and not any(key in out for key in ("maxLength", *_SHAPED)):
             out["maxLength"] = max(self.string_length, _int(out.get("minLength")))
+        if "string" in kinds and isinstance(out.get("pattern"), str):
+            out["pattern"] = _bounded_pattern(out["pattern"], self.string_length) or out["pattern"]
         if "array" in kinds and "maxItems" not in out and not _is_tuple(out):
             out["maxItems"] = max(self.array_items, _int(out.get("minItems")))
         if "object" in kinds and not in_all_of and _closable(out):
@@ -160,6 +162,62 @@ def _closable(schema: dict[str, Any]) -> bool:
         return False
     minimum = schema.get("minProperties")
     return not (isinstance(minimum, int) and minimum > len(properties))
+
+
+# Escapes llama.cpp's pattern converter does not take, as the ASCII classes they include.
+_CLASSES = {"d": "0-9", "w": "a-zA-Z0-9_", "s": " \\t\\n\\r"}
+
+
+def _bounded_pattern(pattern: str, most: int) -> str | None:
+    """An anchored pattern (``^…$``) with ``+``, ``*`` and ``{m,}`` bounded to ``most`` repeats and
+    ``\\d``, ``\\w``, ``\\s`` spelled as ASCII classes — every string it matches, the original
+    matches; None for a pattern this cannot rewrite safely (unanchored, lazy or possessive
+    quantifiers, negated escapes, anything unexpected)."""
+    if not (pattern.startswith("^") and pattern.endswith("$")) or pattern.endswith("\\$"):
+        return None
+    out: list[str] = []
+    in_class = quantified = False
+    i = 0
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "\\":
+            if i + 1 >= len(pattern):
+                return None
+            code = pattern[i + 1]
+            if code in "DWSbB":
+                return None
+            if code in _CLASSES:
+                out.append(_CLASSES[code] if in_class else f"[{_CLASSES[code]}]")
+            else:
+                out.append(pattern[i : i + 2])
+            i, quantified = i + 2, False
+            continue
+        if in_class:
+            in_class = char != "]"
+            out.append(char)
+        elif char == "[":
+            in_class = True
+            out.append(char)
+        elif char in "+*?{":
+            if quantified:
+                return None  # a lazy or possessive quantifier
+            if char == "{":
+                end = pattern.find("}", i)
+                low, comma, high = pattern[i + 1 : end].partition(",")
+                if end < 0 or not low.isdigit() or (high and not high.isdigit()):
+                    return None
+                out.append(f"{{{low},{int(low) + most}}}" if comma and not high else pattern[i : end + 1])
+                i = end
+            else:
+                out.append({"+": f"{{1,{most}}}", "*": f"{{0,{most}}}", "?": "?"}[char])
+            quantified = True
+            i += 1
+            continue
+        else:
+            out.append(char)
+        quantified = False
+        i += 1
+    return None if in_class else "".join(out)
 
 
 def _whole_range(schema: dict[str, Any]) -> dict[str, Any]:
