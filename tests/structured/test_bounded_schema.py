@@ -84,6 +84,8 @@ def test_objects_are_closed_only_where_no_valid_value_is_lost() -> None:
     assert "additionalProperties" not in out["$defs"]["base"]
     assert "additionalProperties" not in out["allOf"][1]
     assert out["allOf"][1]["properties"]["name"]["maxLength"] == STRING_LENGTH
+    assert bounded({"type": "object"}) == {"type": "object", "additionalProperties": False}
+    assert bounded({"type": "object", "minProperties": 1}) == {"type": "object", "minProperties": 1}
     open_values = {"type": "object", "additionalProperties": {"type": "string"}}
     assert bounded(open_values)["additionalProperties"] == {"type": "string", "maxLength": STRING_LENGTH}
 

@@ -4,7 +4,8 @@ A grammar compiled from a schema (llama.cpp's) lets a free string or an array wi
 go on until ``max_tokens`` cuts it, and a 135M model often does. The copy adds the bounds such a
 schema leaves out: ``maxLength`` on free strings, ``maxItems`` on arrays, ``additionalProperties:
 false`` on objects with listed properties (keeping the required ones and the first few others: a
-model offered thirty optional keys writes them all), and whole numbers for a number between two bounds
+model offered thirty optional keys writes them all) and on objects that may hold anything (``{}``
+is then the grammar's one object), and whole numbers for a number between two bounds
 (llama.cpp's grammar keeps integers in a range, not other numbers). Every value the copy accepts,
 the original accepts too, so the answer is still checked against the caller's schema, never this
 one. What the function does not understand it leaves as it is; the caller's schema is never changed.
@@ -95,9 +96,22 @@ class _Bounder:
         if "object" in kinds and not in_all_of and _closable(out):
             out["additionalProperties"] = False
             out["properties"] = _optional_kept(out, self.optional)
+        elif kinds == {"object"} and not in_all_of and _free(out):
+            out["additionalProperties"] = False  # any object: the grammar's is {} alone
         if out.get("type") == "number":
             out.update(_whole_range(out))
         return out
+
+
+def _free(schema: dict[str, Any]) -> bool:
+    """Whether ``schema`` is any object at all (``{"type": "object"}`` and nothing that shapes it),
+    where a grammar lets a model nest keys without end and ``{}`` is as valid as any."""
+    shaping = (
+        "properties", "additionalProperties", "patternProperties", "unevaluatedProperties",
+        "propertyNames", "required", "minProperties", "dependentRequired", "dependencies",
+        "dependentSchemas", "allOf", "anyOf", "oneOf", "$ref", "$dynamicRef", "if", "not", "enum", "const",
+    )  # fmt: skip
+    return not any(key in schema for key in shaping)
 
 
 def _optional_kept(schema: dict[str, Any], optional: int) -> dict[str, Any]:
