@@ -75,6 +75,8 @@ async def through_keel(
         error = "; ".join(failure.problems[:2])[:200]
     except KeelError as failure:
         error = f"{type(failure).__name__}: {failure}"[:200]
+    except Exception as failure:  # e.g. jsonschema unable to resolve the schema's own $ref
+        error = f"{type(failure).__name__}: {failure}"[:200]
     seconds = time.perf_counter() - started
     tokens = sum((a.usage.input_tokens + a.usage.output_tokens) for a in call.attempts if a.usage)
     ok = error is None and verdict is not None and valid(value, schema)

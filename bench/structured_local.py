@@ -49,9 +49,11 @@ async def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=300)
     parser.add_argument("--max-reasks", type=int, default=2)
     parser.add_argument("--modes", default="before,bounded,after")
+    parser.add_argument("--start", default="", help="skip the schemas whose names sort before this")
     args = parser.parse_args()
     modes = args.modes.split(",")
-    files = sorted((HERE / "schemas").glob("*.json"))[: args.limit or None]
+    files = [path for path in sorted((HERE / "schemas").glob("*.json")) if path.stem >= args.start]
+    files = files[: args.limit or None]
     schemas = {path.stem: json.loads(path.read_text()) for path in files}
     params = {"max_tokens": args.max_tokens, "temperature": 0}
     results: dict[str, dict[str, Answer]] = {name: {} for name in schemas}
