@@ -39,11 +39,12 @@ def test_free_strings_get_a_length_and_shaped_ones_keep_theirs() -> None:
                 "long": {"type": "string", "minLength": 100},
                 "short": {"type": "string", "maxLength": 5},
                 "date": {"type": "string", "format": "date"},
+                "link": {"type": "string", "format": "uri"},
                 "code": {"type": "string", "pattern": "^[A-Z]{3}$"},
                 "kind": {"type": "string", "enum": ["a", "b"]},
                 "maybe": {"type": ["string", "null"]},
             },
-            "required": ["free", "long", "short", "date", "code", "kind", "maybe"],
+            "required": ["free", "long", "short", "date", "link", "code", "kind", "maybe"],
         }
     )["properties"]
     assert out["free"]["maxLength"] == STRING_LENGTH
@@ -51,6 +52,7 @@ def test_free_strings_get_a_length_and_shaped_ones_keep_theirs() -> None:
     assert out["short"] == {"type": "string", "maxLength": 5}
     assert not any("maxLength" in out[name] for name in ("date", "code", "kind"))
     assert out["maybe"]["maxLength"] == STRING_LENGTH
+    assert out["link"]["maxLength"] == STRING_LENGTH  # a format llama.cpp does not spell out
 
 
 def test_arrays_get_a_most_items_at_least_their_least() -> None:

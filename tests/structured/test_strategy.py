@@ -99,3 +99,17 @@ def test_json_mode_on_a_small_context_states_the_schema_tersely() -> None:
     assert len(stated) <= 300
     assert '"description":{"type":"string"}' in stated and "level" not in stated and "examples" not in stated
     assert with_json_mode(request(deep)).messages[0].text().count("level") == 10
+
+
+def test_a_reask_is_sent_tighter_bounds() -> None:
+    """A re-ask to a grammar route gets shorter strings, one item a list and no optional property."""
+    schema = {
+        "type": "object",
+        "properties": {"name": {"type": "string"}, "tags": {"type": "array"}, "note": {"type": "string"}},
+        "required": ["name", "tags"],
+    }
+    sent = SchemaGrammars().prepare(route(schema_grammar=True), request(schema), tight=True)
+    bounded_schema = sent.response_format["json_schema"]["schema"]  # type: ignore[index]
+    assert list(bounded_schema["properties"]) == ["name", "tags"]
+    assert bounded_schema["properties"]["name"]["maxLength"] == 16
+    assert bounded_schema["properties"]["tags"]["maxItems"] == 1

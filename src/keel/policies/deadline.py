@@ -46,7 +46,8 @@ class AttemptRunner:
         if drops_tools(route, request):
             request = without_tools(request)
         try:
-            return await self._send(call, route, self.grammars.prepare(route, request))
+            sent = self.grammars.prepare(route, request, tight=call.attempt_reason == "reask")
+            return await self._send(call, route, sent)
         except InvalidRequestError as error:
             if not self.grammars.refused(route, request, error):
                 raise

@@ -28,7 +28,10 @@ OPTIONAL_PROPERTIES = 3
 """Optional properties kept in a closed object (beside every required one), in the schema's order."""
 
 # Strings whose shape is already fixed: a bound on their length could only make them impossible.
-_SHAPED = ("enum", "const", "pattern", "format", "contentEncoding", "contentMediaType")
+_SHAPED = ("enum", "const", "pattern", "contentEncoding", "contentMediaType")
+# Formats llama.cpp's converter spells out (fixed lengths); any other (uri, email, …) is a free
+# string to it, and gets a length like one.
+_GRAMMAR_FORMATS = frozenset({"date", "time", "date-time", "uuid"})
 # Keywords whose subschemas describe the same value (or part of it) and are bounded in turn.
 _ONE = ("additionalProperties", "items", "additionalItems", "contains", "unevaluatedItems")
 _MANY = ("anyOf", "oneOf", "allOf", "prefixItems")
@@ -87,7 +90,11 @@ class _Bounder:
                     for name, sub in out[key].items()
                 }
         kinds = _types(out)
-        if "string" in kinds and not any(key in out for key in ("maxLength", *_SHAPED)):
+        if (
+            "string" in kinds
+            and not any(key in out for key in ("maxLength", *_SHAPED))
+            and out.get("format") not in _GRAMMAR_FORMATS
+        ):
             out["maxLength"] = max(self.string_length, _int(out.get("minLength")))
         if "string" in kinds and isinstance(out.get("pattern"), str):
             out["pattern"] = _bounded_pattern(out["pattern"], self.string_length) or out["pattern"]

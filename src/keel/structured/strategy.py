@@ -73,9 +73,10 @@ class SchemaGrammars:
         self.size = size
         self._refused: OrderedDict[tuple[str, str], None] = OrderedDict()
 
-    def prepare(self, route: Route, request: ChatRequest) -> ChatRequest:
+    def prepare(self, route: Route, request: ChatRequest, *, tight: bool = False) -> ChatRequest:
         """The request ``route`` is sent: JSON mode where it cannot take the schema, a bounded
-        schema where it compiles one into a grammar, else ``request`` itself."""
+        schema where it compiles one into a grammar, else ``request`` itself. ``tight`` (a re-ask):
+        tighter bounds — the answer before was invalid, most often cut at ``max_tokens``."""
         schema = _schema_of(request)
         if schema is None:
             return request
@@ -90,7 +91,7 @@ class SchemaGrammars:
         spec = (request.response_format or {}).get("json_schema")
         if not isinstance(spec, dict):
             return request
-        spec = {**spec, "schema": bounded(schema)}
+        spec = {**spec, "schema": bounded(schema, **_TIGHT) if tight else bounded(schema)}
         return request.model_copy(
             update={
                 "response_format": {"type": "json_schema", "json_schema": spec},
@@ -150,6 +151,10 @@ def _outline(node: Any, depth: int) -> Any:
         else:
             out[key] = _outline(value, depth - 1)
     return out
+
+
+# A re-ask's bounds: short strings, one item a list, no optional property.
+_TIGHT = {"string_length": 16, "array_items": 1, "optional_properties": 0}
 
 
 def _schema_of(request: ChatRequest) -> dict[str, Any] | None:
