@@ -37,7 +37,7 @@ def build_providers(config: Config) -> dict[str, Provider]:
 def build_provider(name: str, settings: ProviderConfig) -> Provider:
     """The provider object for one ``providers:`` entry; it opens its connections on first use."""
     if settings.kind == "local":
-        return LocalProvider(name, model_path=settings.model_path)
+        return LocalProvider(name, model_path=settings.model_path, context_window=settings.context_window)
     if settings.kind == "anthropic":
         return AnthropicProvider(
             name,
@@ -75,7 +75,11 @@ def _route(config: Config, providers: dict[str, Provider], deployment: Deploymen
     provider = providers[deployment.provider]
     if settings.kind == "local":
         base = Capabilities(
-            context_window=2048, max_output_tokens=2048, supports_prefill=True, supports_tools=False
+            context_window=getattr(provider, "context_window", None) or settings.context_window,
+            max_output_tokens=2048,
+            supports_prefill=True,
+            schema_grammar=True,
+            supports_tools=False,
         )
         upstream = deployment.model or "smollm2-135m-instruct"
     elif settings.kind == "anthropic":

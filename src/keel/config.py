@@ -526,6 +526,8 @@ class ProviderConfig(_Strict):
     api_version: str | None = None
     headers: dict[str, str] = Field(default_factory=dict)
     model_path: str | None = None
+    context_window: int | None = Field(None, gt=0)
+    """``kind: local``: the model's context in tokens; by default what its weights were trained with."""
     timeouts: TimeoutsConfig | None = None
 
     @field_validator("profile")

@@ -33,6 +33,9 @@ class Capabilities:
     supports_prefill: bool = False
     supports_json_schema: bool = True
     native_structured_output: bool = False  # Anthropic: output_config.format rather than a forced tool
+    schema_grammar: bool = False
+    """The route turns a JSON schema into a grammar (llama.cpp): it is sent a bounded copy
+    (``structured.bounded_schema``), and JSON mode for a schema it cannot compile."""
     supports_tools: bool = True
     supports_stream_usage: bool = True
 

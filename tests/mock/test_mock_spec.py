@@ -54,8 +54,9 @@ def test_catalogue_names_are_the_contract() -> None:
     assert set(BEHAVIOURS) == {
         "ok", "rate-limit", "error-500", "error-503", "reset", "hang", "slow-first-token", "cut",
         "stall", "malformed-chunk", "no-done", "context-length", "content-policy", "no-prefill",
-        "flap", "auth-error", "not-found", "overloaded", "json-fenced", "json-prose", "json-repairable",
-        "json-invalid", "json-wrong-type", "json-missing-field", "json-truncated", "json-bad-urls", "refusal",
+        "no-grammar", "flap", "auth-error", "not-found", "overloaded", "json-fenced", "json-prose",
+        "json-repairable", "json-invalid", "json-wrong-type", "json-missing-field", "json-truncated",
+        "json-bad-urls", "refusal",
     }  # fmt: skip
     assert set(PARAMS.values()) <= {"integer", "number", "flag"}
 

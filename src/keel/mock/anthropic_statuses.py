@@ -14,6 +14,7 @@ __all__ = [
     "content_policy",
     "context_length",
     "error_reply",
+    "no_grammar",
     "no_prefill",
     "not_found",
     "rate_limited",
@@ -90,3 +91,8 @@ def auth_error(headers: dict[str, str]) -> web.Response:
 def not_found(ex: Exchange) -> web.Response:
     """404 ``not_found_error`` for the model."""
     return error_reply(404, "not_found_error", f"model: {ex.spec.model}", ex.headers())
+
+
+def no_grammar(ex: Exchange) -> web.Response | None:
+    """None: the Messages API has no ``response_format`` to refuse."""
+    return None

@@ -27,7 +27,7 @@ Behaviour = Callable[[Exchange], Awaitable[web.StreamResponse]]
 # How many requests a fault hits before the model name answers healthily; None is "every one".
 _DEFAULT_TIMES: dict[str, int | None] = {"error-500": 1, **STRUCTURED}
 # These decide by the request or the clock, not by a count.
-_UNCOUNTED = {"ok", "no-prefill", "flap"}
+_UNCOUNTED = {"ok", "no-prefill", "no-grammar", "flap"}
 _DEFAULT_AFTER = {"cut": 5, "stall": 5, "malformed": 2}
 
 
@@ -134,6 +134,11 @@ async def _no_prefill(ex: Exchange) -> web.StreamResponse:
     return await _answer(ex) if reply is None else await _error(ex, reply, "400_prefill")
 
 
+async def _no_grammar(ex: Exchange) -> web.StreamResponse:
+    reply = _statuses(ex).no_grammar(ex)
+    return await _answer(ex) if reply is None else await _error(ex, reply, "400_invalid_request")
+
+
 async def _flap(ex: Exchange) -> web.StreamResponse:
     """503 for ``down_ms`` from the first request; with ``period_ms``, for the start of each period."""
     period = ex.spec.number("period_ms")
@@ -180,6 +185,7 @@ _CATALOGUE: dict[str, Behaviour] = {
     "context-length": _context_length,
     "content-policy": _content_policy,
     "no-prefill": _no_prefill,
+    "no-grammar": _no_grammar,
     "flap": _flap,
     "auth-error": _auth_error,
     "not-found": _not_found,

@@ -22,6 +22,7 @@ BEHAVIOURS: tuple[str, ...] = (
     "context-length",
     "content-policy",
     "no-prefill",
+    "no-grammar",
     "flap",
     "auth-error",
     "not-found",

@@ -17,6 +17,7 @@ __all__ = [
     "content_policy",
     "context_length",
     "error_reply",
+    "no_grammar",
     "no_prefill",
     "not_found",
     "rate_limited",
@@ -138,3 +139,17 @@ def not_found(ex: Exchange) -> web.Response:
     return error_reply(
         404, message, "invalid_request_error", "model_not_found", "model", headers=ex.headers()
     )
+
+
+def no_grammar(ex: Exchange) -> web.Response | None:
+    """400 as llama.cpp answers a JSON schema it cannot turn into a grammar, or None when the request
+    asks for no ``json_schema``."""
+    response_format = ex.body.get("response_format")
+    if not isinstance(response_format, dict) or response_format.get("type") != "json_schema":
+        return None
+    message = (
+        "Unable to generate parser for this template. Automatic parser generation failed: JSON schema "
+        "error at #/properties/name: unsupported $ref #name, only references into the same document "
+        "are supported"
+    )
+    return error_reply(400, message, "invalid_request_error", headers=ex.headers())

