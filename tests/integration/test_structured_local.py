@@ -41,7 +41,7 @@ def local_gateway(gateway_for: GatewayFactory) -> Gateway:
 
 
 class Stop(BaseModel):
-    city: str
+    city: str = Field(max_length=16)
     nights: int = Field(ge=1, le=14)
 
 

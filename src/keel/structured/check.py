@@ -11,7 +11,7 @@ import orjson
 
 from .spec import OutputSpec
 
-__all__ = ["Checked", "Problem", "check", "schema_problems"]
+__all__ = ["Checked", "Problem", "check", "schema_problems", "unresolved_refs"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,9 +69,49 @@ def schema_problems(value: Any, schema: dict[str, Any], within: str = "") -> tup
     return tuple(Problem(within + p.path, p.message) for p in _schema_problems(value, schema))
 
 
+def unresolved_refs(schema: Any) -> list[str]:
+    """The ``$ref``s to this document (``#/…``) that point nowhere in it: a schema no answer can be
+    checked against, which is the caller's to fix before any call is made."""
+    missing: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/") and not _points_somewhere(schema, ref):
+                missing.append(ref)
+            for child in node.values():
+                walk(child)
+        elif isinstance(node, list):
+            for child in node:
+                walk(child)
+
+    walk(schema)
+    return missing
+
+
+def _points_somewhere(schema: Any, ref: str) -> bool:
+    node = schema
+    for raw in ref[2:].split("/"):
+        part = raw.replace("~1", "/").replace("~0", "~")
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return False
+    return True
+
+
 def _schema_problems(value: Any, schema: dict[str, Any]) -> tuple[Problem, ...]:
     validator = _validator(orjson.dumps(schema, option=orjson.OPT_SORT_KEYS))
-    errors = sorted(validator.iter_errors(value), key=lambda e: list(e.absolute_path))
+    try:
+        errors = sorted(validator.iter_errors(value), key=lambda e: list(e.absolute_path))
+    except Exception as error:  # a reference the validator cannot follow (remote, or an anchor)
+        from ..errors import RequestError
+
+        raise RequestError(
+            f"the schema cannot be checked against: {error}", code="invalid_response_format"
+        ) from None
     return tuple(Problem(_pointer(error.absolute_path), error.message) for error in errors[:20])
 
 

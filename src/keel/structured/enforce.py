@@ -18,6 +18,7 @@ from typing import Any
 from ..config import StructuredOutputConfig
 from ..errors import RequestError
 from ..types import ChatRequest
+from .check import unresolved_refs
 from .spec import OutputSpec
 
 __all__ = ["enforced_output"]
@@ -103,3 +104,8 @@ def _check_schema(schema: dict[str, Any], field: str = "response_format.json_sch
             f"{field} is not a valid JSON Schema at {at}: {error.message}",
             code="invalid_response_format",
         ) from None
+    if missing := unresolved_refs(schema):
+        raise RequestError(
+            f"{field} refers to what it does not define: {', '.join(sorted(set(missing))[:5])}",
+            code="invalid_response_format",
+        )

@@ -53,8 +53,18 @@ class OutputSpec:
 
         Raises:
             TypeError: ``output`` is neither.
+            RequestError: the schema refers (``$ref``) to what it does not define.
         """
         if isinstance(output, dict):
+            from .check import unresolved_refs
+
+            if missing := unresolved_refs(output):
+                from ..errors import RequestError
+
+                raise RequestError(
+                    f"the schema refers to what it does not define: {', '.join(sorted(set(missing))[:5])}",
+                    code="invalid_response_format",
+                )
             schema, wrapped = _object_rooted(dict(output))
             return cls(
                 schema,
