@@ -79,6 +79,7 @@ def _route(config: Config, providers: dict[str, Provider], deployment: Deploymen
             max_output_tokens=2048,
             supports_prefill=True,
             schema_grammar=True,
+            compact_grammar=True,
             supports_tools=False,
         )
         upstream = deployment.model or "smollm2-135m-instruct"

@@ -33,6 +33,8 @@ class Capabilities:
     supports_prefill: bool = False
     supports_json_schema: bool = True
     native_structured_output: bool = False  # Anthropic: output_config.format rather than a forced tool
+    compact_grammar: bool = False
+    """The in-process llama.cpp: a JSON schema goes as an llguidance grammar without free whitespace."""
     schema_grammar: bool = False
     """The route turns a JSON schema into a grammar (llama.cpp): it is sent a bounded copy
     (``structured.bounded_schema``), and JSON mode for a schema it cannot compile."""

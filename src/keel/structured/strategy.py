@@ -8,7 +8,9 @@ still JSON and the validate policy checks its shape.
 A route that compiles the schema into a grammar (``schema_grammar``: llama.cpp) gets a bounded copy
 (``bounded_schema``), so a small model cannot ramble in a free string until ``max_tokens`` cuts it.
 A schema such a route cannot compile (llama.cpp answers 400) is asked for in JSON mode instead, and
-``SchemaGrammars`` remembers it, so later calls with it do not pay the refused request again.
+``SchemaGrammars`` remembers it, so later calls with it do not pay the refused request again. The
+in-process llama.cpp (``compact_grammar``) is sent the bounded schema as a grammar without free
+whitespace when it compiles (``structured.compact_grammar``): half the tokens.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import orjson
 
 from ..types import Message
 from .bounded_schema import bounded
+from .compact_grammar import compact_grammar
 
 if TYPE_CHECKING:
     from ..errors import UpstreamError
@@ -92,6 +95,10 @@ class SchemaGrammars:
         if not isinstance(spec, dict):
             return request
         spec = {**spec, "schema": bounded(schema, **_TIGHT) if tight else bounded(schema)}
+        if route.capabilities.compact_grammar and (grammar := compact_grammar(spec["schema"])):
+            return request.model_copy(
+                update={"response_format": None, "grammar": grammar, "native": None, "native_format": None}
+            )
         return request.model_copy(
             update={
                 "response_format": {"type": "json_schema", "json_schema": spec},
