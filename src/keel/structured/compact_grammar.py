@@ -23,8 +23,26 @@ __all__ = ["compact_grammar"]
 
 def compact_grammar(schema: dict[str, Any]) -> str | None:
     """The llguidance grammar for ``schema`` with no free whitespace, or None when it does not
-    compile (or the llguidance library is not installed)."""
+    compile, leaves an object open (or the llguidance library is not installed).
+
+    llguidance reads an object that says nothing of other properties as JSON Schema does — open to
+    any — where llama.cpp's own converter closes it; a small model offered open objects writes keys
+    until ``max_tokens``. So only a schema whose every object says (the bounded copy closes those it
+    safely can) is sent this way."""
+    if not _closed(schema):
+        return None
     return _compiled(orjson.dumps(schema))  # in its own order: the model writes the fields so
+
+
+def _closed(node: Any) -> bool:
+    """Whether every object in ``node`` that lists properties says whether it takes others."""
+    if isinstance(node, dict):
+        if "properties" in node and "additionalProperties" not in node:
+            return False
+        return all(_closed(child) for child in node.values())
+    if isinstance(node, list):
+        return all(_closed(child) for child in node)
+    return True
 
 
 @functools.lru_cache(maxsize=256)
