@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+from aiohttp import web
 
 from keel import ChatResponse, Gateway
 from keel.mock import MockServer
@@ -117,3 +118,23 @@ async def relayed(postgres_schema_url: str) -> AsyncIterator[tuple[CuttableRelay
     yield relay, urlunsplit(parts._replace(netloc=netloc))
     with contextlib.suppress(Exception):
         await relay.cut()
+
+
+@pytest.fixture
+async def webhook() -> AsyncIterator[tuple[str, list[dict[str, Any]]]]:
+    """An alerts webhook on loopback: its URL, and the events posted to it."""
+    received: list[dict[str, Any]] = []
+
+    async def hook(request: web.Request) -> web.Response:
+        received.append(await request.json())
+        return web.Response(status=204)
+
+    app = web.Application()
+    app.router.add_post("/hook", hook)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    yield f"http://127.0.0.1:{port}/hook", received
+    await runner.cleanup()

@@ -7,12 +7,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
-
-import pytest
-from aiohttp import web
 
 from keel import Gateway
 from keel.errors import ServerError
@@ -22,25 +18,6 @@ from keel.prompts.catalog import Catalog
 from keel.telemetry.metrics import prompt_rollbacks
 
 from .conftest import GatewayFactory
-
-
-@pytest.fixture
-async def webhook() -> AsyncIterator[tuple[str, list[dict[str, Any]]]]:
-    received: list[dict[str, Any]] = []
-
-    async def hook(request: web.Request) -> web.Response:
-        received.append(await request.json())
-        return web.Response(status=204)
-
-    app = web.Application()
-    app.router.add_post("/hook", hook)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    yield f"http://127.0.0.1:{port}/hook", received
-    await runner.cleanup()
 
 
 async def test_a_label_whose_new_version_fails_is_rolled_back_once_across_two_replicas(

@@ -135,7 +135,7 @@ class FlagRegistry:
             await self.refresh()
             return False
         await self.refresh()
-        event = {"event": "flag_budget_exhausted", "flag": name, "budget": budget, "off_until": until}
+        event = {"alert": "flag_budget_exhausted", "flag": name, "budget": budget, "off_until": until}
         log.warning("feature flag turned off: its budget is exhausted", **event)
         flag_budget_offs.labels(flag=name, budget=budget).inc()
         if self.notify is not None:
