@@ -88,7 +88,7 @@ def test_a_kill_reaches_both_replicas_within_a_second_under_load(
                         )
                         variant = answer.headers["x-keel-feature"]
                     seen[server.base_url].append((time.monotonic(), variant))
-                except BaseException as error:  # noqa: BLE001 (counted, the run goes on)
+                except BaseException as error:  # counted; the run goes on
                     failures.append(error)
 
     threads = [
