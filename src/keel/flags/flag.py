@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -207,6 +208,7 @@ def layout_rollout(previous: str | None, rollout: dict[str, float]) -> str | Non
     return f"{','.join(order)}|{split.text()}"
 
 
+@lru_cache(maxsize=256)  # a flag's layout is read once, not per call
 def _read_layout(text: str) -> tuple[list[str], Split]:
     names, _, split = text.partition("|")
     return names.split(","), Split.from_text(split)
