@@ -118,6 +118,9 @@ class Gateway:
         self._generation = Generation(config, self._lasting, previous=previous)
         previous.retire()
         prompts.apply(config, files)
+        flags = self._lasting.flags
+        if flags is not None and hasattr(flags, "settings") and config.flags.provider is None:
+            flags.settings = config.flags  # the next poll waits the new interval
         self._attach_prompts()
         return changes
 
