@@ -45,7 +45,9 @@ async def main(rounds: int, calls: int) -> None:
 
     def fresh(feature: str | None) -> Call:
         options = {"feature": feature} if feature else {}
-        return Call(request=request.model_copy(update={"user": "u-1"}), deadline=Deadline.after(60), options=options)
+        return Call(
+            request=request.model_copy(update={"user": "u-1"}), deadline=Deadline.after(60), options=options
+        )
 
     async def bare(call: Call) -> None:
         await call_next(call)
@@ -55,7 +57,11 @@ async def main(rounds: int, calls: int) -> None:
 
     results: dict[str, list[float]] = {"bare": [], "no feature": [], "feature": []}
     for _ in range(rounds):
-        for name, run, feature in (("bare", bare, None), ("no feature", through, None), ("feature", through, "summarizer")):
+        for name, run, feature in (
+            ("bare", bare, None),
+            ("no feature", through, None),
+            ("feature", through, "summarizer"),
+        ):
             prepared = [fresh(feature) for _ in range(calls)]
             started = time.perf_counter_ns()
             for call in prepared:
@@ -69,7 +75,9 @@ async def main(rounds: int, calls: int) -> None:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--calls", type=int, default=200_000)
     args = parser.parse_args()

@@ -27,8 +27,8 @@ def run(config: Path, *args: str) -> tuple[int, str, str]:
 def test_a_flag_from_set_to_rollout_to_kill_and_back(config: Path) -> None:
     """set creates it, rollout raises it, kill turns it off, enable on again; list says each state
     and show lists every change with who made it."""
-    assert run(config, "set", "summarizer", "--variant", 'old={"model": "small"}', "--variant",
-               'new={"model": "large"}', "--default", "old", "--fallback", "old", "--by", "ana")[0] == 0  # fmt: skip
+    variants = ["--variant", 'old={"model": "small"}', "--variant", 'new={"model": "large"}']
+    assert run(config, "set", "summarizer", *variants, "--default", "old", "--fallback", "old")[0] == 0
     code, _, err = run(config, "rollout", "summarizer", "new:10", "--by", "ana")
     assert code == 0 and "on: new 10%" in err
     assert run(config, "rollout", "summarizer", "20")[2].strip() == "summarizer: on: new 20%"
