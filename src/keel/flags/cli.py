@@ -101,7 +101,7 @@ def show(
     if history:
         print("history:")
         for change in history:
-            print(f"  {_when(change['at'])}  {change['action']}  by {change['by']}")
+            print(f"  {_when(change['at'])}  {change['action']}  by {change['by']}{_what(change)}")
 
 
 @flags_app.command("set")
@@ -232,6 +232,17 @@ def stats(
     _stdout().print(table)
     for line in report["significant"] or [f"No significant difference from {report['baseline']}"]:
         err.print(escape(line) + ".")
+
+
+def _what(change: dict[str, Any]) -> str:
+    """The fields a change set, as ``: enabled false, rollout {new: 10}`` (none for a new flag)."""
+    before, after = change["before"], change["after"]
+    if before is None or after is None:
+        return ": created" if before is None else ": deleted"
+    changed = [key for key in after if key != "layout" and after.get(key) != before.get(key)]
+    return (
+        (": " + ", ".join(f"{key} {orjson.dumps(after[key]).decode()}" for key in changed)) if changed else ""
+    )
 
 
 def _variant(text: str) -> tuple[str, dict[str, Any]]:

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from .._freshness import READ_TIMEOUT_S, Freshness
 from ..errors import FlagConflictError, FlagNotFoundError, FlagStoreUnavailableError
 from ..telemetry.logs import get_logger
 from ..telemetry.metrics import flag_budget_offs
@@ -32,7 +33,6 @@ if TYPE_CHECKING:
 __all__ = ["FlagRegistry"]
 
 log = get_logger("keel.flags")
-_READ_TIMEOUT_S = 2.0
 _LIFETIME_S = 100 * 365 * 86400.0
 
 
@@ -44,8 +44,7 @@ class FlagRegistry:
         self._database = config.database
         self._store = store
         self._snapshot: FlagSnapshot | None = None
-        self._synced_at = 0.0
-        self._away_since: float | None = None
+        self._fresh = Freshness("flag store", log, "flags as last read are served for flags.max_stale")
         self._first: asyncio.Lock | None = None
         self._poller: asyncio.Task[None] | None = None
         self.notify: Callable[[dict[str, Any]], None] | None = None
@@ -83,16 +82,16 @@ class FlagRegistry:
         return self._snapshot.flags.get(name) if self._snapshot is not None else None
 
     def _stale(self) -> float | None:
-        age = time.monotonic() - self._synced_at
-        if self._away_since is None or age <= self.settings.refresh_interval:
-            return None
-        if age > self.settings.max_stale:
-            raise FlagStoreUnavailableError(
+        settings = self.settings
+
+        def unavailable(age: float) -> Exception:
+            return FlagStoreUnavailableError(
                 f"the flags' database has not answered for {age:.0f} s (flags.max_stale is "
-                f"{self.settings.max_stale:g} s): flags are not served from a copy that old",
-                retry_after=self.settings.refresh_interval,
+                f"{settings.max_stale:g} s): flags are not served from a copy that old",
+                retry_after=settings.refresh_interval,
             )
-        return age
+
+        return self._fresh.stale(settings.refresh_interval, settings.max_stale, unavailable)
 
     # Changes (the CLI and the admin API, and a budget turning its flag off).
     async def change(
@@ -146,10 +145,8 @@ class FlagRegistry:
     async def refresh(self) -> FlagSnapshot:
         """Read every flag now (after a change made here, so it is served at once)."""
         snapshot = await self.store.snapshot()
-        self._snapshot, self._synced_at = snapshot, time.monotonic()
-        if self._away_since is not None:
-            log.warning("flag store reachable again", outage_s=round(time.monotonic() - self._away_since, 3))
-            self._away_since = None
+        self._snapshot = snapshot
+        self._fresh.synced()
         return snapshot
 
     async def start(self) -> None:
@@ -163,7 +160,7 @@ class FlagRegistry:
         async with self._first:
             if self._poller is None:
                 try:
-                    async with asyncio.timeout(_READ_TIMEOUT_S):
+                    async with asyncio.timeout(READ_TIMEOUT_S):
                         await self.refresh()
                 except Exception as error:
                     raise FlagStoreUnavailableError(
@@ -175,27 +172,13 @@ class FlagRegistry:
         return self._snapshot
 
     async def _poll(self) -> None:
-        while True:
-            await asyncio.sleep(self.settings.refresh_interval)
-            try:
-                assert self._snapshot is not None
-                async with asyncio.timeout(_READ_TIMEOUT_S):  # a hung connection counts as away
-                    if await self.store.revision() != self._snapshot.revision:
-                        await self.refresh()
-                    else:
-                        self._synced_at = time.monotonic()
-                        if self._away_since is not None:
-                            log.warning("flag store reachable again")
-                            self._away_since = None
-            except asyncio.CancelledError:
-                raise
-            except Exception as error:
-                if self._away_since is None:
-                    self._away_since = time.monotonic()
-                    log.warning(
-                        "flag store unreachable: flags as last read are served for flags.max_stale",
-                        error=type(error).__name__,
-                    )
+        def current() -> int:
+            assert self._snapshot is not None
+            return self._snapshot.revision
+
+        await self._fresh.poll(
+            lambda: self.settings.refresh_interval, self.store.revision, current, self.refresh
+        )
 
     async def aclose(self) -> None:
         if self._poller is not None:
