@@ -65,7 +65,7 @@ def test_a_kill_reaches_both_replicas_within_a_second_under_load(
 
     failures: list[BaseException] = []
     seen: dict[str, list[tuple[float, str]]] = {a.base_url: [], b.base_url: []}
-    streams: list[tuple[str, int]] = []
+    streams: list[tuple[str, int, float, float]] = []  # variant, text length, started, ended
     stop = threading.Event()
 
     def caller(server: Served, stream: bool) -> None:
@@ -73,6 +73,7 @@ def test_a_kill_reaches_both_replicas_within_a_second_under_load(
             while not stop.is_set():
                 try:
                     if stream:
+                        began = time.monotonic()
                         with sdk.chat.completions.with_streaming_response.create(
                             model="smart", messages=[{"role": "user", "content": "hi"}], stream=True,
                             extra_headers=FEATURE,
@@ -81,7 +82,7 @@ def test_a_kill_reaches_both_replicas_within_a_second_under_load(
                             text = "".join(
                                 chunk.choices[0].delta.content or "" for chunk in raw.parse() if chunk.choices
                             )
-                        streams.append((variant, len(text)))
+                        streams.append((variant, len(text), began, time.monotonic()))
                     else:
                         answer = sdk.chat.completions.with_raw_response.create(
                             model="smart", messages=[{"role": "user", "content": "hi"}], extra_headers=FEATURE
@@ -118,5 +119,7 @@ def test_a_kill_reaches_both_replicas_within_a_second_under_load(
     for server in served:
         late = [variant for at, variant in seen[server.base_url] if at > killed_at + 1.0]
         assert late and set(late) == {"summarizer=old"}, (server.base_url, late)
-    whole = {length for variant, length in streams if variant == "summarizer=new"}
+    whole = {length for variant, length, _, _ in streams if variant == "summarizer=new"}
     assert len(whole) == 1 and whole.pop() > 0  # every stream on the new variant got its whole answer
+    across = [s for s in streams if s[0] == "summarizer=new" and s[2] < killed_at < s[3]]
+    assert across, "no stream was in flight when the kill landed"

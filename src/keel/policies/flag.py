@@ -47,6 +47,7 @@ class FlagPolicy:
 
     def __init__(self, flags: FlagSource) -> None:
         self.flags = flags
+        self._counted: dict[tuple[str, str, str], Any] = {}  # the metric's children, looked up once
 
     async def __call__(self, call: Call, call_next: Handler) -> Reply:
         feature = call.options.get("feature")
@@ -79,9 +80,11 @@ class FlagPolicy:
             return await call_next(call)
 
     def _apply(self, call: Call, decision: Decision) -> None:
-        flag_decisions.labels(
-            flag=decision.flag, variant=decision.variant or "none", reason=decision.reason
-        ).inc()
+        labels = (decision.flag, decision.variant or "none", decision.reason)
+        counter = self._counted.get(labels)
+        if counter is None:  # flag, variant, reason: the metric's label order
+            counter = self._counted[labels] = flag_decisions.labels(*labels)
+        counter.inc()
         options = call.options
         if decision.variant is None:
             why = {"killed": "killed", "budget": "turned off by its budget"}.get(
