@@ -28,6 +28,7 @@ from .policies.budget import BudgetPolicy
 from .policies.cache import CachePolicy
 from .policies.coalesce import CoalescePolicy
 from .policies.deadline import AttemptRunner
+from .policies.flag import FlagPolicy, FlagSource
 from .policies.ledger import LedgerPolicy
 from .policies.output_guard import OutputGuardPolicy
 from .policies.pii_redaction import PiiRedactionPolicy
@@ -84,6 +85,8 @@ class Lasting:
     retry_budget: RetryBudget | None = None
     prompts: PromptRegistry | None = None
     """Named prompts: YAML versions of the current config, the database's as last read."""
+    flags: FlagSource | None = None
+    """Feature flags: the database's as last read, or an OpenFeature provider's."""
     _holders: dict[int, list[Any]] = field(default_factory=dict)  # id(part) -> [part, generations]
     _closing: set[asyncio.Task[None]] = field(default_factory=set)
 
@@ -187,8 +190,8 @@ class Generation:
         return parts + [part for part in (self.cache, self.ledger, self.otel) if part is not None]
 
     # The policy stack: the one place that knows its order (DESIGN §1).
-    #   outer (once per call):   ledger → output guards → prompt → input guards (pii) → budget
-    #                            → ratelimit → cache → coalesce → validate → router
+    #   outer (once per call):   ledger → output guards → flags → prompt → input guards (pii)
+    #                            → budget → ratelimit → cache → coalesce → validate → router
     #   per route (router's):    retry → route ratelimit → breaker → attempt → AttemptRunner → provider
     def _outer(self) -> list[Policy]:
         config, counters, limits = self.config, self.lasting.budget_counters, self.lasting.limit_counters
@@ -198,6 +201,8 @@ class Generation:
             policies.append(LedgerPolicy(self.ledger, config.metrics, observers))
         if guards := build_output_guards(config.guards):
             policies.append(OutputGuardPolicy(guards))
+        if self.lasting.flags is not None:
+            policies.append(FlagPolicy(self.lasting.flags))
         if self.lasting.prompts is not None:
             policies.append(PromptPolicy(self.lasting.prompts))
         if config.guards.pii.mode != "off":

@@ -26,7 +26,7 @@ __all__ = ["app", "main"]
 
 
 class _Commands(TyperGroup):
-    """The ``keel`` group: the ``keys``, ``cache`` and ``prompts`` command groups (and rich, which
+    """The ``keel`` group: the ``keys``, ``cache``, ``prompts`` and ``flags`` command groups (and rich, which
     they use) are imported when asked for or listed in the help, so ``keel serve`` starts without
     them."""
 
@@ -34,6 +34,7 @@ class _Commands(TyperGroup):
         "keys": ("keel.keys_cli", "keys_app"),
         "cache": ("keel.cache_cli", "cache_app"),
         "prompts": ("keel.prompts.cli", "prompts_app"),
+        "flags": ("keel.flags.cli", "flags_app"),
     }
 
     def list_commands(self, ctx: Context) -> list[str]:

@@ -35,6 +35,8 @@ __all__ = [
     "CacheModelConfig",
     "Config",
     "DeploymentConfig",
+    "FlagProviderConfig",
+    "FlagsConfig",
     "LedgerConfig",
     "LoggingConfig",
     "MetricsConfig",
@@ -105,8 +107,10 @@ class BudgetConfig(_Strict):
     soft thresholds."""
 
     name: str | None = None
-    scope: Literal["global", "key", "team", "user", "model"] = "global"
-    match: str | None = Field(None, description="one key id / team / user / model; omitted: each one")
+    scope: Literal["global", "key", "team", "user", "model", "feature"] = "global"
+    match: str | None = Field(
+        None, description="one key id / team / user / model / feature flag; omitted: each one"
+    )
     window: Literal["request", "hour", "day", "month", "lifetime"] = "month"
     limit_usd: Decimal | None = Field(None, gt=0)
     limit_tokens: int | None = Field(None, gt=0, description="input (cached too) + output (reasoning too)")
@@ -470,6 +474,36 @@ class PrivacyConfig(_Strict):
     )
 
 
+class FlagProviderConfig(_Strict):
+    """An OpenFeature provider Keel takes its flag values from instead of its own store."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    name: str = Field(description="a name for the provider (logs, metrics' reason)")
+    factory: str = Field(
+        alias="import",
+        description="module:attribute of the provider, or of a callable returning one (called with options)",
+    )
+    options: dict[str, Any] = Field(default_factory=dict, description="keyword arguments for the callable")
+    variants: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="what each variant name the provider answers changes (model, prompt, params)",
+    )
+
+
+class FlagsConfig(_Strict):
+    """Feature flags (docs/flags.md): how fresh this process keeps the database's flags, and
+    optionally an OpenFeature provider to read them from instead."""
+
+    refresh_interval: float = Field(
+        0.5, gt=0, le=60, description="seconds between looks at the database's flag revision"
+    )
+    max_stale: float = Field(
+        60.0, gt=0, description="seconds flags last read are served while the database does not answer"
+    )
+    provider: FlagProviderConfig | None = None
+
+
 class StateOutageConfig(_Strict):
     """What each concern does while the shared state store (Redis) is away (docs/state.md)."""
 
@@ -586,6 +620,7 @@ class Config(_Strict):
     guards: GuardsConfig = Field(default_factory=GuardsConfig)
     privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
     prompts: PromptsConfig = Field(default_factory=PromptsConfig)
+    flags: FlagsConfig = Field(default_factory=FlagsConfig)
     state_outage: StateOutageConfig = Field(default_factory=StateOutageConfig)
     state: str = "memory://"
     database: str = "sqlite:///keel.db"

@@ -13,6 +13,10 @@ The tree::
     │       ├── PromptVariableError      a variable missing, unknown or not text (400)
     │       ├── PromptOverrideError      a model or parameter the version does not let callers set (400)
     │       └── PromptLabelConflictError a label moved since it was read: compare-and-set lost (409)
+    ├── FeatureDisabledError         the call's feature is off for this caller, no fallback (403)
+    ├── FlagError                    a flag cannot be stored as asked (400; keel.flags)
+    │   ├── FlagNotFoundError        no flag by that name (404)
+    │   └── FlagConflictError        the flag changed since it was read: compare-and-set lost (409)
     ├── DeadlineExceededError        the call's total deadline ran out (504)
     ├── NoRouteAvailableError        every route was skipped (circuit open / cooling down) (503)
     ├── BudgetExceededError          a budget cannot cover the next attempt (429, with when it resets)
@@ -21,6 +25,7 @@ The tree::
     ├── LedgerUnavailableError       strict durability: the ledger did not take the record in time (503)
     ├── KeyStoreUnavailableError     a virtual key cannot be checked: its database is away (503)
     ├── PromptStoreUnavailableError  prompts' database away longer than prompts.max_stale (503)
+    ├── FlagStoreUnavailableError    flags' database away longer than flags.max_stale (503)
     ├── RateLimitExceededError       a Keel rate limit refused the call (429, with Retry-After)
     ├── StreamInterruptedError       a stream failed after its commit point; carries the partial output
     ├── OutputValidationError        the answer did not parse or validate within its re-asks (422)
@@ -61,6 +66,11 @@ __all__ = [
     "ContentPolicyError",
     "ContextLengthExceededError",
     "DeadlineExceededError",
+    "FeatureDisabledError",
+    "FlagConflictError",
+    "FlagError",
+    "FlagNotFoundError",
+    "FlagStoreUnavailableError",
     "InvalidRequestError",
     "KeelError",
     "KeyStoreUnavailableError",
@@ -170,6 +180,64 @@ class PromptLabelConflictError(PromptError):
     code = "prompt_label_conflict"
 
 
+class FeatureDisabledError(KeelError):
+    """The call names a feature whose flag is off for this caller (killed, turned off by its budget,
+    or the caller is outside the rollout) and the flag has no fallback variant.
+
+    403, not 409: the operator has decided this caller may not use the feature now — asking again
+    changes nothing until the flag does (both SDKs retry 409, and neither retries 403); not a 5xx
+    (nothing failed) and not a budget error (the flag decides, whatever turned it off).
+    """
+
+    status = 403
+    openai_type = "permission_denied"
+    keel_code = True
+    code = "feature_disabled"
+
+    def __init__(self, message: str, *, feature: str, reason: str) -> None:
+        super().__init__(message)
+        self.feature = feature
+        self.reason = reason
+
+
+class FlagError(KeelError):
+    """A flag cannot be stored or changed as asked; ``param`` names the field at fault."""
+
+    status = 400
+    openai_type = "invalid_request_error"
+    keel_code = True
+    code = "flag_invalid"
+
+    def __init__(self, message: str, *, param: str | None = None) -> None:
+        super().__init__(message)
+        self.param = param
+
+
+class FlagNotFoundError(FlagError):
+    status = 404
+    code = "flag_not_found"
+
+
+class FlagConflictError(FlagError):
+    """The flag changed since it was read (compare-and-set lost); read it again and retry."""
+
+    status = 409
+    code = "flag_conflict"
+
+
+class FlagStoreUnavailableError(KeelError):
+    """The flags' database has not answered for longer than ``flags.max_stale``."""
+
+    status = 503
+    openai_type = "service_unavailable"
+    keel_code = True
+    code = "flag_store_unavailable"
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class DeadlineExceededError(KeelError):
     """The call's total deadline ran out before any route answered."""
 
@@ -198,10 +266,14 @@ class BudgetExceededError(KeelError):
     keel_code = True
     code = "budget_exceeded"
 
-    def __init__(self, message: str, *, budget: str, retry_after: float | None = None) -> None:
+    def __init__(
+        self, message: str, *, budget: str, retry_after: float | None = None, feature: str | None = None
+    ) -> None:
         super().__init__(message)
         self.budget = budget
         self.retry_after = retry_after
+        self.feature = feature
+        """A per-flag budget's flag (``scope: feature``): the flag turns itself off."""
 
 
 class RequestOverBudgetError(BudgetExceededError):

@@ -28,7 +28,9 @@ from .errors import (
     RequestError,
     StreamInterruptedError,
 )
+from .flags import open_flags
 from .keys import key_budget, key_token_budget
+from .policies.flag import FlagSource
 from .policies.validate import judge
 from .prompts.handle import PromptHandle
 from .prompts.registry import PromptRegistry
@@ -72,6 +74,7 @@ class Gateway:
             raise ConfigError(f"state: {exc}") from None
         self._lasting = _lasting(config, breakers, counters)
         self._lasting.prompts = PromptRegistry(config)
+        self._lasting.flags = open_flags(config)
         self._generation = Generation(config, self._lasting, providers=providers)
         self._attach_prompts()
         self._sync: SyncGateway | None = None
@@ -115,6 +118,9 @@ class Gateway:
         self._generation = Generation(config, self._lasting, previous=previous)
         previous.retire()
         prompts.apply(config, files)
+        flags = self._lasting.flags
+        if flags is not None and hasattr(flags, "settings") and config.flags.provider is None:
+            flags.settings = config.flags  # the next poll waits the new interval
         self._attach_prompts()
         return changes
 
@@ -123,6 +129,9 @@ class Gateway:
         prompts, generation = self.prompts, self._generation
         prompts.ledger = generation.ledger.store if generation.ledger is not None else None
         prompts.notify = generation.alerts.notify
+        flags = self._lasting.flags
+        if flags is not None:
+            flags.notify = generation.alerts.notify
 
     # What the current config built (a running call keeps the generation it started on).
     @property
@@ -162,6 +171,12 @@ class Gateway:
         """The named prompts this gateway serves (docs/prompts.md)."""
         assert self._lasting.prompts is not None
         return self._lasting.prompts
+
+    @property
+    def flags(self) -> FlagSource:
+        """Where this gateway's feature flags come from (docs/flags.md)."""
+        assert self._lasting.flags is not None
+        return self._lasting.flags
 
     def prompt(self, name: str, *, label: str | None = None, version: int | None = None) -> PromptHandle:
         """A named prompt to call: ``await gw.prompt("summarize").chat(document=text)``.
@@ -278,7 +293,7 @@ class Gateway:
         Raises:
             KeelError: a class of ``keel.errors``; ``.attempts`` lists what was tried.
         """
-        options = {"timeout": params.pop("timeout", None), **(params.pop("keel", None) or {})}
+        options = {**_options(params)}
         call = self.new_call(_request(model, messages, params, options), **options)
         try:
             reply = await self.run(call)
@@ -316,7 +331,7 @@ class Gateway:
         """
         spec = OutputSpec.of(output, validators=validators, max_reasks=max_reasks)
         params.setdefault("response_format", spec.response_format())
-        options = {"timeout": params.pop("timeout", None), **(params.pop("keel", None) or {}), "output": spec}
+        options = {**_options(params), "output": spec}
         call = self.new_call(_request(model, messages, params, options), **options)
         try:
             reply = await self.run(call)
@@ -355,8 +370,7 @@ class Gateway:
         spec = OutputSpec.of(output, validators=validators, max_reasks=max_reasks)
         params.setdefault("response_format", spec.response_format())
         options = {
-            "timeout": params.pop("timeout", None),
-            **(params.pop("keel", None) or {}),
+            **_options(params),
             "output": spec,
             "output_live": True,
         }
@@ -388,7 +402,7 @@ class Gateway:
 
     def stream(self, model: str = "default", messages: Iterable[Any] = (), **params: Any) -> GatewayStream:
         """Chunks of one answer as they arrive; errors before the first content raise on iteration."""
-        options = {"timeout": params.pop("timeout", None), **(params.pop("keel", None) or {})}
+        options = {**_options(params)}
         request = _request(model, messages, params, options)
         return GatewayStream(self, self.new_call(request, stream=True, **options))
 
@@ -426,6 +440,8 @@ class Gateway:
         await self._lasting.aclose()
         if self._lasting.prompts is not None:
             await self._lasting.prompts.aclose()
+        if self._lasting.flags is not None:
+            await self._lasting.flags.aclose()
         for store in (self._lasting.breakers, self._lasting.counters):
             close = getattr(store, "aclose", None)
             if close is not None:
@@ -495,6 +511,17 @@ def _lasting(config: Config, breakers: BreakerStore, counters: Counters) -> Last
         limit_counters=SharedLimits(counters, outage, replicas=config.state_outage.replicas),
         outage=outage,
     )
+
+
+def _options(params: dict[str, Any]) -> dict[str, Any]:
+    """Keel's own options of a library call, taken out of ``params``: ``timeout``, ``feature`` (and
+    ``feature_attributes``), and the ``keel`` dict."""
+    options: dict[str, Any] = {"timeout": params.pop("timeout", None)}
+    for name in ("feature", "feature_attributes"):
+        if name in params:
+            options[name] = params.pop(name)
+    options.update(params.pop("keel", None) or {})
+    return options
 
 
 def _request(

@@ -67,6 +67,8 @@ class LedgerRecord:
     reasks: int | None = None  # structured output: how many times the answer was asked for again
     guards: str | None = None  # output guards that fired: "name=block,other=flag" (never what they found)
     prompt_version: int | None = None  # with ``prompt``: the version of the named prompt that was sent
+    feature: str | None = None  # the feature the call named (its flag)
+    feature_variant: str | None = None  # with ``feature``: the flag's variant the call was served as
 
     def row(self) -> dict[str, Any]:
         # Not dataclasses.asdict: that deep-copies every attempt dict, on the hot path.
@@ -104,6 +106,8 @@ def record_of(
         prompt=call.options.get("prompt"),
         prompt_version=call.options.get("prompt_version"),
         variant=call.options.get("variant"),
+        feature=call.options.get("feature"),
+        feature_variant=call.options.get("feature_variant"),
         # An error may quote the upstream's body, and that the prompt: personal data is masked.
         error=_masked(f"{type(error).__name__}: {error}") if error is not None else None,
     )

@@ -140,6 +140,7 @@ class BudgetPolicy:
             "team": call.options.get("team"),
             "user": call.options.get("user_ref", call.request.user),
             "model": call.request.model,
+            "feature": call.options.get("feature_budgeted"),
         }
         applies = []
         for budget in self.budgets:
@@ -294,12 +295,14 @@ def _refused(refusal: Refusal, applies: list[_Applies], amount: int) -> BudgetEx
         when, retry_after = "", None
     else:
         when, retry_after = f"; it resets in {_duration(refusal.resets_in)}", refusal.resets_in
+    budget = which.budget
     return BudgetExceededError(
-        f"budget {label!r} ({which.budget.limit_text}) cannot cover this call: "
+        f"budget {label!r} ({budget.limit_text}) cannot cover this call: "
         f"{_amount(which.unit, refusal.used)} used, the next attempt may "
         f"{'cost' if which.unit == 'usd' else 'use'} up to {_amount(which.unit, amount)}{when}",
         budget=label,
         retry_after=retry_after,
+        feature=which.subject if budget.scope == "feature" else None,
     )
 
 

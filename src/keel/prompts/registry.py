@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from .._freshness import READ_TIMEOUT_S, Freshness
 from ..errors import ConfigError, PromptNotFoundError, PromptStoreUnavailableError
 from ..telemetry.logs import get_logger
 from .split import Split, bucket
@@ -35,7 +36,6 @@ __all__ = ["PromptRegistry", "Selected"]
 log = get_logger("keel.prompts")
 
 Versions = dict[str, dict[int, "PromptVersion"]]
-_READ_TIMEOUT_S = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,8 +62,7 @@ class PromptRegistry:
         self._database = config.database
         self._store = store
         self._snapshot: PromptSnapshot | None = None
-        self._synced_at = 0.0
-        self._away_since: float | None = None
+        self._fresh = Freshness("prompt store", log, "labels as last read are served for prompts.max_stale")
         self._first: asyncio.Lock | None = None
         self._poller: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -160,16 +159,16 @@ class PromptRegistry:
         return {**snapshot.versions.get(name, {}), **self.yaml.get(name, {})}
 
     def _stale(self) -> float | None:
-        age = time.monotonic() - self._synced_at
-        if self._away_since is None or age <= self.settings.refresh_interval:
-            return None
-        if age > self.settings.max_stale:
-            raise PromptStoreUnavailableError(
+        settings = self.settings
+
+        def unavailable(age: float) -> Exception:
+            return PromptStoreUnavailableError(
                 f"the prompts' database has not answered for {age:.0f} s (prompts.max_stale is "
-                f"{self.settings.max_stale:g} s): labels are not served from a copy that old",
-                retry_after=self.settings.refresh_interval,
+                f"{settings.max_stale:g} s): labels are not served from a copy that old",
+                retry_after=settings.refresh_interval,
             )
-        return age
+
+        return self._fresh.stale(settings.refresh_interval, settings.max_stale, unavailable)
 
     async def refresh(self) -> PromptSnapshot:
         """Read the database's state now (after a change made here, so it is served at once).
@@ -179,12 +178,8 @@ class PromptRegistry:
         """
         snapshot = await self.store.snapshot()
         _check_clashes(self.yaml, snapshot.versions)
-        self._snapshot, self._synced_at = snapshot, time.monotonic()
-        if self._away_since is not None:
-            log.warning(
-                "prompt store reachable again", outage_s=round(time.monotonic() - self._away_since, 3)
-            )
-            self._away_since = None
+        self._snapshot = snapshot
+        self._fresh.synced()
         return snapshot
 
     async def start(self) -> None:
@@ -205,7 +200,7 @@ class PromptRegistry:
         async with self._first:
             if self._poller is None:
                 try:
-                    async with asyncio.timeout(_READ_TIMEOUT_S):
+                    async with asyncio.timeout(READ_TIMEOUT_S):
                         snapshot = await self.refresh()
                 except ConfigError:
                     raise
@@ -239,32 +234,15 @@ class PromptRegistry:
         await self.refresh()
 
     async def _poll(self) -> None:
-        while True:
-            await asyncio.sleep(self.settings.refresh_interval)
-            try:
-                assert self._snapshot is not None
-                async with asyncio.timeout(_READ_TIMEOUT_S):  # a hung connection counts as away
-                    changed = await self.store.revision() != self._snapshot.revision
-                    if changed:
-                        await self.refresh()
-                if not changed:
-                    self._synced_at = time.monotonic()
-                    if self._away_since is not None:
-                        log.warning("prompt store reachable again")
-                        self._away_since = None
-                await self._guard()
-            except asyncio.CancelledError:
-                raise
-            except ConfigError as error:  # the database answers, with a version a file has too
-                self._synced_at = time.monotonic()
-                log.error("prompt versions clash: the state read before is kept", error=str(error))
-            except Exception as error:
-                if self._away_since is None:
-                    self._away_since = time.monotonic()
-                    log.warning(
-                        "prompt store unreachable: labels as last read are served for prompts.max_stale",
-                        error=type(error).__name__,
-                    )
+        def current() -> int:
+            assert self._snapshot is not None
+            return self._snapshot.revision
+
+        interval = lambda: self.settings.refresh_interval  # noqa: E731 (read again each round: a reload)
+        # A ConfigError is the database answering with a version a file has too: the state is kept.
+        await self._fresh.poll(
+            interval, self.store.revision, current, self.refresh, self._guard, (ConfigError,)
+        )
 
     async def _guard(self) -> None:
         """Judge the rollout guards (``prompts.guards``) every ``prompts.guard_interval`` seconds."""
@@ -278,7 +256,7 @@ class PromptRegistry:
         from .guard import LabelGuard
 
         try:
-            async with asyncio.timeout(_READ_TIMEOUT_S * 5):
+            async with asyncio.timeout(READ_TIMEOUT_S * 5):
                 moved = await LabelGuard(self.store, self.ledger, self.notify).check(
                     rules, self._snapshot.labels
                 )

@@ -91,6 +91,13 @@ def holm(pvalues: Sequence[float]) -> list[float]:
     return adjusted
 
 
+def _negated(version: Any) -> Any:
+    """Ties on calls go to the lowest version number (names: the first in order)."""
+    if isinstance(version, int):
+        return -version
+    return tuple(-ord(char) for char in str(version))
+
+
 def _quantile(values: Sequence[float], q: float) -> float | None:
     if not values:
         return None
@@ -104,7 +111,8 @@ def _quantile(values: Sequence[float], q: float) -> float | None:
 class VariantStats:
     """The calls one version served, and what they amount to."""
 
-    version: int
+    version: Any
+    """What the calls are grouped by: a prompt's version number, or a flag's variant name."""
     variant: str | None = None
     calls: int = 0
     errors: int = 0
@@ -182,25 +190,31 @@ def _sd(values: Sequence[float]) -> float:
 
 
 def compare(
-    rows: Iterable[dict[str, Any]], *, baseline: int | None = None, feedback: Iterable[dict[str, Any]] = ()
+    rows: Iterable[dict[str, Any]],
+    *,
+    baseline: Any = None,
+    feedback: Iterable[dict[str, Any]] = (),
+    key: str = "prompt_version",
+    shown: str = "v{}",
 ) -> dict[str, Any]:
     """The report: each version's figures, each comparison with the baseline, and what is significant.
-    ``feedback``: scores (``prompt_version``, ``score``) of the versions' answers."""
-    variants: dict[int, VariantStats] = {}
+    ``feedback``: scores (``key``, ``score``) of the versions' answers. ``key`` is the column the
+    calls are grouped by (a flag's stats group by ``feature_variant``); ``shown`` names a group."""
+    variants: dict[Any, VariantStats] = {}
     for row in rows:
-        if row.get("prompt_version") is None:
+        if row.get(key) is None:
             continue
-        variants.setdefault(row["prompt_version"], VariantStats(row["prompt_version"])).add(row)
+        variants.setdefault(row[key], VariantStats(row[key])).add(row)
     for row in feedback:
-        if row.get("prompt_version") in variants:
-            variants[row["prompt_version"]].scores.append(float(row["score"]))
+        if row.get(key) in variants:
+            variants[row[key]].scores.append(float(row["score"]))
     if not variants:
         return {"baseline": None, "variants": [], "comparisons": [], "significant": []}
     base = variants.get(baseline) if baseline is not None else None
     if base is None:
-        base = max(variants.values(), key=lambda v: (v.calls, -v.version))
+        base = max(variants.values(), key=lambda v: (v.calls, _negated(v.version)))
     comparisons: list[dict[str, Any]] = []
-    for other in sorted(variants.values(), key=lambda v: v.version):
+    for other in sorted(variants.values(), key=lambda v: v.version):  # numbers, or names
         if other is base:
             continue
         tests = [
@@ -237,7 +251,8 @@ def compare(
         "variants": [variants[v].public() for v in sorted(variants)],
         "comparisons": comparisons,
         "significant": [
-            f"v{c['version']} is significantly {c['direction']} than v{base.version} on {c['metric']} "
+            f"{shown.format(c['version'])} is significantly {c['direction']} than "
+            f"{shown.format(base.version)} on {c['metric']} "
             f"({c['test']}, Holm-adjusted p = {c['p_adjusted']:.2g})"
             for c in comparisons
             if c["significant"]

@@ -194,6 +194,7 @@ class KeelApp:
         from starlette.routing import Mount
 
         from .cache_admin import cache_routes
+        from .flags_admin import flag_routes
         from .prompts_admin import prompt_routes
         from .reload_admin import reload_routes
 
@@ -201,6 +202,7 @@ class KeelApp:
         routes += cache_routes(ctx.gateway, ctx.settings.master_key)
         routes += reload_routes(self, ctx.settings.master_key)
         routes += prompt_routes(ctx.gateway, ctx.settings.master_key)
+        routes += flag_routes(ctx.gateway, ctx.settings.master_key)
         return [Mount("/admin", routes=routes)]
 
     async def _run_lifespan(self, receive: Any, send: Any) -> None:

@@ -142,6 +142,14 @@ class Exchange:
                 stale = self.call.options.get("prompt_stale")
                 if stale is not None:  # its labels as last read, this many seconds ago
                     headers.append((b"x-keel-prompt-stale", f"{stale:.1f}".encode()))
+            variant = self.call.options.get("feature_variant")
+            if variant is not None:  # the feature flag's variant the call was served as: summarizer=new
+                headers.append(
+                    (b"x-keel-feature", _header_value(f"{self.call.options['feature']}={variant}"))
+                )
+                stale = self.call.options.get("feature_stale")
+                if stale is not None:  # the flags as last read, this many seconds ago
+                    headers.append((b"x-keel-feature-stale", f"{stale:.1f}".encode()))
             validation = self.call.options.get("validation")
             if validation is not None:  # structured output: valid, repaired, refused; and re-asks
                 headers.append((b"x-keel-validation", validation["outcome"].encode()))

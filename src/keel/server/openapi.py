@@ -39,6 +39,10 @@ _KEEL_HEADERS = {
         "description": "With a named prompt: the version that served it, name@version",
         "schema": {"type": "string"},
     },
+    "x-keel-feature": {
+        "description": "With a feature named: the flag's variant the call got, feature=variant",
+        "schema": {"type": "string"},
+    },
     "x-keel-attempts": {"description": "Upstream attempts made", "schema": {"type": "string"}},
     "x-keel-upstream-request-id": {
         "description": "The upstream's own request id",

@@ -6,7 +6,10 @@ or ``x-keel-cache: true`` caches a call that is not deterministic, ``false`` kee
 ``Cache-Control: no-store`` is ``false``, ``Cache-Control: no-cache`` asks for a fresh answer (which
 is then stored); ``x-keel-cache-ttl`` or ``"cache_ttl"`` sets the entry's lifetime in seconds.
 Structured output: ``x-keel-validate: true`` or ``"validate": true`` enforces the request's
-``response_format`` (``false`` turns off the config's default for the model). A
+``response_format`` (``false`` turns off the config's default for the model). Feature flags
+(docs/flags.md): ``x-keel-feature: summarizer`` or ``"feature"`` names the call's feature,
+``x-keel-user`` or ``"user"`` the user its rollout sticks to (else the body's ``user``), and
+``x-keel-attributes: plan=beta,region=eu`` or ``"attributes": {...}`` what targeting rules match. A
 header wins over the body field. Unknown keys in the ``keel`` field are a 400, so a typo is not
 silently ignored; unknown ``x-keel-*`` headers are ignored, as proxies add headers of their own.
 """
@@ -21,7 +24,7 @@ from .errors import ApiError
 
 __all__ = ["KNOWN", "keel_options"]
 
-KNOWN = ("timeout", "cache", "cache_ttl", "validate")
+KNOWN = ("timeout", "cache", "cache_ttl", "validate", "feature", "user", "attributes")
 _FLAGS = {"true": True, "1": True, "on": True, "false": False, "0": False, "off": False}
 
 
@@ -59,6 +62,41 @@ def keel_options(headers: Mapping[str, str], body: dict[str, Any], *, max_timeou
                 400, f"Keel option 'validate' must be true or false, got {validate!r}", param="keel.validate"
             )
         options["validate"] = validate
+    options.update(_feature_options(headers, given))
+    return options
+
+
+def _feature_options(headers: Mapping[str, str], given: dict[str, Any]) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    for name, header, option in (
+        ("feature", "x-keel-feature", "feature"),
+        ("user", "x-keel-user", "feature_user"),
+    ):
+        value = headers.get(header, given.get(name))
+        if value is None:
+            continue
+        if not isinstance(value, str) or not value.strip() or len(value) > 256:
+            raise ApiError(400, f"Keel option {name!r} must be a non-empty string", param=f"keel.{name}")
+        options[option] = value.strip()
+    pairs = headers.get("x-keel-attributes")
+    attributes: Any = given.get("attributes")
+    if pairs is not None:
+        attributes = {}
+        for part in pairs.split(","):
+            name, sep, value = part.partition("=")
+            if not sep or not name.strip():
+                raise ApiError(
+                    400, "x-keel-attributes: name=value pairs, comma-separated", param="x-keel-attributes"
+                )
+            attributes[name.strip()] = value.strip()
+    if attributes is not None:
+        if not isinstance(attributes, dict) or not all(
+            isinstance(v, str | int | float | bool) for v in attributes.values()
+        ):
+            raise ApiError(
+                400, "Keel option 'attributes' must be an object of name: value", param="keel.attributes"
+            )
+        options["feature_attributes"] = attributes
     return options
 
 

@@ -65,6 +65,11 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (  # 6: the output guards that fired, and what each did (issue 20)
         "ALTER TABLE ledger ADD COLUMN guards text",
     ),
+    (  # 7: the feature a call named and the flag's variant it was served as (issue 19)
+        "ALTER TABLE ledger ADD COLUMN feature text",
+        "ALTER TABLE ledger ADD COLUMN feature_variant text",
+        "CREATE INDEX ledger_feature ON ledger (feature, started_at)",
+    ),
 )
 
 _UTC = "to_timestamp(started_at) AT TIME ZONE 'UTC'"
@@ -145,6 +150,34 @@ class PostgresLedger:
         pool = await self._conn()
         async with pool.acquire() as connection:
             return [dict(row) for row in await connection.fetch(sql + " ORDER BY id LIMIT 1000000", *params)]
+
+    async def feature_calls(self, feature: str, *, since: float | None = None) -> list[dict[str, Any]]:
+        """The calls that named ``feature`` (see ``SQLiteLedger.feature_calls``)."""
+        sql = (
+            "SELECT feature_variant, prompt_version, variant, status, latency_ms, ttft_ms, cost_usd, "
+            "validation FROM ledger WHERE feature = $1"
+        )
+        params: list[Any] = [feature]
+        if since is not None:
+            params.append(since)
+            sql += " AND started_at >= $2"
+        pool = await self._conn()
+        async with pool.acquire() as connection:
+            return [dict(row) for row in await connection.fetch(sql + " ORDER BY id LIMIT 1000000", *params)]
+
+    async def feature_feedback(self, feature: str, *, since: float | None = None) -> list[dict[str, Any]]:
+        """The scores given to answers of ``feature``, with the variant that served each."""
+        sql = (
+            "SELECT ledger.feature_variant AS feature_variant, feedback.score AS score FROM feedback "
+            "JOIN ledger ON ledger.request_id = feedback.request_id WHERE ledger.feature = $1"
+        )
+        params: list[Any] = [feature]
+        if since is not None:
+            params.append(since)
+            sql += " AND ledger.started_at >= $2"
+        pool = await self._conn()
+        async with pool.acquire() as connection:
+            return [dict(row) for row in await connection.fetch(sql, *params)]
 
     async def add_feedback(
         self, request_id: str, score: float, *, comment: str | None = None, key_id: str | None = None

@@ -22,6 +22,7 @@ LEDGER_COLUMNS = (
     "model", "input_tokens", "cached_input_tokens", "cache_write_tokens", "output_tokens", "reasoning_tokens",
     "cost_usd", "latency_ms", "ttft_ms", "cache_hit", "coalesced", "error", "upstream_request_id", "prompt",
     "variant", "attempts", "validation", "reasks", "record_id", "prompt_version", "guards",
+    "feature", "feature_variant",
 )  # fmt: skip
 
 _MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -70,6 +71,11 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
     (  # 6: the output guards that fired, and what each did (issue 20)
         "ALTER TABLE ledger ADD COLUMN guards TEXT",
+    ),
+    (  # 7: the feature a call named and the flag's variant it was served as (issue 19)
+        "ALTER TABLE ledger ADD COLUMN feature TEXT",
+        "ALTER TABLE ledger ADD COLUMN feature_variant TEXT",
+        "CREATE INDEX ledger_feature ON ledger (feature, started_at)",
     ),
 )
 
@@ -171,6 +177,37 @@ class SQLiteLedger:
         for row in rows:
             row["cost_usd"] = Decimal(row["cost_usd"])
         return rows
+
+    async def feature_calls(self, feature: str, *, since: float | None = None) -> list[dict[str, Any]]:
+        """The calls that named ``feature``: the flag's variant, status, latency, time to first
+        token, cost and validation outcome (what ``keel flags stats`` compares)."""
+        sql = f"SELECT feature_variant, {_PROMPT_COLUMNS} FROM ledger WHERE feature = ?"
+        params: list[Any] = [feature]
+        if since is not None:
+            sql += " AND started_at >= ?"
+            params.append(since)
+        db = await self._conn()
+        db.row_factory = aiosqlite.Row
+        async with db.execute(sql + " ORDER BY id LIMIT 1000000", params) as cursor:
+            rows = [dict(row) for row in await cursor.fetchall()]
+        for row in rows:
+            row["cost_usd"] = Decimal(row["cost_usd"])
+        return rows
+
+    async def feature_feedback(self, feature: str, *, since: float | None = None) -> list[dict[str, Any]]:
+        """The scores given to answers of ``feature``, with the variant that served each."""
+        sql = (
+            "SELECT ledger.feature_variant AS feature_variant, feedback.score AS score FROM feedback "
+            "JOIN ledger ON ledger.request_id = feedback.request_id WHERE ledger.feature = ?"
+        )
+        params: list[Any] = [feature]
+        if since is not None:
+            sql += " AND ledger.started_at >= ?"
+            params.append(since)
+        db = await self._conn()
+        db.row_factory = aiosqlite.Row
+        async with db.execute(sql, params) as cursor:
+            return [dict(row) for row in await cursor.fetchall()]
 
     async def add_feedback(
         self, request_id: str, score: float, *, comment: str | None = None, key_id: str | None = None

@@ -26,6 +26,8 @@ __all__ = [
     "config_reloads",
     "cost_usd",
     "fallbacks",
+    "flag_budget_offs",
+    "flag_decisions",
     "guards",
     "in_flight_calls",
     "in_flight_streams",
@@ -163,6 +165,20 @@ prompt_rollbacks = Counter(
     "keel_prompt_rollbacks_total",
     "Labels a rollout guard moved back (once per breach, across replicas).",
     ["prompt", "label"],
+    registry=REGISTRY,
+)
+
+flag_decisions = Counter(
+    "keel_flag_decisions_total",
+    "Calls that named a feature, by flag, the variant served (none: refused) and why.",
+    ["flag", "variant", "reason"],
+    registry=REGISTRY,
+)
+
+flag_budget_offs = Counter(
+    "keel_flag_budget_offs_total",
+    "Flags their budget turned off (once per exhaustion, across replicas).",
+    ["flag", "budget"],
     registry=REGISTRY,
 )
 
