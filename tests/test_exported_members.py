@@ -44,6 +44,7 @@ def test_public_api_is_pinned() -> None:
         "NoRouteAvailableError",
         "OutputGuardError",
         "PiiBlockedError",
+        "PromptInjectionError",
         "OutputRefusedError",
         "OutputSpec",
         "OutputValidationError",

@@ -29,6 +29,7 @@ from .policies.cache import CachePolicy
 from .policies.coalesce import CoalescePolicy
 from .policies.deadline import AttemptRunner
 from .policies.flag import FlagPolicy, FlagSource
+from .policies.injection_guard import InjectionGuardPolicy
 from .policies.ledger import LedgerPolicy
 from .policies.output_guard import OutputGuardPolicy
 from .policies.pii_redaction import PiiRedactionPolicy
@@ -190,7 +191,7 @@ class Generation:
         return parts + [part for part in (self.cache, self.ledger, self.otel) if part is not None]
 
     # The policy stack: the one place that knows its order (DESIGN §1).
-    #   outer (once per call):   ledger → output guards → flags → prompt → input guards (pii)
+    #   outer (once per call):   ledger → output guards → flags → prompt → input guards (injection, pii)
     #                            → budget → ratelimit → cache → coalesce → validate → router
     #   per route (router's):    retry → route ratelimit → breaker → attempt → AttemptRunner → provider
     def _outer(self) -> list[Policy]:
@@ -205,6 +206,8 @@ class Generation:
             policies.append(FlagPolicy(self.lasting.flags))
         if self.lasting.prompts is not None:
             policies.append(PromptPolicy(self.lasting.prompts))
+        if config.guards.injection.mode != "off":
+            policies.append(InjectionGuardPolicy(config.guards.injection))
         if config.guards.pii.mode != "off":
             policies.append(PiiRedactionPolicy(config.guards.pii))
         policies.append(

@@ -400,10 +400,25 @@ class PiiGuardConfig(_Strict):
     _mode = field_validator("mode", mode="before")(lambda value: _off_if_false(value))
 
 
+class InjectionGuardConfig(_Strict):
+    """Prompt-injection detection on what callers and tools put in requests (docs/guards.md)."""
+
+    mode: Literal["off", "flag", "block"] = Field(
+        "off", description="flag: record and send; block: refuse the call (prompt_injection_detected)"
+    )
+    threshold: float = Field(
+        0.5, gt=0, le=1, description="the scanner's score from which a text is an attack"
+    )
+    match: GuardMatchConfig = Field(default_factory=GuardMatchConfig)
+
+    _mode = field_validator("mode", mode="before")(lambda value: _off_if_false(value))
+
+
 class GuardsConfig(_Strict):
     """Guards on what the client receives (docs/guards.md); secrets in answers are blocked by default."""
 
     pii: PiiGuardConfig = Field(default_factory=PiiGuardConfig)
+    injection: InjectionGuardConfig = Field(default_factory=InjectionGuardConfig)
 
     output: list[OutputGuardConfig] = Field(
         default_factory=_default_output_guards,

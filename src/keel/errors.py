@@ -83,6 +83,7 @@ __all__ = [
     "OutputValidationError",
     "PiiBlockedError",
     "PromptError",
+    "PromptInjectionError",
     "PromptLabelConflictError",
     "PromptNotFoundError",
     "PromptOverrideError",
@@ -382,6 +383,21 @@ class OutputValidationError(KeelError):
         super().__init__(message)
         self.problems = problems
         self.answer = answer
+
+
+class PromptInjectionError(KeelError):
+    """A turn of the request reads as a prompt injection (``reasons``: the scanner's rules, never
+    the text); nothing was sent upstream."""
+
+    status = 400
+    openai_type = "invalid_request_error"
+    keel_code = True
+    code = "prompt_injection_detected"
+
+    def __init__(self, message: str, *, reasons: list[str], score: float) -> None:
+        super().__init__(message)
+        self.reasons = reasons
+        self.score = score
 
 
 class PiiBlockedError(KeelError):

@@ -1,0 +1,89 @@
+"""``InjectionGuardPolicy``: turns that read as a prompt injection, flagged or refused before any call.
+
+It scans what does not come from the operator or the model: user turns, tool results, and the
+untrusted variables of a rendered prompt (their spans, wherever the template put them) — with the
+heuristic scanner of ``keel.safety.injection`` (docs/safety.md gives its measured rates, in-sample
+and held out, and its cost per KB: the reason the guard is off by default). ``flag`` records the
+finding (ledger ``guards``, ``x-keel-guard: injection=flag``) and sends; ``block`` refuses with
+``prompt_injection_detected``, naming the rules that fired, never the text.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Literal
+
+from ..errors import PromptInjectionError
+from ..guards import Finding
+
+if TYPE_CHECKING:
+    from ..call import Call
+    from ..config import InjectionGuardConfig
+    from ..reply import Reply
+    from .base import Handler
+
+__all__ = ["InjectionGuardPolicy"]
+
+_SCANNED_ROLES = frozenset({"user", "tool", "function"})
+
+
+class InjectionGuardPolicy:
+    """``guards.injection`` on the calls it matches (by model, key and team)."""
+
+    def __init__(self, settings: InjectionGuardConfig) -> None:
+        assert settings.mode != "off"
+        self.mode: Literal["flag", "block"] = settings.mode
+        self.threshold = settings.threshold
+        self.models = frozenset(settings.match.models)
+        self.keys = frozenset(settings.match.keys)
+        self.teams = frozenset(settings.match.teams)
+
+    def _applies(self, call: Call) -> bool:
+        if not (self.models or self.keys or self.teams):
+            return True
+        options = call.options
+        return (
+            call.request.model in self.models
+            or options.get("key_id") in self.keys
+            or options.get("team") in self.teams
+        )
+
+    async def __call__(self, call: Call, call_next: Handler) -> Reply:
+        if not self._applies(call):
+            return await call_next(call)
+        from ..safety.injection import scan  # the rules load on first use
+
+        worst: Any = None
+        for text in _untrusted_texts(call):
+            found = scan(text, self.threshold)
+            if found.flagged and (worst is None or found.score > worst.score):
+                worst = found
+        if worst is None:
+            return await call_next(call)
+        reasons = list(worst.reasons[:5])
+        call.options.setdefault("guards", []).append(
+            Finding(
+                "injection",
+                "injection",
+                self.mode,
+                f"the request reads as a prompt injection: {', '.join(reasons)}",
+            )
+        )
+        if self.mode == "block":
+            raise PromptInjectionError(
+                f"a turn of the request reads as a prompt injection (score {worst.score:.2f}; "
+                f"{', '.join(reasons)}); nothing was sent",
+                reasons=reasons,
+                score=worst.score,
+            )
+        return await call_next(call)
+
+
+def _untrusted_texts(call: Call) -> list[str]:
+    """User turns, tool results, and a rendered prompt's untrusted spans."""
+    messages = call.request.messages
+    texts = [message.text() for message in messages if message.role in _SCANNED_ROLES]
+    for span in call.options.get("prompt_untrusted") or ():
+        index = span.get("message")
+        if isinstance(index, int) and 0 <= index < len(messages):
+            texts.append(messages[index].text()[span["start"] : span["end"]])
+    return [text for text in texts if text]
