@@ -15,6 +15,7 @@ Run: ``.venv/bin/python bench/pii_cost.py [--rounds 7]``.
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import re
 import statistics
@@ -43,7 +44,9 @@ def texts() -> dict[str, str]:
     )
     corpus = ROOT / "tests" / "safety" / "corpus" / "pii.jsonl"
     rows = [json.loads(line) for line in corpus.read_text(encoding="utf-8").splitlines()]
-    dense = "\n".join(row["text"] for row in rows if row["spans"])
+    # Rows with a generated credential keep their text base64-encoded (no key-shaped line committed).
+    texts = [row["text"] if "text" in row else base64.b64decode(row["text_b64"]).decode() for row in rows]
+    dense = "\n".join(text for text, row in zip(texts, rows, strict=True) if row["spans"])
     prose = re.sub(r"[0-9@]", "", docs)
     return {
         "plain": re.sub(r"::|(?<![\w-])(?:sk-|hf_)|Bearer|BEGIN|eyJ", "", prose),

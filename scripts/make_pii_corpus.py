@@ -272,7 +272,7 @@ def negatives(rng: random.Random) -> list[dict[str, object]]:
         "order number": lambda: rng.choice(
             [
                 f"Order #{n(7)} has shipped.",
-                f"Your order ORD-{fake.year(end_datetime=END)}-{n(6)} is confirmed.",
+                f"Your order ORD-{fake.date(end_datetime=END, pattern='%Y')}-{n(6)} is confirmed.",
                 f"Reference number {n(10)} for your return.",
                 f"Invoice INV-{n(4)}-{n(5)} is overdue.",
                 f"Order no. {n(3)}-{n(7)}-{n(7)} was delivered.",
@@ -382,6 +382,9 @@ def main() -> int:
     OUT.parent.mkdir(parents=True, exist_ok=True)
     with OUT.open("w", encoding="utf-8") as out:
         for row in pos + neg:
+            if row.get("source") == "generated secret":  # no key-shaped line committed: base64
+                text = str(row.pop("text"))
+                row = {"text_b64": base64.b64encode(text.encode()).decode(), **row}
             out.write(json.dumps(row, ensure_ascii=False) + "\n")
     values = sum(len(row["spans"]) for row in pos)  # type: ignore[arg-type]
     print(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from collections import Counter
 from dataclasses import dataclass
@@ -31,6 +32,14 @@ class KindScore:
         return self.found / reported if reported else 1.0
 
 
+def row_text(row: dict[str, object]) -> str:
+    """A corpus row's text. Rows that carry a generated credential keep it base64-encoded
+    (``text_b64``), so no committed line looks like a live key to a secret scanner."""
+    if "text_b64" in row:
+        return base64.b64decode(str(row["text_b64"])).decode("utf-8")
+    return str(row["text"])
+
+
 def score_pii(path: Path = CORPUS / "pii.jsonl") -> dict[str, KindScore]:
     """Recall and precision per kind: a value counts as found when a span of its kind covers it
     (give or take one character at each end), and any other span of that kind is a false positive."""
@@ -39,7 +48,7 @@ def score_pii(path: Path = CORPUS / "pii.jsonl") -> dict[str, KindScore]:
     false: Counter[str] = Counter()
     for line in path.read_text(encoding="utf-8").splitlines():
         row = json.loads(line)
-        spans = find_pii(row["text"])
+        spans = find_pii(row_text(row))
         matched = set()
         for want in row["spans"]:
             hits = [
