@@ -13,7 +13,7 @@ import orjson
 
 from ._ledger_spend import dimensions, spend_query, spend_rows
 from .postgres import connect
-from .sqlite_ledger import LEDGER_COLUMNS
+from .sqlite_ledger import CALL_COLUMNS, LEDGER_COLUMNS
 
 __all__ = ["PostgresLedger"]
 
@@ -139,25 +139,17 @@ class PostgresLedger:
 
     async def prompt_calls(self, prompt: str, *, since: float | None = None) -> list[dict[str, Any]]:
         """The calls that used ``prompt`` (see ``SQLiteLedger.prompt_calls``)."""
-        sql = (
-            "SELECT prompt_version, variant, status, latency_ms, ttft_ms, cost_usd, validation "
-            "FROM ledger WHERE prompt = $1"
-        )
-        params: list[Any] = [prompt]
-        if since is not None:
-            params.append(since)
-            sql += " AND started_at >= $2"
-        pool = await self._conn()
-        async with pool.acquire() as connection:
-            return [dict(row) for row in await connection.fetch(sql + " ORDER BY id LIMIT 1000000", *params)]
+        return await self._calls(CALL_COLUMNS, "prompt", prompt, since)
 
     async def feature_calls(self, feature: str, *, since: float | None = None) -> list[dict[str, Any]]:
         """The calls that named ``feature`` (see ``SQLiteLedger.feature_calls``)."""
-        sql = (
-            "SELECT feature_variant, prompt_version, variant, status, latency_ms, ttft_ms, cost_usd, "
-            "validation FROM ledger WHERE feature = $1"
-        )
-        params: list[Any] = [feature]
+        return await self._calls(f"feature_variant, {CALL_COLUMNS}", "feature", feature, since)
+
+    async def _calls(
+        self, columns: str, column: str, value: str, since: float | None
+    ) -> list[dict[str, Any]]:
+        sql = f"SELECT {columns} FROM ledger WHERE {column} = $1"
+        params: list[Any] = [value]
         if since is not None:
             params.append(since)
             sql += " AND started_at >= $2"
@@ -165,13 +157,22 @@ class PostgresLedger:
         async with pool.acquire() as connection:
             return [dict(row) for row in await connection.fetch(sql + " ORDER BY id LIMIT 1000000", *params)]
 
+    async def prompt_feedback(self, prompt: str, *, since: float | None = None) -> list[dict[str, Any]]:
+        """The scores given to answers of ``prompt``, with the version that served each."""
+        return await self._feedback("prompt_version", "prompt", prompt, since)
+
     async def feature_feedback(self, feature: str, *, since: float | None = None) -> list[dict[str, Any]]:
         """The scores given to answers of ``feature``, with the variant that served each."""
+        return await self._feedback("feature_variant", "feature", feature, since)
+
+    async def _feedback(
+        self, served_by: str, column: str, value: str, since: float | None
+    ) -> list[dict[str, Any]]:
         sql = (
-            "SELECT ledger.feature_variant AS feature_variant, feedback.score AS score FROM feedback "
-            "JOIN ledger ON ledger.request_id = feedback.request_id WHERE ledger.feature = $1"
+            f"SELECT ledger.{served_by} AS {served_by}, feedback.score AS score FROM feedback "
+            f"JOIN ledger ON ledger.request_id = feedback.request_id WHERE ledger.{column} = $1"
         )
-        params: list[Any] = [feature]
+        params: list[Any] = [value]
         if since is not None:
             params.append(since)
             sql += " AND ledger.started_at >= $2"
@@ -193,20 +194,6 @@ class PostgresLedger:
             key_id,
             time.time(),
         )
-
-    async def prompt_feedback(self, prompt: str, *, since: float | None = None) -> list[dict[str, Any]]:
-        """The scores given to answers of ``prompt``, with the version that served each."""
-        sql = (
-            "SELECT ledger.prompt_version AS prompt_version, feedback.score AS score FROM feedback "
-            "JOIN ledger ON ledger.request_id = feedback.request_id WHERE ledger.prompt = $1"
-        )
-        params: list[Any] = [prompt]
-        if since is not None:
-            params.append(since)
-            sql += " AND ledger.started_at >= $2"
-        pool = await self._conn()
-        async with pool.acquire() as connection:
-            return [dict(row) for row in await connection.fetch(sql, *params)]
 
     async def rename_users(self, rename: Callable[[str], str | None]) -> int:
         """Rewrite each stored user id as ``rename`` gives it (its pseudonym); the rows changed."""

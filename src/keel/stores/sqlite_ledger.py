@@ -15,7 +15,7 @@ import orjson
 from ._ledger_spend import dimensions, spend_query, spend_rows
 from .sqlite import connect
 
-__all__ = ["LEDGER_COLUMNS", "SQLiteLedger", "sqlite_path"]
+__all__ = ["CALL_COLUMNS", "LEDGER_COLUMNS", "SQLiteLedger", "sqlite_path"]
 
 LEDGER_COLUMNS = (
     "request_id", "started_at", "status", "requested_model", "stream", "key_id", "team", "user", "route",
@@ -165,24 +165,18 @@ class SQLiteLedger:
     async def prompt_calls(self, prompt: str, *, since: float | None = None) -> list[dict[str, Any]]:
         """The calls that used ``prompt``: version, variant, status, latency, time to first token,
         cost and validation outcome (what ``keel prompts stats`` compares)."""
-        sql = f"SELECT {_PROMPT_COLUMNS} FROM ledger WHERE prompt = ?"
-        params: list[Any] = [prompt]
-        if since is not None:
-            sql += " AND started_at >= ?"
-            params.append(since)
-        db = await self._conn()
-        db.row_factory = aiosqlite.Row
-        async with db.execute(sql + " ORDER BY id LIMIT 1000000", params) as cursor:
-            rows = [dict(row) for row in await cursor.fetchall()]
-        for row in rows:
-            row["cost_usd"] = Decimal(row["cost_usd"])
-        return rows
+        return await self._calls(CALL_COLUMNS, "prompt", prompt, since)
 
     async def feature_calls(self, feature: str, *, since: float | None = None) -> list[dict[str, Any]]:
         """The calls that named ``feature``: the flag's variant, status, latency, time to first
         token, cost and validation outcome (what ``keel flags stats`` compares)."""
-        sql = f"SELECT feature_variant, {_PROMPT_COLUMNS} FROM ledger WHERE feature = ?"
-        params: list[Any] = [feature]
+        return await self._calls(f"feature_variant, {CALL_COLUMNS}", "feature", feature, since)
+
+    async def _calls(
+        self, columns: str, column: str, value: str, since: float | None
+    ) -> list[dict[str, Any]]:
+        sql = f"SELECT {columns} FROM ledger WHERE {column} = ?"
+        params: list[Any] = [value]
         if since is not None:
             sql += " AND started_at >= ?"
             params.append(since)
@@ -194,13 +188,22 @@ class SQLiteLedger:
             row["cost_usd"] = Decimal(row["cost_usd"])
         return rows
 
+    async def prompt_feedback(self, prompt: str, *, since: float | None = None) -> list[dict[str, Any]]:
+        """The scores given to answers of ``prompt``, with the version that served each."""
+        return await self._feedback("prompt_version", "prompt", prompt, since)
+
     async def feature_feedback(self, feature: str, *, since: float | None = None) -> list[dict[str, Any]]:
         """The scores given to answers of ``feature``, with the variant that served each."""
+        return await self._feedback("feature_variant", "feature", feature, since)
+
+    async def _feedback(
+        self, served_by: str, column: str, value: str, since: float | None
+    ) -> list[dict[str, Any]]:
         sql = (
-            "SELECT ledger.feature_variant AS feature_variant, feedback.score AS score FROM feedback "
-            "JOIN ledger ON ledger.request_id = feedback.request_id WHERE ledger.feature = ?"
+            f"SELECT ledger.{served_by} AS {served_by}, feedback.score AS score FROM feedback "
+            f"JOIN ledger ON ledger.request_id = feedback.request_id WHERE ledger.{column} = ?"
         )
-        params: list[Any] = [feature]
+        params: list[Any] = [value]
         if since is not None:
             sql += " AND ledger.started_at >= ?"
             params.append(since)
@@ -219,21 +222,6 @@ class SQLiteLedger:
                 "INSERT INTO feedback (request_id, score, comment, key_id, created_at) VALUES (?,?,?,?,?)",
                 (request_id, score, comment, key_id, time.time()),
             )
-
-    async def prompt_feedback(self, prompt: str, *, since: float | None = None) -> list[dict[str, Any]]:
-        """The scores given to answers of ``prompt``, with the version that served each."""
-        sql = (
-            "SELECT ledger.prompt_version AS prompt_version, feedback.score AS score FROM feedback "
-            "JOIN ledger ON ledger.request_id = feedback.request_id WHERE ledger.prompt = ?"
-        )
-        params: list[Any] = [prompt]
-        if since is not None:
-            sql += " AND ledger.started_at >= ?"
-            params.append(since)
-        db = await self._conn()
-        db.row_factory = aiosqlite.Row
-        async with db.execute(sql, params) as cursor:
-            return [dict(row) for row in await cursor.fetchall()]
 
     async def rename_users(self, rename: Callable[[str], str | None]) -> int:
         """Rewrite each stored user id as ``rename`` gives it (its pseudonym); the rows changed."""
@@ -266,7 +254,7 @@ class SQLiteLedger:
 
 
 _COLUMNS = (*LEDGER_COLUMNS, "cost_nano")
-_PROMPT_COLUMNS = "prompt_version, variant, status, latency_ms, ttft_ms, cost_usd, validation"
+CALL_COLUMNS = "prompt_version, variant, status, latency_ms, ttft_ms, cost_usd, validation"
 _INSERT = (
     f"INSERT OR IGNORE INTO ledger ({', '.join(_COLUMNS)}) SELECT "
     + ", ".join(f"value ->> {i}" for i in range(len(_COLUMNS)))
