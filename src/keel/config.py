@@ -346,6 +346,16 @@ class GuardMatchConfig(_Strict):
     keys: list[str] = Field(default_factory=list, description="virtual key ids")
     teams: list[str] = Field(default_factory=list, description="teams of virtual keys")
 
+    def applies(self, model: str, key_id: str | None, team: str | None) -> bool:
+        """Whether a call for ``model`` by this key and team is one the guard checks."""
+        if not (self.models or self.keys or self.teams):
+            return True
+        return model in self.models or key_id in self.keys or team in self.teams
+
+    def applies_to(self, call: Any) -> bool:
+        """``applies`` for a ``Call``: its requested model, key and team."""
+        return self.applies(call.request.model, call.options.get("key_id"), call.options.get("team"))
+
 
 class OutputGuardConfig(_Strict):
     """One check of what the client receives, on complete answers and on streams as they flow."""

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Literal
 from .secret_patterns import LONGEST_SECRET, SECRET, SECRET_PREFIXES
 
 if TYPE_CHECKING:
-    from ..config import GuardsConfig, OutputGuardConfig
+    from ..config import GuardMatchConfig, GuardsConfig, OutputGuardConfig
 
 __all__ = ["Finding", "OutputGuard", "Scanner", "build_output_guards"]
 
@@ -103,17 +103,12 @@ class OutputGuard:
     window: int
     prefix_pattern: re.Pattern[str] | None  # the pattern matches only text after one of these
     what: str  # the reason a finding gives
-    models: frozenset[str]
-    keys: frozenset[str]
-    teams: frozenset[str]
-
+    match: GuardMatchConfig
     prefix_reach: int  # how far back before new text a prefix may begin and still end in it
 
     def applies(self, model: str, key_id: str | None, team: str | None) -> bool:
         """Whether the guard checks a call for ``model`` by this key and team."""
-        if not (self.models or self.keys or self.teams):
-            return True
-        return model in self.models or key_id in self.keys or team in self.teams
+        return self.match.applies(model, key_id, team)
 
     def scanner(self) -> Scanner:
         return Scanner(self)
@@ -143,9 +138,7 @@ def _build(config: OutputGuardConfig, window: int) -> OutputGuard:
         prefix_pattern=prefixes,
         prefix_reach=max(len(prefix) for prefix in SECRET_PREFIXES) - 1 if prefixes else 0,
         what=what,
-        models=frozenset(config.match.models),
-        keys=frozenset(config.match.keys),
-        teams=frozenset(config.match.teams),
+        match=config.match,
     )
 
 

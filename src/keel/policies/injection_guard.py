@@ -33,22 +33,10 @@ class InjectionGuardPolicy:
         assert settings.mode != "off"
         self.mode: Literal["flag", "block"] = settings.mode
         self.threshold = settings.threshold
-        self.models = frozenset(settings.match.models)
-        self.keys = frozenset(settings.match.keys)
-        self.teams = frozenset(settings.match.teams)
-
-    def _applies(self, call: Call) -> bool:
-        if not (self.models or self.keys or self.teams):
-            return True
-        options = call.options
-        return (
-            call.request.model in self.models
-            or options.get("key_id") in self.keys
-            or options.get("team") in self.teams
-        )
+        self.match = settings.match
 
     async def __call__(self, call: Call, call_next: Handler) -> Reply:
-        if not self._applies(call):
+        if not self.match.applies_to(call):
             return await call_next(call)
         from ..safety.injection import scan  # the rules load on first use
 

@@ -38,22 +38,10 @@ class PiiRedactionPolicy:
         assert settings.mode != "off"
         self.mode: Literal["flag", "redact", "block"] = settings.mode
         self.kinds = list(settings.kinds) if settings.kinds is not None else None
-        self.models = frozenset(settings.match.models)
-        self.keys = frozenset(settings.match.keys)
-        self.teams = frozenset(settings.match.teams)
-
-    def _applies(self, call: Call) -> bool:
-        if not (self.models or self.keys or self.teams):
-            return True
-        options = call.options
-        return (
-            call.request.model in self.models
-            or options.get("key_id") in self.keys
-            or options.get("team") in self.teams
-        )
+        self.match = settings.match
 
     async def __call__(self, call: Call, call_next: Handler) -> Reply:
-        if not self._applies(call):
+        if not self.match.applies_to(call):
             return await call_next(call)
         from ..safety.pseudonymize import Pseudonymizer  # the detectors load on first use
 
@@ -61,10 +49,9 @@ class PiiRedactionPolicy:
         request = call.request
         messages = [_pseudonymized(message, pseudonyms) for message in request.messages]
         user = pseudonyms.pseudonymize(request.user) if request.user else request.user
-        found = pseudonyms.mapping
-        if not found:
+        kinds = pseudonyms.kinds
+        if not kinds:
             return await call_next(call)
-        kinds = sorted({_kind(placeholder) for placeholder in found})
         call.options.setdefault("guards", []).append(
             Finding("pii", "pii", self.mode, f"personal data in the request: {', '.join(kinds)}")
         )
@@ -83,16 +70,6 @@ class PiiRedactionPolicy:
         if isinstance(reply, ChunkStream):
             return ChunkStream(batches=_restored(reply, pseudonyms), model=request.model)
         return _restored_response(reply, pseudonyms)
-
-
-def _kind(placeholder: str) -> str:
-    if placeholder.startswith("email-"):
-        return "email"
-    if placeholder.startswith("+1-555-010-"):
-        return "phone"
-    if placeholder.startswith(("240.", "2001:db8::")):
-        return "ip"
-    return placeholder.rsplit("-", 2)[0].replace("-", "_")
 
 
 def _pseudonymized(message: Message, pseudonyms: Pseudonymizer) -> Message:

@@ -41,6 +41,11 @@ class Pseudonymizer:
         self._prefixes: frozenset[str] = frozenset()
 
     @property
+    def kinds(self) -> list[str]:
+        """The kinds of personal data replaced so far, in order."""
+        return sorted(self._counts)
+
+    @property
     def mapping(self) -> dict[str, str]:
         """Each placeholder issued so far and the value it stands for."""
         return dict(self._originals)
