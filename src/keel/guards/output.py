@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from .secret_patterns import LONGEST_SECRET, SECRET, SECRET_PREFIXES
+from ..safety._secrets import ANSWER_SECRET, ANSWER_SECRET_PREFIXES, LONGEST_ANSWER_SECRET
 
 if TYPE_CHECKING:
     from ..config import GuardMatchConfig, GuardsConfig, OutputGuardConfig
@@ -123,8 +123,8 @@ def _build(config: OutputGuardConfig, window: int) -> OutputGuard:
     pattern: re.Pattern[str] | None = None
     what, prefixes = "", None
     if config.kind == "secrets":
-        pattern, window, what = SECRET, LONGEST_SECRET, "the answer carries a credential"
-        prefixes = re.compile("|".join(re.escape(prefix) for prefix in SECRET_PREFIXES))
+        pattern, window, what = ANSWER_SECRET, LONGEST_ANSWER_SECRET, "the answer carries a credential"
+        prefixes = re.compile("|".join(re.escape(prefix) for prefix in ANSWER_SECRET_PREFIXES))
     elif config.kind == "patterns":
         pattern, what = _patterns(config.patterns, config.keywords), "the answer matches a forbidden pattern"
     mode: Mode = "flag" if config.mode == "flag" else "block"
@@ -136,7 +136,7 @@ def _build(config: OutputGuardConfig, window: int) -> OutputGuard:
         max_chars=config.max_chars,
         window=window,
         prefix_pattern=prefixes,
-        prefix_reach=max(len(prefix) for prefix in SECRET_PREFIXES) - 1 if prefixes else 0,
+        prefix_reach=max(len(prefix) for prefix in ANSWER_SECRET_PREFIXES) - 1 if prefixes else 0,
         what=what,
         match=config.match,
     )
