@@ -19,6 +19,7 @@ from ._build import build_provider, build_route, cascades_from_config
 from ._cache import CacheStores, open_cache
 from .errors import ConfigError, ModelNotFoundError, RequestError
 from .guards import build_output_guards
+from .guards.markers import Markers
 from .ledger import LedgerWriter
 from .policies._backoff import RetryBudget
 from .policies.attempt import AttemptPolicy
@@ -176,9 +177,10 @@ class Generation:
         if lasting.retry_budget is None or previous is None or previous.config.retry != config.retry:
             lasting.retry_budget = RetryBudget(settings.budget_ratio, settings.budget_min_per_second)
         self.retry = RetryPolicy(settings, budget=lasting.retry_budget)
+        self.markers = Markers(config.guards.canary, config.guards.spotlight)
         router = RouterPolicy(
             self.resolve,
-            chain_route(self._per_route(), AttemptRunner()),
+            chain_route(self._per_route(), AttemptRunner(markers=self.markers)),
             fallback_on_content_policy=config.router.fallback_on_content_policy,
             continue_streams=config.router.continue_streams,
         )

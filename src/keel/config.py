@@ -424,11 +424,46 @@ class InjectionGuardConfig(_Strict):
     _mode = field_validator("mode", mode="before")(lambda value: _off_if_false(value))
 
 
+class CanaryGuardConfig(_Strict):
+    """A per-attempt canary in the system prompt; an answer that repeats it leaked the prompt."""
+
+    mode: Literal["off", "flag", "block"] = Field(
+        "block",
+        description="flag: record and let through; block: stop the answer (output_guard_triggered); "
+        "off: no canary is placed",
+    )
+    match: GuardMatchConfig = Field(default_factory=GuardMatchConfig)
+
+    _mode = field_validator("mode", mode="before")(lambda value: _off_if_false(value))
+
+
+class SpotlightConfig(_Strict):
+    """Untrusted content delimited as data, per attempt, with a note in the system text."""
+
+    mode: Literal["off", "on"] = Field(
+        "on",
+        description="on: turns marked untrusted (and a prompt's untrusted variables) are delimited and "
+        "the system text says they are data; off: sent as they are (the mark is still taken off)",
+    )
+    tool_results: bool = Field(False, description="treat every tool result as marked untrusted")
+    datamark: bool = Field(False, description="also join the words of marked text with '^'")
+    match: GuardMatchConfig = Field(default_factory=GuardMatchConfig)
+
+    @field_validator("mode", mode="before")
+    @classmethod
+    def _on_off(cls, value: Any) -> Any:
+        if value is True:
+            return "on"
+        return _off_if_false(value)
+
+
 class GuardsConfig(_Strict):
     """Guards on what the client receives (docs/guards.md); secrets in answers are blocked by default."""
 
     pii: PiiGuardConfig = Field(default_factory=PiiGuardConfig)
     injection: InjectionGuardConfig = Field(default_factory=InjectionGuardConfig)
+    canary: CanaryGuardConfig = Field(default_factory=CanaryGuardConfig)
+    spotlight: SpotlightConfig = Field(default_factory=SpotlightConfig)
 
     output: list[OutputGuardConfig] = Field(
         default_factory=_default_output_guards,

@@ -74,17 +74,16 @@ class ChunkStream:
         self._delivered = 0
         self._queued: list[Chunk] = []  # the rest of a batch read one chunk at a time
         self._at = 0
-        self._inspector: Inspector | None = None
-        self._stopped = False  # the inspector ended the stream: the next pull raises its error
+        self._inspectors: list[Inspector] = []
+        self._stopped_by: Inspector | None = None  # the inspector that ended the stream: its error next
         self.end: StreamEnd | None = None
 
     def inspect(self, inspector: Inspector) -> None:
         """Have ``inspector`` see every batch before it is delivered, and cut the stream where it
         says: the chunks before go out, then the stream fails with its error and the source is
-        closed (for an unshared upstream, the connection at once)."""
-        if self._inspector is not None:
-            raise RuntimeError("the stream has an inspector already")
-        self._inspector = inspector
+        closed (for an unshared upstream, the connection at once). Inspectors see a batch in the
+        order they were added, each only the part the ones before let through."""
+        self._inspectors.append(inspector)
 
     def on_end(self, callback: EndCallback) -> None:
         """Call ``callback(StreamEnd)`` when the stream ends (at once if it already has)."""
@@ -133,7 +132,7 @@ class ChunkStream:
         """The source's next non-empty batch; the stream's end reported when there is none."""
         if self.end is not None:
             raise StopAsyncIteration
-        if self._stopped:
+        if self._stopped_by is not None:
             await self._stop()
         source = self._source
         try:
@@ -157,19 +156,20 @@ class ChunkStream:
         except BaseException as exc:  # cancellation: the caller went away mid-read
             await self._finish("cancelled", exc)
             raise
-        if self._inspector is not None:
-            cut = self._inspector.check(batch)
+        for inspector in self._inspectors:
+            cut = inspector.check(batch)
             if cut is not None:
-                self._stopped = True
+                self._stopped_by = inspector
                 batch = batch[:cut]
                 if not batch:
                     await self._stop()
+                break
         return batch
 
     async def _stop(self) -> None:
         """End the stream as its inspector said: close the source, fail with the inspector's error."""
-        assert self._inspector is not None and self._inspector.error is not None
-        exc = self._inspector.error
+        assert self._stopped_by is not None and self._stopped_by.error is not None
+        exc = self._stopped_by.error
         try:
             close = getattr(self._source, "aclose", None)
             if close is not None:

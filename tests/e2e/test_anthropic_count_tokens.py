@@ -35,15 +35,20 @@ def counted(upstream: MockServer, model: str) -> list[dict[str, Any]]:
 def test_the_claude_routes_count_reaches_the_sdk(
     claude: anthropic.Anthropic, upstream: MockServer, uid: Any
 ) -> None:
-    """The count is the upstream's, for the body the client sent (system and tools included), and
-    equals the input the same body then uses in a real call."""
+    """The count is the upstream's, for the body the client sent (system and tools included) with the
+    canary a call's attempt adds to the system text, and equals the input the same body then uses in
+    a real call."""
     model = uid("ok:tokens=3")
     counts = claude.messages.count_tokens(
         model=f"claude/{model}", system=SYSTEM, messages=TURNS, tools=[WEATHER]
     )
-    assert counts.input_tokens == 6 + 7 + 3 + 4  # the mock counts words of system and messages
     [seen] = counted(upstream, model)
-    assert seen["body"] == {"model": model, "system": SYSTEM, "messages": TURNS, "tools": [WEATHER]}
+    system = seen["body"].pop("system")
+    assert seen["body"] == {"model": model, "messages": TURNS, "tools": [WEATHER]}
+    assert system.startswith(SYSTEM + "\n\nConfidential reference ref-")
+    canary_note = system[len(SYSTEM) :]
+    # the mock counts words of system and messages
+    assert counts.input_tokens == 6 + 7 + 3 + 4 + len(canary_note.split())
     assert seen["headers"]["anthropic-version"]
     message = claude.messages.create(model=f"claude/{model}", max_tokens=50, system=SYSTEM, messages=TURNS)
     assert message.usage.input_tokens == counts.input_tokens
@@ -163,7 +168,8 @@ def test_the_same_count_again_comes_from_the_cache(keel: RunningKeel, upstream: 
     assert again.content == first.content and again.json() == {"input_tokens": 7}
     assert again.headers["x-keel-route"] == model and again.headers["x-keel-attempts"] == "0"
     other = count(keel, model, system="Be brief.")
-    assert other.headers["x-keel-cache"] == "miss" and other.json() == {"input_tokens": 9}
+    # two words of system text, and the 17 of the canary note an attempt adds to it
+    assert other.headers["x-keel-cache"] == "miss" and other.json() == {"input_tokens": 7 + 2 + 17}
     assert len(counted(upstream, model.removeprefix("claude/"))) == 2
 
 

@@ -1,5 +1,6 @@
 """Claude to Claude through ``keel serve`` loses nothing: the request reaches Anthropic as the client
-wrote it (thinking blocks, signatures, ``cache_control``), and the client gets the upstream's own bytes."""
+wrote it (thinking blocks, signatures, ``cache_control``) with only the canary note added to its system
+text, and the client gets the upstream's own bytes."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import pytest
 
 from keel.mock import MockServer
 
+from .._support.markers import without_canary
 from ..integration.test_anthropic_routes import NATIVE, wire  # noqa: F401 (wire is a fixture)
 from .conftest import KeelFactory
 
@@ -30,7 +32,9 @@ def test_claude_to_claude_is_passed_through(
     assert response.status_code == 200
     assert response.content == bytes(wire)
     [record] = upstream.attempts(model=model)
-    assert record["body"] == {**NATIVE, "model": model, **({"stream": True} if stream else {})}
+    # byte for byte but the canary note, a text block after the client's (its cache_control kept)
+    sent, _ = without_canary(record["body"])
+    assert sent == {**NATIVE, "model": model, **({"stream": True} if stream else {})}
     assert record["headers"]["anthropic-beta"] == "extended-cache-ttl-2025-04-11"
     if stream:
         assert b"event: ping\n" in response.content and b'"signature_delta"' in response.content

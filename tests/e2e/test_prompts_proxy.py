@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from keel.mock import MockServer
 from keel.stores.sqlite_ledger import SQLiteLedger
 
+from .._support.markers import UNTRUSTED_TAGS_NOTE, without_canary
 from .conftest import KeelFactory, RunningKeel, mock_config, start_keel
 
 MASTER = "sk-master-prompts-test"
@@ -85,9 +86,9 @@ def test_the_sdk_names_a_prompt_in_extra_body_and_the_upstream_gets_it_rendered(
     assert raw.headers["x-keel-prompt"] == "summarize@1"
     assert raw.parse().choices[0].message.content
     [attempt] = upstream.attempts(model=model)
-    body = attempt["body"]
+    body, _ = without_canary(attempt["body"])
     assert body["messages"] == [
-        {"role": "system", "content": "You summarise for children."},
+        {"role": "system", "content": "You summarise for children." + UNTRUSTED_TAGS_NOTE},
         {"role": "user", "content": 'Summarise:\n<untrusted name="document">\nThe cat sat.\n</untrusted>'},
         {"role": "user", "content": "In French."},
     ]

@@ -14,6 +14,7 @@ from keel.errors import PromptNotFoundError, PromptOverrideError, PromptVariable
 from keel.mock import MockServer
 from keel.stores.sqlite_ledger import SQLiteLedger
 
+from .._support.markers import UNTRUSTED_TAGS_NOTE, without_canary
 from .conftest import GatewayFactory
 
 
@@ -62,10 +63,10 @@ async def test_a_yaml_prompt_is_rendered_and_sent_with_its_version_s_model_and_p
     )
 
     [attempt] = mock_server.attempts(model=model)
-    body = attempt["body"]
+    body, _ = without_canary(attempt["body"])
     assert body["temperature"] == 0.2 and body["user"] == "u-1"
     assert body["messages"] == [
-        {"role": "system", "content": "You summarise for lawyers. Literal {braces}."},
+        {"role": "system", "content": "You summarise for lawyers. Literal {braces}." + UNTRUSTED_TAGS_NOTE},
         {
             "role": "user",
             "content": 'Summarise:\n<untrusted name="document">\n'

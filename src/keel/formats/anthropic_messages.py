@@ -103,7 +103,10 @@ def from_anthropic_messages(system: Any, messages: Iterable[dict[str, Any]]) -> 
         if role == "system":
             out.append({"role": "system", "content": text_of_blocks(content)})
         elif role == "user":
-            out.extend(_user(content))
+            turns = _user(content)
+            if message.get("untrusted") is not None:  # the caller's mark for spotlighting
+                turns = [{**turn, "untrusted": message["untrusted"]} for turn in turns]
+            out.extend(turns)
         elif role == "assistant":
             out.append(_assistant(content))
         else:

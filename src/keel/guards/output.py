@@ -12,14 +12,14 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from ..safety._secrets import ANSWER_SECRET, ANSWER_SECRET_PREFIXES, LONGEST_ANSWER_SECRET
 
 if TYPE_CHECKING:
     from ..config import GuardMatchConfig, GuardsConfig, OutputGuardConfig
 
-__all__ = ["Finding", "OutputGuard", "Scanner", "build_output_guards"]
+__all__ = ["Finding", "OutputGuard", "Scanner", "TextScanner", "build_output_guards"]
 
 Mode = Literal["flag", "redact", "block"]
 
@@ -32,6 +32,12 @@ class Finding:
     kind: str
     mode: Mode
     reason: str
+
+
+class TextScanner(Protocol):
+    """Anything that reads an answer's text in order and reports its first violation."""
+
+    def feed(self, text: str) -> Finding | None: ...
 
 
 class Scanner:

@@ -90,7 +90,7 @@ def plan_answer(body: dict[str, Any], spec: Spec, shape: str | None = None) -> A
     JSON (plain requests get ``{"answer": "<words>"}``), or ``"json"`` for that JSON unmangled.
     """
     count = spec.integer("tokens", DEFAULT_TOKENS) or 0
-    words = answer_words(spec, count)
+    words = answer_words(spec, count, body)
     fault = None if shape == "json" else shape
     tool = None if shape == "refusal" else _chosen_tool(body)
     if shape == "refusal":
@@ -127,10 +127,24 @@ def plan_answer(body: dict[str, Any], spec: Spec, shape: str | None = None) -> A
     )
 
 
-def answer_words(spec: Spec, count: int) -> str:
-    """``token0 token1 …``; from ``forbidden_at`` on, ``forbidden<i>`` (for output guards to catch)."""
+def answer_words(spec: Spec, count: int, body: dict[str, Any] | None = None) -> str:
+    """``token0 token1 …``; from ``forbidden_at`` on, ``forbidden<i>`` (for output guards to catch);
+    at ``leak_at``, the words of the request's system text (a system-prompt leak, for canary guards)."""
     start = spec.integer("forbidden_at", count) or 0
-    return " ".join(f"token{i}" if i < start else f"forbidden{i}" for i in range(count))
+    words = [f"token{i}" if i < start else f"forbidden{i}" for i in range(count)]
+    leak = spec.integer("leak_at", None)
+    if leak is not None and body is not None:
+        words[leak:leak] = system_text(body).split()
+    return " ".join(words)
+
+
+def system_text(body: dict[str, Any]) -> str:
+    """The system text of an OpenAI or Anthropic request body, joined."""
+    texts = _texts(body.get("system"))
+    for message in body.get("messages") or []:
+        if isinstance(message, dict) and message.get("role") in ("system", "developer"):
+            texts += _texts(message.get("content"))
+    return " ".join(texts)
 
 
 def after_prefill(words: str, prefill: str | None) -> str:

@@ -108,7 +108,7 @@ def plan_anthropic_answer(body: dict[str, Any], spec: Spec, shape: str | None = 
     JSON (without tools, ``{"answer": "<words>"}`` as text), or ``"json"`` for that JSON unmangled.
     """
     count = spec.integer("tokens", DEFAULT_TOKENS) or 0
-    words = answer_words(spec, count)
+    words = answer_words(spec, count, body)
     fault = None if shape == "json" else shape
     tool = None if shape == "refusal" else _chosen_tool(body)
     native = native_schema(body)

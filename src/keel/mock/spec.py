@@ -41,6 +41,7 @@ BEHAVIOURS: tuple[str, ...] = (
 PARAMS: dict[str, str] = {
     "tokens": "integer",
     "forbidden_at": "integer",
+    "leak_at": "integer",
     "times": "integer",
     "after": "integer",
     "reasoning_tokens": "integer",

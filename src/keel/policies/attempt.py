@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from ..route import Route
     from .base import RouteHandler
 
-__all__ = ["AttemptPolicy", "Coster"]
+__all__ = ["AttemptPolicy", "Coster", "stopped_by_keel"]
 
 Coster: TypeAlias = Callable[["Route", ChatRequest, Attempt], Decimal | None]
 
@@ -83,7 +83,7 @@ class AttemptPolicy:
                     attempt.outcome = "ok"
                 elif end.status == "cancelled":
                     attempt.outcome = "cancelled"
-                elif (stopped := _stopped_by_keel(end.error)) is not None:
+                elif (stopped := stopped_by_keel(end.error)) is not None:
                     # An output guard ended the stream: the route did nothing wrong.
                     attempt.outcome, attempt.error = "cancelled", f"{stopped.code}: {stopped.message}"
                 else:
@@ -116,7 +116,7 @@ def _note_tools(call: Call, route: Route, attempt: Attempt) -> None:
         )
 
 
-def _stopped_by_keel(error: BaseException | None) -> KeelError | None:
+def stopped_by_keel(error: BaseException | None) -> KeelError | None:
     """Keel's own refusal that ended a stream (an output guard), itself or as the cause of the
     interruption it became after content went out; None for anything else."""
     if isinstance(error, StreamInterruptedError):

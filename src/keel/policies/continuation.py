@@ -26,6 +26,7 @@ from ..reply import ChunkStream
 from ..telemetry.logs import get_logger
 from ..types import Chunk, Message, Usage
 from ._tools import takes
+from .attempt import stopped_by_keel
 
 if TYPE_CHECKING:
     from ..call import Call
@@ -84,6 +85,8 @@ async def _stitched(
                             delivered += text
                     yield batch
             except StreamInterruptedError as cut:
+                if stopped_by_keel(cut) is not None:
+                    raise  # an output guard stopped it: the answer must not go on elsewhere
                 original = original or cut
                 if cut.partial.choices and cut.partial.choices[0].message.tool_calls:
                     raise original from None  # a half-written tool call cannot be prefilled

@@ -17,11 +17,13 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 from ..errors import DeadlineExceededError, InvalidRequestError, UpstreamTimeoutError
+from ..guards.markers import Markers
 from ..providers.base import AttemptLimits, in_batches
 from ..reply import ChunkStream
 from ..structured.strategy import SchemaGrammars, instruction_room, with_json_mode
 from ..telemetry.logs import get_logger
 from ..types import ChatRequest, Chunk
+from ._canary_watch import watch_canary
 from ._read_watch import ReadWatch
 from ._tools import drops_tools, without_tools
 
@@ -38,11 +40,21 @@ log = get_logger("keel.attempt")
 class AttemptRunner:
     """Calls the route's provider with ``min(attempt timeout, time left)`` and the phase timeouts."""
 
-    def __init__(self, grammars: SchemaGrammars | None = None) -> None:
+    def __init__(self, grammars: SchemaGrammars | None = None, markers: Markers | None = None) -> None:
         self.grammars = grammars or SchemaGrammars()
+        self.markers = markers
 
     async def __call__(self, call: Call, route: Route) -> Reply:
         request = call.request
+        if self.markers is not None:
+            marked = self.markers.apply(call, request)
+            request = marked.request
+            if marked.canary is not None:
+                reply = await self._attempt(call, route, request)
+                return watch_canary(call, reply, marked.canary, self.markers.canary.mode)
+        return await self._attempt(call, route, request)
+
+    async def _attempt(self, call: Call, route: Route, request: ChatRequest) -> Reply:
         if drops_tools(route, request):
             request = without_tools(request)
         try:

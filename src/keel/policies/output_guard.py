@@ -21,12 +21,12 @@ from ..telemetry.logs import get_logger
 if TYPE_CHECKING:
     from ..call import Call
     from ..guards import Finding, OutputGuard
-    from ..guards.output import Scanner
+    from ..guards.output import TextScanner
     from ..reply import Reply
     from ..types import ChatResponse, Chunk
     from .base import Handler
 
-__all__ = ["OutputGuardPolicy", "answer_texts"]
+__all__ = ["GuardWatch", "OutputGuardPolicy", "answer_texts"]
 
 log = get_logger("keel.guards")
 
@@ -44,7 +44,7 @@ class OutputGuardPolicy:
         if not chosen:
             return await call_next(call)
         reply = await call_next(call)
-        watch = _Watch(call, [guard.scanner() for guard in chosen])
+        watch = GuardWatch(call, [guard.scanner() for guard in chosen])
         if isinstance(reply, ChunkStream):
             reply.inspect(watch)
             return reply
@@ -55,12 +55,12 @@ class OutputGuardPolicy:
         return reply
 
 
-class _Watch:
+class GuardWatch:
     """One call's scanners; the first ``block`` finding becomes the error that ends the answer."""
 
     __slots__ = ("call", "error", "scanners")
 
-    def __init__(self, call: Call, scanners: list[Scanner]) -> None:
+    def __init__(self, call: Call, scanners: Sequence[TextScanner]) -> None:
         self.call = call
         self.scanners = scanners
         self.error: BaseException | None = None  # an OutputGuardError once a block guard fires

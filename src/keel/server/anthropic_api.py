@@ -64,6 +64,9 @@ async def count_message_tokens(ctx: ApiContext, ex: Exchange) -> None:
     timeout = options.get("timeout", ctx.gateway.config.timeouts.total)
     beta = ex.headers.get("anthropic-beta")
     tenant = tenant_of(ex.principal, ctx.gateway.config.cache.tenant)
+    caller = ex.principal
+    if caller is not None:  # which guards' markers apply: the key's and its team's
+        options = {**options, "key_id": caller.key_id, "team": caller.team}
     await answer_one_shot(ex, count_tokens(ctx.gateway, model, body, timeout, beta, tenant, options))
 
 

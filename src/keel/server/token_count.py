@@ -40,7 +40,9 @@ async def count_tokens(
 ) -> RouteAnswer:
     """``{"input_tokens": N}`` for ``body`` from the cascade of ``model`` within ``seconds``;
     ``options`` are the caller's cache choices as ``keel_options`` reads them (``cache: False`` —
-    neither read nor store; ``cache_refresh`` — count anew, then store; ``cache_ttl``).
+    neither read nor store; ``cache_refresh`` — count anew, then store; ``cache_ttl``) and its
+    ``key_id`` and ``team``. What is counted is the body as a call's attempt sends it, with the
+    guards' markers (a canary, spotlighting), so the count matches the input the call is billed for.
 
     Raises:
         ModelNotFoundError: no such model.
@@ -68,11 +70,14 @@ async def count_tokens(
                 entry = orjson.loads(kept)
                 return RouteAnswer(entry["body"].encode(), entry["route"], 0, None, cache="hit")
             cache_lookups.labels(result="miss").inc()
+        sent = current.markers.counted_body(
+            body, model, (options or {}).get("key_id"), (options or {}).get("team")
+        )
         answer = await first_answer(
             model,
             routes,
             seconds,
-            lambda route, limits: route.provider.count_tokens(body, route, limits, beta),  # type: ignore[attr-defined]
+            lambda route, limits: route.provider.count_tokens(sent, route, limits, beta),  # type: ignore[attr-defined]
             gateway.breakers,
         )
         if cache is None:
