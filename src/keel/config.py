@@ -361,13 +361,16 @@ class OutputGuardConfig(_Strict):
     """One check of what the client receives, on complete answers and on streams as they flow."""
 
     name: str | None = Field(None, description="how the guard is named in errors, headers and metrics")
-    kind: Literal["patterns", "max_length", "secrets"]
+    kind: Literal["patterns", "max_length", "secrets", "pii"]
     mode: Literal["off", "flag", "block"] = Field(
         "block", description="flag: record and let through; block: stop the answer (output_guard_triggered)"
     )
     patterns: list[str] = Field(default_factory=list, description="patterns: regular expressions")
     keywords: list[str] = Field(default_factory=list, description="patterns: words, case-insensitive")
     max_chars: int | None = Field(None, gt=0, description="max_length: characters of answer text")
+    kinds: list[Literal["secret", "email", "iban", "card", "national_id", "ip", "phone"]] | None = Field(
+        None, description="pii: what counts as personal data; default every kind"
+    )
     match: GuardMatchConfig = Field(default_factory=GuardMatchConfig)
 
     _mode = field_validator("mode", mode="before")(lambda value: _off_if_false(value))

@@ -112,3 +112,30 @@ def test_a_credential_in_an_answer_is_blocked_by_default(keel_for: KeelFactory, 
     streamed = httpx.post(f"{keel.v1}/chat/completions", json={**body, "stream": True}, timeout=10)
     assert key not in streamed.text and "output_guard_triggered" in streamed.text
     assert "[DONE]" not in streamed.text
+
+
+def test_personal_data_in_an_answer_is_blocked_unless_the_caller_sent_it(
+    keel_for: KeelFactory, upstream: MockServer, uid: Any
+) -> None:
+    """The ``pii`` output guard stops an answer that carries an e-mail address the request did not,
+    streamed or not, saying which kind and never the value; the caller's own address comes back."""
+    keel = keel_for(guards={"output": [{"kind": "pii"}]})
+    address = "jane.doe@example.org"
+    schema = {"type": "object", "properties": {"contact": {"enum": [address]}}, "required": ["contact"]}
+    body = {
+        "model": f"mock/{uid('ok')}",
+        "messages": user("Who should I write to?"),
+        "response_format": {"type": "json_schema", "json_schema": {"name": "c", "schema": schema}},
+    }
+    refused = httpx.post(f"{keel.v1}/chat/completions", json=body, timeout=10)
+    assert refused.status_code == 422 and refused.json()["error"]["code"] == "output_guard_triggered"
+    assert "personal data (email)" in refused.json()["error"]["message"] and address not in refused.text
+    streamed = httpx.post(f"{keel.v1}/chat/completions", json={**body, "stream": True}, timeout=10)
+    assert "output_guard_triggered" in streamed.text and "[DONE]" not in streamed.text
+    assert address not in streamed.text
+    own = {**body, "messages": user("I am Jane.Doe@example.org: who should I write to?")}
+    answered = httpx.post(f"{keel.v1}/chat/completions", json=own, timeout=10)
+    assert answered.status_code == 200 and address in answered.text and "x-keel-guard" not in answered.headers
+    own_streamed = httpx.post(f"{keel.v1}/chat/completions", json={**own, "stream": True}, timeout=10)
+    assert address in own_streamed.text.replace('\\"', '"') or "jane" in own_streamed.text
+    assert own_streamed.text.rstrip().endswith("[DONE]")

@@ -59,6 +59,9 @@ class CanaryScanner:
         self._mode = mode
         self.done = False
 
+    def finish(self) -> None:
+        return None
+
     def feed(self, text: str) -> Finding | None:
         if self.done or not text or not self._watch.feed(text):
             return None

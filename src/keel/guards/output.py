@@ -18,6 +18,7 @@ from ..safety._secrets import ANSWER_SECRET, ANSWER_SECRET_PREFIXES, LONGEST_ANS
 
 if TYPE_CHECKING:
     from ..config import GuardMatchConfig, GuardsConfig, OutputGuardConfig
+    from ..types import ChatRequest
 
 __all__ = ["Finding", "OutputGuard", "Scanner", "TextScanner", "build_output_guards"]
 
@@ -35,9 +36,12 @@ class Finding:
 
 
 class TextScanner(Protocol):
-    """Anything that reads an answer's text in order and reports its first violation."""
+    """Anything that reads an answer's text in order and reports its first violation; ``finish``
+    marks the end of one text (a value there is whole)."""
 
     def feed(self, text: str) -> Finding | None: ...
+
+    def finish(self) -> Finding | None: ...
 
 
 class Scanner:
@@ -91,6 +95,9 @@ class Scanner:
             return self._found(guard.what)
         return None
 
+    def finish(self) -> Finding | None:
+        return None
+
     def _found(self, reason: str) -> Finding:
         self.done = True
         guard = self._guard
@@ -111,12 +118,19 @@ class OutputGuard:
     what: str  # the reason a finding gives
     match: GuardMatchConfig
     prefix_reach: int  # how far back before new text a prefix may begin and still end in it
+    pii_kinds: list[str] | None = None  # pii: the kinds looked for (all by default)
 
     def applies(self, model: str, key_id: str | None, team: str | None) -> bool:
         """Whether the guard checks a call for ``model`` by this key and team."""
         return self.match.applies(model, key_id, team)
 
-    def scanner(self) -> Scanner:
+    def scanner(self, request: ChatRequest | None = None) -> TextScanner:
+        """A fresh scanner for one answer to ``request`` (the caller's own, for the ``pii`` guard)."""
+        if self.kind == "pii":
+            from .output_pii import PiiScanner, request_values
+
+            kinds = self.pii_kinds
+            return PiiScanner(self, kinds, lambda: request_values(request, kinds) if request else frozenset())
         return Scanner(self)
 
 
@@ -145,6 +159,7 @@ def _build(config: OutputGuardConfig, window: int) -> OutputGuard:
         prefix_reach=max(len(prefix) for prefix in ANSWER_SECRET_PREFIXES) - 1 if prefixes else 0,
         what=what,
         match=config.match,
+        pii_kinds=list(config.kinds) if config.kinds is not None else None,
     )
 
 

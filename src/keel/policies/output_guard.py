@@ -43,8 +43,9 @@ class OutputGuardPolicy:
         chosen = [guard for guard in self.guards if guard.applies(model, key_id, team)]
         if not chosen:
             return await call_next(call)
+        request = call.request  # the caller's own: what a PII guard does not count as a leak
         reply = await call_next(call)
-        watch = GuardWatch(call, [guard.scanner() for guard in chosen])
+        watch = GuardWatch(call, [guard.scanner(request) for guard in chosen])
         if isinstance(reply, ChunkStream):
             reply.inspect(watch)
             return reply
@@ -72,23 +73,30 @@ class GuardWatch:
             text = chunk.text
             if not text and chunk.has_choices:
                 text = "".join(arguments for _, _, arguments in chunk.tool_argument_deltas())
+                if not text and chunk.finishes():
+                    for scanner in scanners:
+                        if self._judged(scanner.finish()):
+                            return index
+                    continue
             if not text:
                 continue
             for scanner in scanners:
-                finding = scanner.feed(text)
-                if finding is not None:
-                    self._found(finding)
-                    if self.error is not None:
-                        return index
+                if self._judged(scanner.feed(text)):
+                    return index
         return None
 
     def feed(self, text: str) -> None:
+        """One whole text of a complete answer."""
         for scanner in self.scanners:
-            finding = scanner.feed(text)
-            if finding is not None:
-                self._found(finding)
-                if self.error is not None:
-                    return
+            if self._judged(scanner.feed(text)) or self._judged(scanner.finish()):
+                return
+
+    def _judged(self, finding: Finding | None) -> bool:
+        """Records ``finding``; whether it stops the answer."""
+        if finding is None:
+            return False
+        self._found(finding)
+        return self.error is not None
 
     def _found(self, finding: Finding) -> None:
         self.call.options.setdefault("guards", []).append(finding)
