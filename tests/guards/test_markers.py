@@ -120,8 +120,8 @@ def test_an_anthropic_body_to_count_gets_the_same_note() -> None:
 
 
 def test_the_canary_scanner_finds_a_canary_split_across_pieces_in_any_case() -> None:
-    scanner = CanaryScanner("ref-abcdefghijklmnop", "block")
-    assert scanner.feed("here: REF-abcdefg") is None
-    finding = scanner.feed("HIJKLMNOP and more")
+    scanner = CanaryScanner("ref-0123456789abcdef0123", "block")
+    assert scanner.feed("here: REF-0123456789AB") is None
+    finding = scanner.feed("CDEF0123 and more")
     assert finding is not None and (finding.guard, finding.mode) == ("canary", "block")
-    assert scanner.feed("ref-abcdefghijklmnop") is None  # one finding per answer
+    assert scanner.feed("ref-0123456789abcdef0123") is None  # one finding per answer

@@ -1,23 +1,20 @@
 """Canary tokens: a random marker placed in the system prompt, whose appearance in an answer shows
 the system prompt leaked.
 
-A canary reads as an ordinary reference code (``ref-`` and 16 base-32 characters, 80 random bits
+A canary reads as an ordinary reference code (``ref-`` and 20 hexadecimal digits, 80 random bits
 from ``secrets``), so it draws no attention in a prompt and cannot be guessed or produced by chance.
 """
 
 from __future__ import annotations
 
-import base64
 import secrets
-
-from .stream_match import StreamMatcher
 
 __all__ = ["CanaryWatch", "contains_canary", "new_canary"]
 
 
 def new_canary() -> str:
     """A fresh canary, different on every call."""
-    return "ref-" + base64.b32encode(secrets.token_bytes(10)).decode().lower()
+    return "ref-" + secrets.token_hex(10)
 
 
 def contains_canary(text: str, canary: str) -> bool:
@@ -27,17 +24,21 @@ def contains_canary(text: str, canary: str) -> bool:
 
 class CanaryWatch:
     """``contains_canary`` for a stream: ``feed`` each chunk; ``leaked`` turns true when the canary
-    has appeared, even split across chunks."""
+    has appeared, even split across chunks. It keeps the last ``len(canary) - 1`` characters, so a
+    chunk costs one search over itself and that tail."""
+
+    __slots__ = ("_canary", "_keep", "_tail", "leaked")
 
     def __init__(self, canary: str) -> None:
-        self._matcher = StreamMatcher([canary])
-
-    @property
-    def leaked(self) -> bool:
-        """Whether the canary has appeared in the chunks fed so far."""
-        return self._matcher.matched
+        self._canary = canary.lower()
+        self._keep = len(canary) - 1
+        self._tail = ""
+        self.leaked = False
 
     def feed(self, chunk: str) -> bool:
         """Whether the canary has appeared, now that ``chunk`` is seen."""
-        self._matcher.feed(chunk)
-        return self._matcher.matched
+        if not self.leaked and chunk:
+            seen = self._tail + chunk.lower()
+            self.leaked = self._canary in seen
+            self._tail = seen[-self._keep :]
+        return self.leaked
