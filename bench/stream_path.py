@@ -18,6 +18,9 @@ ledger, the light chunk, the relay's framing all run. The figure is the CPU time
 - ``library-choices``: the same, reading ``chunk.choices[0].delta.content`` (the validated models,
   built on first use).
 
+``KEEL_BENCH_SYSTEM`` (text) gives every stream a system prompt — on ``/v1/messages`` as its
+``system`` field — so that what acts on system text (the canary) is measured too.
+
 What this leaves out — sockets, the event loop's wake-ups, uvicorn's writes — is measured by
 ``bench/long_stream.py`` against real processes; this one isolates the Python work per chunk.
 """
@@ -191,12 +194,18 @@ async def measure(path: str, per_read: int, streams: int) -> dict[str, float]:
     return {"us_per_chunk": (long - short) / 999 * 1e6, "ms_short": short * 1e3, "ms_long": long * 1e3}
 
 
+SYSTEM = os.environ.get("KEEL_BENCH_SYSTEM")
+
+
 def _library(gateway: Any, path: str) -> Any:
     choices = path == "library-choices"
+    messages = [{"role": "user", "content": "hi"}]
+    if SYSTEM:
+        messages.insert(0, {"role": "system", "content": SYSTEM})
 
     async def run() -> None:
         text = []
-        async for chunk in gateway.stream("m", [{"role": "user", "content": "hi"}]):
+        async for chunk in gateway.stream("m", messages):
             if choices:
                 text.append((chunk.choices[0].delta.content or "") if chunk.choices else "")
             else:
@@ -211,7 +220,16 @@ def _server(gateway: Any, path: str) -> Any:
 
     app = create_app(gateway)
     route = "/v1/messages" if path == "anthropic" else "/v1/chat/completions"
-    body = {"model": "m", "messages": [{"role": "user", "content": "hi"}], "stream": True, "max_tokens": 2000}
+    body: dict[str, Any] = {
+        "model": "m",
+        "messages": [{"role": "user", "content": "hi"}],
+        "stream": True,
+        "max_tokens": 2000,
+    }
+    if SYSTEM and path == "anthropic":
+        body["system"] = SYSTEM
+    elif SYSTEM:
+        body["messages"].insert(0, {"role": "system", "content": SYSTEM})
     request = json.dumps(body).encode()
     headers = [(b"content-type", b"application/json"), (b"anthropic-version", b"2023-06-01")]
     end = b"event: message_stop" if path == "anthropic" else b"data: [DONE]"
