@@ -198,7 +198,9 @@ class Generation:
         config, counters, limits = self.config, self.lasting.budget_counters, self.lasting.limit_counters
         policies: list[Policy] = []
         observers = call_observers(config, self.otel)
-        capture = content_capture(config.capture)
+        # Content is kept where it is read: the ledger, and the span when there is tracing.
+        kept = self.ledger is not None or self.otel is not None
+        capture = content_capture(config.capture) if kept else None
         if self.ledger is not None or config.metrics.enabled or observers:
             policies.append(LedgerPolicy(self.ledger, config.metrics, observers, capture))
         if guards := build_output_guards(config.guards):

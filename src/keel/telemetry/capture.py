@@ -39,6 +39,9 @@ class _Bound:
         self.truncated = False
 
     def text(self, raw: str) -> str:
+        if self.left <= 0:
+            self.truncated = self.truncated or bool(raw)
+            return ""
         if len(raw) <= self.left:
             kept = redact(raw)
         else:
