@@ -181,3 +181,27 @@ def test_keel_usage_as_csv_and_table(tmp_path: Path) -> None:
     ]
     everything = orjson.loads(usage(tmp_path, "--by", "team", "--format", "json"))
     assert everything[0]["cost_usd"] == "9.996612" and everything[0]["calls"] == 3  # 2023's call too
+
+
+def test_keel_calls_prints_records_as_json_lines(tmp_path: Path) -> None:
+    """``keel calls`` prints the newest ledger records as JSON lines, ``keel calls ID`` one request's,
+    each with its ``content`` column (null: nothing was captured)."""
+    write_ledger(tmp_path / "keel.db")
+    (tmp_path / "keel.yaml").write_text("database: sqlite:///keel.db\n")
+    newest = [orjson.loads(line) for line in calls(tmp_path, "--limit", "2").splitlines()]
+    assert [row["request_id"] for row in newest] == ["old", "c"] and newest[0]["content"] is None
+    [one] = [orjson.loads(line) for line in calls(tmp_path, "b").splitlines()]
+    assert one["request_id"] == "b" and one["cost_usd"] == "0.0021"
+
+
+def calls(tmp_path: Path, *args: str) -> str:
+    result = subprocess.run(
+        [KEEL, "calls", *args],
+        cwd=tmp_path,
+        env=clean_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout

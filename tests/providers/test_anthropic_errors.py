@@ -122,3 +122,11 @@ def test_context_length_code_is_openais() -> None:
         400, {}, body("invalid_request_error", "prompt is too long: 9 tokens > 8 maximum"), route="r"
     )
     assert error.code == "context_length_exceeded"
+
+
+def test_a_message_quoting_the_request_is_kept_redacted() -> None:
+    """An upstream message that quotes the prompt keeps its words but not the address it quoted."""
+    error = error_from_response(
+        400, {}, body("invalid_request_error", "bad turn: 'ada@example.com'"), route="r"
+    )
+    assert error.message == "bad turn: '[EMAIL]'" and "ada@" not in str(error.body)

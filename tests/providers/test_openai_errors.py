@@ -63,3 +63,12 @@ def test_decision_flags_follow_the_design_table() -> None:
     }
     for cls, flags in table.items():
         assert (cls.retry_same_route, cls.try_next_route, cls.counts_for_breaker) == flags, cls
+
+
+def test_a_message_quoting_the_request_is_kept_redacted() -> None:
+    """An upstream message that quotes the prompt keeps its words but not the address or card it
+    quoted, in the error's message and body alike (what the client, the ledger and the attempts get)."""
+    quoting = body("Invalid content: 'mail ada@example.com, card 4111 1111 1111 1111'", "invalid_value")
+    error = error_from_response(400, {}, quoting, route="r")
+    assert error.message == "Invalid content: 'mail [EMAIL], card [CARD]'"
+    assert error.body is not None and error.body["message"] == error.message

@@ -78,7 +78,8 @@ def test_the_admin_api_and_the_cache_headers_are_described() -> None:
     request and response headers are documented on chat completions."""
     paths = DOCUMENT["paths"]
     admin = {path: methods for path, methods in paths.items() if path.startswith("/admin/")}
-    assert set(admin) == {"/admin/keys", "/admin/keys/{key_id}", "/admin/usage", "/admin/cache"}
+    named = {"/admin/keys", "/admin/keys/{key_id}", "/admin/usage", "/admin/calls", "/admin/cache"}
+    assert set(admin) == named
     for methods in admin.values():
         for operation in methods.values():
             assert {"200", "401", "403"} <= set(operation["responses"]) or "201" in operation["responses"]

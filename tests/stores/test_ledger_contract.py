@@ -44,6 +44,22 @@ async def test_records_round_trip(ledger: LedgerStore) -> None:
     assert Decimal(row["cost_usd"]) == Decimal("0.000000123")
 
 
+async def test_captured_content_round_trips_and_a_request_s_rows_are_found(ledger: LedgerStore) -> None:
+    """The ``content`` column (migration 8) gives back the captured structure, NULL without one;
+    ``rows(request_id=…)`` answers that request's records alone."""
+    content = {
+        "system": [{"type": "text", "content": "Be brief."}],
+        "input": [{"role": "user", "parts": [{"type": "text", "content": "Mail [EMAIL]"}]}],
+        "output": [{"role": "assistant", "parts": [], "finish_reason": "stop"}],
+        "truncated": False,
+    }
+    await ledger.write([record("a", "0.1", content=content), record("b", "0.2")])
+    [row] = await ledger.rows(request_id="r-a-0.1")  # type: ignore[attr-defined]
+    assert row["content"] == content
+    [other] = await ledger.rows(request_id="r-b-0.2")  # type: ignore[attr-defined]
+    assert other["content"] is None
+
+
 async def test_spend_groups_and_windows(ledger: LedgerStore) -> None:
     """Spend sums every token class and the cost per group, within a time window."""
     await ledger.write(

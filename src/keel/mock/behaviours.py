@@ -10,6 +10,7 @@ import time
 from collections.abc import Awaitable, Callable
 from types import ModuleType
 
+import orjson
 from aiohttp import web
 
 from . import anthropic_statuses, statuses
@@ -66,8 +67,22 @@ async def _answer(
 
 
 async def _error(ex: Exchange, reply: web.Response, outcome: str) -> web.StreamResponse:
+    if ex.spec.flag("quote"):
+        reply = _quoting(reply, ex)
     await ex.pause(ex.ttft_ms)
     ex.finish(outcome)
+    return reply
+
+
+def _quoting(reply: web.Response, ex: Exchange) -> web.Response:
+    """``reply`` with its error message quoting the request's last message, as a provider's
+    validation error quotes what it refused (both formats keep the message at ``error.message``)."""
+    body = orjson.loads(reply.body)  # type: ignore[arg-type]
+    messages = [m for m in ex.body.get("messages") or [] if isinstance(m, dict)]
+    content = messages[-1].get("content") if messages else None
+    quoted = content if isinstance(content, str) else orjson.dumps(content).decode()
+    body["error"]["message"] += f" Offending input: {quoted!r}"
+    reply.body = orjson.dumps(body)
     return reply
 
 

@@ -60,6 +60,7 @@ PARAMS: dict[str, str] = {
     "ms_header": "flag",
     "trailing_space": "flag",
     "usage": "flag",
+    "quote": "flag",
 }
 
 _TRUE = {"1", "true", "yes", "on"}

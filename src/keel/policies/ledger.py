@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from ..call import Call
     from ..config import MetricsConfig
     from ..reply import Reply
+    from ..telemetry.capture import ContentCapture
     from ..telemetry.observers import CallObserver
     from ..types import ChatResponse
     from .base import Handler
@@ -46,6 +47,8 @@ class LedgerPolicy:
     (``LedgerWriter.add_soon``): its making costs the event loop the same, but not the caller's
     latency. A failed call's record is made at once. Without a writer (``ledger.enabled: false``)
     the record is made for the metrics alone; with ``metrics.enabled: false`` it is not observed.
+    With ``capture`` (``capture.content``) the record carries the call's redacted content, made
+    with the record, before the observers (the span) see it.
     """
 
     def __init__(
@@ -53,8 +56,10 @@ class LedgerPolicy:
         writer: LedgerWriter | None,
         metrics: MetricsConfig | None = None,
         observers: Sequence[CallObserver] = (),
+        capture: ContentCapture | None = None,
     ) -> None:
         self.writer = writer
+        self.capture = capture
         self.metrics = metrics if metrics is not None and metrics.enabled else None
         self.observers = tuple(observers)
         if self.metrics is not None:
@@ -104,6 +109,8 @@ class LedgerPolicy:
     def _observed(
         self, call: Call, record: LedgerRecord, response: ChatResponse | None = None
     ) -> LedgerRecord:
+        if self.capture is not None:
+            record.content = self.capture(call, response)
         if self.metrics is not None:
             calls.call_ended(record, self.metrics)
         for observer in self.observers:

@@ -18,7 +18,7 @@ from ..errors import (
     ServerError,
     UpstreamError,
 )
-from ._error_text import CONTEXT_TEXT, POLICY_TEXT, json_or_none
+from ._error_text import CONTEXT_TEXT, POLICY_TEXT, json_or_none, quoted
 from ._http import parse_retry_after
 
 __all__ = ["STATUS_OF_TYPE", "error_from_payload", "error_from_response"]
@@ -56,7 +56,7 @@ def error_from_payload(payload: Any, *, status: int, route: str) -> UpstreamErro
     kind = str(detail.get("type") or "")
     if status < 400:  # an error event inside a stream: the type says which status it stands for
         status = STATUS_OF_TYPE.get(kind, 500)
-    message = str(detail.get("message") or f"upstream returned HTTP {status}")
+    message = quoted(str(detail.get("message") or f"upstream returned HTTP {status}"))
     cls = _classify(status, kind, message)
     return cls(
         message,
@@ -64,7 +64,7 @@ def error_from_payload(payload: Any, *, status: int, route: str) -> UpstreamErro
         upstream_status=status,
         code=cls.code or kind or None,
         upstream_request_id=payload.get("request_id") if isinstance(payload, dict) else None,
-        body=detail or None,
+        body={**detail, "message": message} if detail else None,
     )
 
 

@@ -1,4 +1,5 @@
-"""What providers' error messages say, when their codes do not: context overflow, content policy."""
+"""What providers' error messages say, when their codes do not: context overflow, content policy; and
+what Keel keeps of them (``quoted``): a message may quote the request, so it is redacted first."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 
 import orjson
 
-__all__ = ["CONTEXT_TEXT", "POLICY_TEXT", "UNSUPPORTED_TEXT", "json_or_none"]
+__all__ = ["CONTEXT_TEXT", "POLICY_TEXT", "UNSUPPORTED_TEXT", "json_or_none", "quoted"]
 
 CONTEXT_TEXT = re.compile(
     r"maximum context length|context (?:length|window|limit)|too many tokens|prompt is too long"
@@ -27,3 +28,12 @@ def json_or_none(body: bytes) -> Mapping[str, Any] | Any:
         return orjson.loads(body) if body else None
     except orjson.JSONDecodeError:
         return None
+
+
+def quoted(message: str) -> str:
+    """A provider's error message as Keel passes it on — to the client, the ledger, the attempt
+    records: with the personal data and keys it may quote from the request masked (``[EMAIL]``).
+    The redactor is imported with the first upstream error, never at start-up."""
+    from ..safety.pii import redact
+
+    return redact(message)

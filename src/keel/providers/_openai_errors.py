@@ -14,7 +14,7 @@ from ..errors import (
     ServerError,
     UpstreamError,
 )
-from ._error_text import CONTEXT_TEXT, POLICY_TEXT, UNSUPPORTED_TEXT, json_or_none
+from ._error_text import CONTEXT_TEXT, POLICY_TEXT, UNSUPPORTED_TEXT, json_or_none, quoted
 from ._http import parse_retry_after
 
 __all__ = ["error_from_payload", "error_from_response"]
@@ -39,7 +39,7 @@ def error_from_payload(payload: Any, *, status: int, route: str) -> UpstreamErro
         detail = {"message": detail}
     if not isinstance(detail, dict):
         detail = {}
-    message = str(detail.get("message") or f"upstream returned HTTP {status}")
+    message = quoted(str(detail.get("message") or f"upstream returned HTTP {status}"))
     code = detail.get("code")
     code = str(code) if code is not None else None
     kind = str(detail.get("type") or "")
@@ -50,7 +50,7 @@ def error_from_payload(payload: Any, *, status: int, route: str) -> UpstreamErro
         upstream_status=status,
         code=code or cls.code,
         param=detail.get("param"),
-        body=detail or None,
+        body={**detail, "message": message} if detail else None,
     )
 
 

@@ -85,6 +85,30 @@ ADMIN_SCHEMAS: dict[str, Any] = {
         },
         "additionalProperties": True,
     },
+    "CallRecord": {
+        "type": "object",
+        "description": "One call's ledger record, as stored (docs/budgets.md lists the columns)",
+        "required": ["request_id", "status", "requested_model"],
+        "properties": {
+            "request_id": {"type": "string"},
+            "status": {"type": "string"},
+            "requested_model": {"type": "string"},
+            "attempts": {"type": "array", "items": {"type": "object"}},
+            "content": {
+                "type": ["object", "null"],
+                "description": (
+                    "capture.content: system, input and output in the GenAI conventions' message "
+                    "shapes, PII- and key-redacted, and whether the bound cut them (truncated)"
+                ),
+            },
+        },
+        "additionalProperties": True,
+    },
+    "CallList": {
+        "type": "object",
+        "required": ["object", "data"],
+        "properties": {"object": {"const": "list"}, "data": {"type": "array", "items": ref("CallRecord")}},
+    },
     "CacheStats": {
         "type": "object",
         "required": ["enabled", "process"],
@@ -191,6 +215,27 @@ ADMIN_PATHS: dict[str, Any] = {
                     "in": "query",
                     "required": False,
                     "schema": {"type": "string", "enum": ["json", "csv"]},
+                },
+            ],
+        ),
+    },
+    "/admin/calls": {
+        "get": _admin(
+            "The newest calls' ledger records, with their redacted content when capture.content is on",
+            {**_answer("CallList", "The records, newest first"), **_refusals("400", "401", "403")},
+            parameters=[
+                {
+                    "name": "limit",
+                    "in": "query",
+                    "required": False,
+                    "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 50},
+                },
+                {
+                    "name": "request_id",
+                    "in": "query",
+                    "required": False,
+                    "description": "Only the records of this request (its x-request-id)",
+                    "schema": {"type": "string"},
                 },
             ],
         ),

@@ -194,12 +194,14 @@ class KeelApp:
         from starlette.routing import Mount
 
         from .cache_admin import cache_routes
+        from .calls_admin import call_routes
         from .flags_admin import flag_routes
         from .prompts_admin import prompt_routes
         from .reload_admin import reload_routes
 
         routes = admin.admin_routes(ctx.keys, ctx.settings.master_key, database=ctx.gateway.config.database)
         routes += cache_routes(ctx.gateway, ctx.settings.master_key)
+        routes += call_routes(ctx.gateway.config.database, ctx.settings.master_key)
         routes += reload_routes(self, ctx.settings.master_key)
         routes += prompt_routes(ctx.gateway, ctx.settings.master_key)
         routes += flag_routes(ctx.gateway, ctx.settings.master_key)

@@ -25,6 +25,20 @@ RECEIVED_AT = "keel.received_at"
 """Scope key under which ``KeelHttpProtocol`` stamps when the request's first bytes were parsed."""
 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
+_KEEL_ID = re.compile(r"[0-9a-f]{32}")
+
+
+def _personal(request_id: str) -> bool:
+    """Whether a client's request id is a key, a card number or an IBAN (what its characters allow of
+    the kinds that are never ordinary ids), which the ledger, logs and spans that carry request ids
+    must not hold: Keel makes one instead."""
+    if _KEEL_ID.fullmatch(request_id):  # Keel's own shape (whose digits may look like a card's)
+        return False
+    from ..safety.pii import find_pii
+
+    return bool(find_pii(request_id, ("secret", "card", "iban")))
+
+
 _JSON = (b"content-type", b"application/json")
 _MICRO = Decimal("0.000001")
 
@@ -63,7 +77,7 @@ class Exchange:
         self.path: str = scope["path"]
         self.headers: dict[str, str] = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         given = self.headers.get("x-request-id", "")
-        self.request_id = given if _REQUEST_ID.fullmatch(given) else new_request_id()
+        self.request_id = given if _REQUEST_ID.fullmatch(given) and not _personal(given) else new_request_id()
         self.status = 0
         self.call: Call | None = None
         self.principal: Any = None

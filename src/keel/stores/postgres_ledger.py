@@ -70,6 +70,9 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE ledger ADD COLUMN feature_variant text",
         "CREATE INDEX ledger_feature ON ledger (feature, started_at)",
     ),
+    (  # 8: a call's request and answer, redacted, when capture.content is on (issue 20)
+        "ALTER TABLE ledger ADD COLUMN content jsonb",
+    ),
 )
 
 _UTC = "to_timestamp(started_at) AT TIME ZONE 'UTC'"
@@ -125,16 +128,18 @@ class PostgresLedger:
             found = await connection.fetch(sql, *params)
         return spend_rows(found, by)
 
-    async def rows(self, limit: int = 100) -> list[dict[str, Any]]:
-        """The newest records, newest first."""
+    async def rows(self, limit: int = 100, *, request_id: str | None = None) -> list[dict[str, Any]]:
+        """The newest records (of one request, given its id), newest first."""
         pool = await self._conn()
+        where = "WHERE request_id = $2 " if request_id is not None else ""
+        params = [limit, request_id] if request_id is not None else [limit]
+        sql = f"SELECT * FROM ledger {where}ORDER BY id DESC LIMIT $1"
         async with pool.acquire() as connection:
-            rows = [
-                dict(row)
-                for row in await connection.fetch("SELECT * FROM ledger ORDER BY id DESC LIMIT $1", limit)
-            ]
+            rows = [dict(row) for row in await connection.fetch(sql, *params)]
         for row in rows:
             row["attempts"] = orjson.loads(row["attempts"])
+            if row["content"] is not None:
+                row["content"] = orjson.loads(row["content"])
         return rows
 
     async def prompt_calls(self, prompt: str, *, since: float | None = None) -> list[dict[str, Any]]:
@@ -227,6 +232,8 @@ def _row(record: dict[str, Any]) -> tuple[Any, ...]:
         value = record.get(column)
         if column == "attempts":
             value = orjson.dumps(value or [], default=str).decode()
+        elif column == "content" and value is not None:
+            value = orjson.dumps(value).decode()
         elif column == "cost_usd":
             value = Decimal(str(value or 0))
         elif column in ("stream", "cache_hit", "coalesced"):

@@ -22,7 +22,7 @@ LEDGER_COLUMNS = (
     "model", "input_tokens", "cached_input_tokens", "cache_write_tokens", "output_tokens", "reasoning_tokens",
     "cost_usd", "latency_ms", "ttft_ms", "cache_hit", "coalesced", "error", "upstream_request_id", "prompt",
     "variant", "attempts", "validation", "reasks", "record_id", "prompt_version", "guards",
-    "feature", "feature_variant",
+    "feature", "feature_variant", "content",
 )  # fmt: skip
 
 _MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -76,6 +76,9 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE ledger ADD COLUMN feature TEXT",
         "ALTER TABLE ledger ADD COLUMN feature_variant TEXT",
         "CREATE INDEX ledger_feature ON ledger (feature, started_at)",
+    ),
+    (  # 8: a call's request and answer, redacted, when capture.content is on (issue 20)
+        "ALTER TABLE ledger ADD COLUMN content TEXT",
     ),
 )
 
@@ -151,15 +154,19 @@ class SQLiteLedger:
             found = await cursor.fetchall()
         return spend_rows(found, by)  # type: ignore[arg-type]
 
-    async def rows(self, limit: int = 100) -> list[dict[str, Any]]:
-        """The newest records, newest first."""
+    async def rows(self, limit: int = 100, *, request_id: str | None = None) -> list[dict[str, Any]]:
+        """The newest records (of one request, given its id), newest first."""
         db = await self._conn()
         db.row_factory = aiosqlite.Row
-        async with db.execute("SELECT * FROM ledger ORDER BY id DESC LIMIT ?", (limit,)) as cursor:
+        where, params = ("WHERE request_id = ? ", [request_id]) if request_id is not None else ("", [])
+        sql = f"SELECT * FROM ledger {where}ORDER BY id DESC LIMIT ?"
+        async with db.execute(sql, [*params, limit]) as cursor:
             rows = [dict(row) for row in await cursor.fetchall()]
         for row in rows:
             row["attempts"] = orjson.loads(row["attempts"])
             row["cost_usd"] = Decimal(row["cost_usd"])
+            if row["content"] is not None:
+                row["content"] = orjson.loads(row["content"])
         return rows
 
     async def prompt_calls(self, prompt: str, *, since: float | None = None) -> list[dict[str, Any]]:
@@ -266,6 +273,8 @@ def _row(record: dict[str, Any]) -> list[Any]:
     """The insert's values for one record, in ``_COLUMNS`` order (made once per call, on its way in)."""
     values = [record.get(column) for column in LEDGER_COLUMNS]
     values[_ATTEMPTS] = orjson.dumps(values[_ATTEMPTS] or [], default=str).decode()
+    if values[_CONTENT] is not None:
+        values[_CONTENT] = orjson.dumps(values[_CONTENT]).decode()
     cost = values[_COST] or 0
     values[_COST] = str(cost)
     for index in _FLAGS:
@@ -277,5 +286,6 @@ def _row(record: dict[str, Any]) -> list[Any]:
 
 _ATTEMPTS = LEDGER_COLUMNS.index("attempts")
 _COST = LEDGER_COLUMNS.index("cost_usd")
+_CONTENT = LEDGER_COLUMNS.index("content")
 _FLAGS = tuple(LEDGER_COLUMNS.index(name) for name in ("stream", "cache_hit", "coalesced"))
 _NANO = Decimal(10**9)

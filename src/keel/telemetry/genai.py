@@ -25,6 +25,9 @@ OUTPUT_TOKENS = "gen_ai.usage.output_tokens"
 FINISH_REASONS = "gen_ai.response.finish_reasons"
 TOKEN_TYPE = "gen_ai.token.type"
 ERROR_TYPE = "error.type"
+SYSTEM_INSTRUCTIONS = "gen_ai.system_instructions"  # the content attributes: with capture.content only
+INPUT_MESSAGES = "gen_ai.input.messages"
+OUTPUT_MESSAGES = "gen_ai.output.messages"
 
 _DURATION_BUCKETS = [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92]
 _TOKEN_BUCKETS = [4**n for n in range(14)]  # 1 … 67,108,864

@@ -1,8 +1,10 @@
-"""``call_observers``: what watches each call start and end besides the metrics — traces and call logs.
+"""``call_observers``: what watches each call start and end besides the metrics — traces and call logs;
+and ``content_capture``, what the call's record carries of its text when the operator asks.
 
 An observer has ``call_started(call)`` and ``call_ended(call, record, response)``; the ledger policy
 calls them around every call, with the call's one ledger record at its end. The tracing modules
-(and OpenTelemetry) are imported only when ``tracing.enabled``.
+(and OpenTelemetry) are imported only when ``tracing.enabled``, the capture (and the PII detectors)
+only when ``capture.content``.
 """
 
 from __future__ import annotations
@@ -14,12 +16,13 @@ from .logs import set_format
 
 if TYPE_CHECKING:
     from ..call import Call
-    from ..config import Config
+    from ..config import CaptureConfig, Config
     from ..ledger import LedgerRecord
     from ..types import ChatResponse
+    from .capture import ContentCapture
     from .otel import Otel
 
-__all__ = ["CallObserver", "call_observers"]
+__all__ = ["CallObserver", "call_observers", "content_capture"]
 
 
 class CallObserver(Protocol):
@@ -46,3 +49,13 @@ def call_observers(config: Config, otel: Otel | None) -> list[CallObserver]:
     if config.logging.calls != "off":
         observers.append(CallLog(config.logging, ids))
     return observers
+
+
+def content_capture(settings: CaptureConfig) -> ContentCapture | None:
+    """The capture of each call's redacted content when ``capture.content`` is on; else None (and
+    nothing of it is imported)."""
+    if not settings.content:
+        return None
+    from .capture import ContentCapture
+
+    return ContentCapture(settings)

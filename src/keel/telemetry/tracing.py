@@ -3,8 +3,9 @@
 The call's span starts with the call (under the client's ``traceparent``, or the application's
 current span) and ends from the call's one ledger record; each attempt's span is started and ended
 by the attempt listeners, which also send the attempt's ``traceparent`` upstream and record the
-GenAI client instruments. Nothing is done per chunk, and no prompt or completion text, key or
-header is ever an attribute (docs/observability.md lists every one).
+GenAI client instruments. Nothing is done per chunk, and no key or header is ever an attribute
+(docs/observability.md lists every one); prompt and completion text only with ``capture.content``,
+as the ledger record carries it — redacted — in the conventions' three content attributes.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import orjson
 from opentelemetry.propagate import extract
 from opentelemetry.trace import SpanKind, Status, StatusCode, set_span_in_context
 
@@ -191,6 +193,11 @@ def _call_attributes(call: Call, record: LedgerRecord, response: ChatResponse | 
         value = call.options.get(option)
         if value is not None:
             found[name] = float(value)
+    if record.content is not None:  # capture.content: redacted when the record was made
+        found[genai.SYSTEM_INSTRUCTIONS] = orjson.dumps(record.content["system"]).decode()
+        found[genai.INPUT_MESSAGES] = orjson.dumps(record.content["input"]).decode()
+        if record.content["output"] is not None:
+            found[genai.OUTPUT_MESSAGES] = orjson.dumps(record.content["output"]).decode()
     if response is not None:
         reasons = [choice.finish_reason for choice in response.choices if choice.finish_reason]
         if reasons:
