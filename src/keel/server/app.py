@@ -172,12 +172,14 @@ class KeelApp:
             await route.handler(self.context, ex)
         except Exception as error:
             if not isinstance(error, ApiError | KeelError):
+                from ..safety.pii import redact  # an exception may quote a request's content
+
                 log.error(
                     "internal error",
                     request_id=ex.request_id,
                     path=ex.path,
-                    error=repr(error),
-                    traceback=traceback.format_exc(),
+                    error=redact(repr(error)),
+                    traceback=redact(traceback.format_exc()),
                 )
             if ex.status == 0:  # nothing sent yet: an ordinary error response
                 await ex.respond_error(error, route.render_error)

@@ -146,7 +146,9 @@ async def _pump(ex: Exchange, stream: ChunkStream, first: list[Chunk], frames: S
         raise
     except Exception as error:
         if not isinstance(error, KeelError):
-            log.error("internal error in a stream", request_id=ex.request_id, error=repr(error))
+            from ..safety.pii import redact  # an exception may quote a request's content
+
+            log.error("internal error in a stream", request_id=ex.request_id, error=redact(repr(error)))
         ex.outcome = "failed"
         await send({"type": "http.response.body", "body": frames.error(error), "more_body": False})
         return
