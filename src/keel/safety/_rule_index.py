@@ -34,7 +34,7 @@ Rule = tuple[str, float, re.Pattern[str], tuple[str, ...]]
 # The automaton reads every whitespace character but the newline as a space, so that ``\s`` in a
 # prefix is two keys, not thirty.
 _OTHER_SPACES = "".join(c for c in map(chr, range(0x3001)) if c.isspace() and c not in " \n")
-_BLANK = re.compile(f"[{re.escape(_OTHER_SPACES)}]")
+_BLANK = re.compile(f"[{re.escape(_OTHER_SPACES)}]")  # looked for with ``in`` first: far cheaper
 _LINE_START = "\uffff"  # stands for ``^``: found as the newline before the line (or the text)
 _MAX_PREFIXES = 2048  # keys per rule, past which they are cut shorter
 _DEPTH = 8  # characters and repetitions followed into a pattern
@@ -126,7 +126,7 @@ class RuleIndex:
         if self._automaton is None or len(lowered) != len(text):
             return [rule for rule in self.rules if _anchored_search(rule, text, lowered)]
         hit = {i for i in self._unindexed if _anchored_search(self.rules[i], text, lowered)}
-        if _BLANK.search(lowered):
+        if any(space in lowered for space in _OTHER_SPACES):
             lowered = _BLANK.sub(" ", lowered)
         entries, rules = self._entries, self.rules
         for key, start, _ in self._automaton.find_matches_as_indexes("\n" + lowered, overlapping=True):
