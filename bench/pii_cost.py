@@ -5,7 +5,8 @@ Texts: ``plain`` (Keel's docs with every digit, @, ``::`` and key prefix removed
 path), ``prose`` (the docs with every digit and @ removed: keys and IPv6 are still looked for),
 ``docs`` (Keel's docs as written: numbers, code, dates, versions; typical technical prompt text),
 ``support`` (customer messages with an e-mail, a phone number, an order number and a date in each
-paragraph), ``dense`` (the PII corpus's positive sentences). Each measurement runs in interleaved
+paragraph), ``dense`` (the PII corpus's positive sentences), ``lorem`` (lorem ipsum: none of the
+detectors' trigger words). Each measurement runs in interleaved
 rounds (every text and detector once per round) and the median of the rounds is reported, in
 microseconds of process CPU time per KB. ``--compare REV`` adds the injection scanner as it was at
 git revision ``REV`` (its ``keel/safety`` modules loaded as a package of their own), measured in the
@@ -36,6 +37,13 @@ from keel.safety.injection import scan  # noqa: E402
 from keel.safety.pii import find_pii  # noqa: E402
 from keel.safety.pseudonymize import Pseudonymizer  # noqa: E402
 
+LOREM = (
+    "lorem ipsum dolor sit amet consectetur adipiscing elit sed eiusmod tempor incididunt ut labore et"
+    " dolore magna aliqua enim ad minim veniam quis nostrud exercitation ullamco laboris nisi aliquip ex"
+    " ea commodo consequat duis aute irure reprehenderit voluptate velit esse cillum fugiat nulla pariatur"
+    " excepteur sint occaecat cupidatat proident sunt culpa qui officia deserunt mollit anim id est laborum"
+)
+
 
 def texts() -> dict[str, str]:
     docs = "\n\n".join(p.read_text(encoding="utf-8") for p in sorted((ROOT / "docs").glob("*.md")))[:64_000]
@@ -53,12 +61,17 @@ def texts() -> dict[str, str]:
     texts = [row["text"] if "text" in row else base64.b64decode(row["text_b64"]).decode() for row in rows]
     dense = "\n".join(text for text, row in zip(texts, rows, strict=True) if row["spans"])
     prose = re.sub(r"[0-9@]", "", docs)
+    words = LOREM.split()
+    lorem = "\n\n".join(
+        " ".join(words[(i * 7 + j) % len(words)] for j in range(60)).capitalize() + "." for i in range(700)
+    )
     return {
         "plain": re.sub(r"::|(?<![\w-])(?:sk-|hf_)|Bearer|BEGIN|eyJ", "", prose),
         "prose": prose,
         "docs": docs,
         "support": support,
         "dense": dense,
+        "lorem": lorem[:40_000],
     }
 
 
