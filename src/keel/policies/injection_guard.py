@@ -1,11 +1,14 @@
 """``InjectionGuardPolicy``: turns that read as a prompt injection, flagged or refused before any call.
 
-It scans what does not come from the operator or the model: user turns, tool results, and the
-untrusted variables of a rendered prompt (their spans, wherever the template put them) — with the
-heuristic scanner of ``keel.safety.injection`` (docs/safety.md gives its measured rates, in-sample
-and held out, and its cost per KB: the reason the guard is off by default). ``flag`` records the
-finding (ledger ``guards``, ``x-keel-guard: injection=flag``) and sends; ``block`` refuses with
-``prompt_injection_detected``, naming the rules that fired, never the text.
+It scans what does not come from the operator or the model, and only what is new in this request:
+the user turns and tool results after the last assistant turn, and the untrusted variables of a
+rendered prompt (their spans, wherever the template put them). Earlier turns were scanned when
+they were new, so a conversation's history is not scanned again on every turn; a client that
+writes history it never sent through Keel (turns before an assistant turn of its own) is not
+scanned there. The scanner is ``keel.safety.injection`` (docs/safety.md gives its measured rates,
+in-sample and held out, and its cost per KB). ``flag`` records the finding (ledger ``guards``,
+``x-keel-guard: injection=flag``) and sends; ``block`` refuses with ``prompt_injection_detected``,
+naming the rules that fired, never the text.
 """
 
 from __future__ import annotations
@@ -67,9 +70,11 @@ class InjectionGuardPolicy:
 
 
 def _untrusted_texts(call: Call) -> list[str]:
-    """User turns, tool results, and a rendered prompt's untrusted spans."""
+    """The user turns and tool results after the last assistant turn, and a rendered prompt's
+    untrusted spans."""
     messages = call.request.messages
-    texts = [message.text() for message in messages if message.role in _SCANNED_ROLES]
+    new = next((i + 1 for i in range(len(messages) - 1, -1, -1) if messages[i].role == "assistant"), 0)
+    texts = [message.text() for message in messages[new:] if message.role in _SCANNED_ROLES]
     for span in call.options.get("prompt_untrusted") or ():
         index = span.get("message")
         if isinstance(index, int) and 0 <= index < len(messages):

@@ -5,7 +5,8 @@ invisible ASCII; zero-width characters split words; Cyrillic look-alikes, leetsp
 letters disguise them; base64 and hex runs carry whole sentences. Each is undone and the phrase
 rules run again. A rule that fires only on an undone form is reported with the disguise
 (``override+homoglyphs``, ``override+base64``). Rules carry weights combined as independent
-evidence; ``flagged`` is ``score >= threshold``.
+evidence; ``flagged`` is ``score >= threshold``. Each rule is tried only where one of its matches
+could start (``_rule_index``), and each disguise is undone only where the text could hold one.
 
 No classifier: none that a package ships and that runs offline on CPU was found acceptable (see
 docs/decisions/0013-safety-detectors.md); the heuristics stand alone and their rates on the
@@ -19,11 +20,22 @@ from dataclasses import dataclass
 
 from ._injection_layout import STRUCTURE_RULES
 from ._injection_rules import PHRASE_RULES
-from ._normalize import changed_lines, decoded_payloads, fold, invisible_counts, reveal_tags, strip_invisible
+from ._normalize import (
+    decoded_payloads,
+    has_invisible,
+    invisible_counts,
+    obfuscations,
+    reveal_tags,
+    strip_invisible,
+)
+from ._rule_index import RuleIndex
 
 __all__ = ["DEFAULT_THRESHOLD", "InjectionScan", "scan"]
 
 DEFAULT_THRESHOLD = 0.5
+
+_ALL = RuleIndex(PHRASE_RULES + STRUCTURE_RULES)
+_PHRASES = RuleIndex(PHRASE_RULES)  # for the disguised forms
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,8 +67,8 @@ def scan(text: str, threshold: float = DEFAULT_THRESHOLD) -> InjectionScan:
     def add(name: str, weight: float) -> None:
         evidence[name] = max(weight, evidence.get(name, 0.0))
 
-    ascii_only = text.isascii()
-    if not ascii_only:
+    hidden = not text.isascii() and has_invisible(text)
+    if hidden:
         tags, zero_width, bidi = invisible_counts(text)
         if tags:
             add("tag_characters", 0.6)
@@ -66,28 +78,19 @@ def scan(text: str, threshold: float = DEFAULT_THRESHOLD) -> InjectionScan:
             add("bidi_controls", 0.3)
 
     lowered = text.lower()
-    _phrases(text, lowered, "", add)
-    for rule_name, weight, pattern, anchors in STRUCTURE_RULES:
-        if any(a in lowered for a in anchors) and pattern.search(text):
-            add(rule_name, weight)
+    for rule_name, weight, _, _ in _ALL.matching(text, lowered):
+        add(rule_name, weight)
 
-    visible = text if ascii_only else strip_invisible(text)
-    disguises = [(changed_lines(visible, fold(visible)), "obfuscation")]
-    if "1" in visible:
-        disguises.append((changed_lines(visible, fold(visible, one="l")), "obfuscation"))
-    if not ascii_only:
+    visible = strip_invisible(text) if hidden else text
+    disguises = [(variant, "obfuscation") for variant in obfuscations(visible)]
+    if hidden:
         disguises += [(reveal_tags(text), "tag_characters"), (visible, "zero_width")]
     disguises += [(payload, "encoded") for payload in decoded_payloads(visible)]
     for variant, disguise in disguises:
         if variant and variant != text:
-            _phrases(variant, variant.lower(), disguise, add)
+            for rule_name, weight, _, _ in _PHRASES.matching(variant, variant.lower()):
+                add(f"{rule_name}+{disguise}", weight)
 
     score = 1.0 - math.prod(1.0 - w for w in evidence.values())
     reasons = tuple(sorted(evidence, key=lambda name: -evidence[name]))
     return InjectionScan(round(score, 4), reasons, threshold)
-
-
-def _phrases(text: str, lowered: str, disguise: str, add: object) -> None:
-    for rule_name, weight, pattern, anchors in PHRASE_RULES:
-        if any(a in lowered for a in anchors) and pattern.search(text):
-            add(f"{rule_name}+{disguise}" if disguise else rule_name, weight)  # type: ignore[operator]
