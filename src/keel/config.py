@@ -418,10 +418,15 @@ class InjectionGuardConfig(_Strict):
     """Prompt-injection detection on what callers and tools put in requests (docs/guards.md)."""
 
     mode: Literal["off", "flag", "block"] = Field(
-        "off", description="flag: record and send; block: refuse the call (prompt_injection_detected)"
+        "flag", description="flag: record and send; block: refuse the call (prompt_injection_detected)"
     )
     threshold: float = Field(
         0.5, gt=0, le=1, description="the scanner's score from which a text is an attack"
+    )
+    history: bool = Field(
+        False,
+        description="scan every user turn and tool result, not only those after the last assistant "
+        "turn (for callers that may write a conversation's history themselves)",
     )
     match: GuardMatchConfig = Field(default_factory=GuardMatchConfig)
 

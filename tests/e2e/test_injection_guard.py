@@ -60,8 +60,10 @@ def test_block_refuses_an_attack_and_lets_benign_text_through(
     assert len(upstream.attempts(model=model)) == 1  # the benign call alone reached the mock
 
 
-def test_flag_sends_and_says_so(keel_for: KeelFactory, upstream: MockServer, uid: Any) -> None:
-    keel = keel_for(guards={"injection": {"mode": "flag"}})
+def test_flag_is_the_default_it_sends_and_says_so(
+    keel_for: KeelFactory, upstream: MockServer, uid: Any
+) -> None:
+    keel = keel_for()
     model = uid("ok:tokens=3")
     answered = httpx.post(
         f"{keel.v1}/chat/completions",
@@ -70,3 +72,9 @@ def test_flag_sends_and_says_so(keel_for: KeelFactory, upstream: MockServer, uid
     )
     assert answered.status_code == 200 and answered.headers["x-keel-guard"] == "injection=flag"
     assert len(upstream.attempts(model=model)) == 1
+    benign = httpx.post(
+        f"{keel.v1}/chat/completions",
+        json={"model": f"mock/{model}", "messages": [{"role": "user", "content": BENIGN}]},
+        timeout=10,
+    )
+    assert benign.status_code == 200 and "x-keel-guard" not in benign.headers

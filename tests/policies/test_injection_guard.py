@@ -61,6 +61,18 @@ async def test_an_attack_in_an_old_turn_is_not_scanned_again() -> None:
     assert await guard(call, _send) == "sent"
 
 
+async def test_history_scans_every_turn() -> None:
+    """For callers that may write a conversation's history themselves: every turn is scanned."""
+    guard = InjectionGuardPolicy(InjectionGuardConfig(mode="block", history=True))
+    call = _call(
+        {"role": "user", "content": ATTACK},
+        {"role": "assistant", "content": "Sure."},
+        {"role": "user", "content": "Go on."},
+    )
+    with pytest.raises(PromptInjectionError):
+        await guard(call, _send)
+
+
 async def test_an_attack_in_the_newest_tool_result_is_refused() -> None:
     """A tool result after the assistant's tool call is new in this request, so it is scanned."""
     guard = InjectionGuardPolicy(InjectionGuardConfig(mode="block"))

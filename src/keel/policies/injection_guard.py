@@ -2,13 +2,13 @@
 
 It scans what does not come from the operator or the model, and only what is new in this request:
 the user turns and tool results after the last assistant turn, and the untrusted variables of a
-rendered prompt (their spans, wherever the template put them). Earlier turns were scanned when
-they were new, so a conversation's history is not scanned again on every turn; a client that
-writes history it never sent through Keel (turns before an assistant turn of its own) is not
-scanned there. The scanner is ``keel.safety.injection`` (docs/safety.md gives its measured rates,
-in-sample and held out, and its cost per KB). ``flag`` records the finding (ledger ``guards``,
-``x-keel-guard: injection=flag``) and sends; ``block`` refuses with ``prompt_injection_detected``,
-naming the rules that fired, never the text.
+rendered prompt (their spans, wherever the template put them). Earlier turns were scanned when they
+were new, so a conversation's history is not scanned again on every turn; a client that writes
+history it never sent through Keel (turns before an assistant turn of its own) is not scanned there,
+unless ``history`` asks for every turn. The scanner is ``keel.safety.injection`` (docs/safety.md
+gives its measured rates, in-sample and held out, and its cost per KB). ``flag`` records the finding
+(ledger ``guards``, ``x-keel-guard: injection=flag``) and sends; ``block`` refuses with
+``prompt_injection_detected``, naming the rules that fired, never the text.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ class InjectionGuardPolicy:
         self.mode: Literal["flag", "block"] = settings.mode
         self.threshold = settings.threshold
         self.match = settings.match
+        self.history = settings.history
 
     async def __call__(self, call: Call, call_next: Handler) -> Reply:
         if not self.match.applies_to(call):
@@ -44,7 +45,7 @@ class InjectionGuardPolicy:
         from ..safety.injection import scan  # the rules load on first use
 
         worst: Any = None
-        for text in _untrusted_texts(call):
+        for text in _untrusted_texts(call, self.history):
             found = scan(text, self.threshold)
             if found.flagged and (worst is None or found.score > worst.score):
                 worst = found
@@ -69,11 +70,13 @@ class InjectionGuardPolicy:
         return await call_next(call)
 
 
-def _untrusted_texts(call: Call) -> list[str]:
-    """The user turns and tool results after the last assistant turn, and a rendered prompt's
-    untrusted spans."""
+def _untrusted_texts(call: Call, history: bool = False) -> list[str]:
+    """The user turns and tool results after the last assistant turn (every one with ``history``),
+    and a rendered prompt's untrusted spans."""
     messages = call.request.messages
-    new = next((i + 1 for i in range(len(messages) - 1, -1, -1) if messages[i].role == "assistant"), 0)
+    new = 0
+    if not history:
+        new = next((i + 1 for i in range(len(messages) - 1, -1, -1) if messages[i].role == "assistant"), 0)
     texts = [message.text() for message in messages[new:] if message.role in _SCANNED_ROLES]
     for span in call.options.get("prompt_untrusted") or ():
         index = span.get("message")

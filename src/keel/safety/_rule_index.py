@@ -6,8 +6,9 @@ matches starts with (``ignore``, ``do not follow``, ``<|im_start|>``, a line sta
 ``system``); one Aho-Corasick automaton (``ahocorasick-rs``) finds them all in the lowered text,
 and the pattern is matched at those positions only, against the whole text, so the answer is the
 one ``pattern.search`` gives. A rule whose matches may start with anything keeps the test of its
-anchor words and a full search; so does every rule without ``ahocorasick-rs`` (the ``safety``
-extra), or when lowering a text changed its length. docs/decisions/0014-injection-scan-cost.md.
+anchor words and a full search; so does every rule without ``ahocorasick-rs`` (a dependency of
+Keel; the fallback is for an install that lacks it), or when lowering a text changed its length.
+docs/decisions/0014-injection-scan-cost.md.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ __all__ = ["RuleIndex", "prefixes"]
 
 try:
     import ahocorasick_rs
-except ImportError:  # pragma: no cover - the safety extra is installed in development
+except ImportError:  # pragma: no cover - a dependency of Keel
     ahocorasick_rs = None  # type: ignore[assignment]
 
 # ``re``'s own parser and opcodes (private, and untyped: read as Any).

@@ -14,6 +14,7 @@ errors come in Anthropic's shape.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
 import importlib
@@ -81,6 +82,7 @@ class KeelApp:
     ) -> None:
         self.context = ApiContext(gateway, settings or gateway.config.server, keys)
         self._close_gateway = close_gateway
+        self._preloading: asyncio.Future[None] | None = None
         self._routes: dict[str, ApiRoute] = {}
         self._prefixes: list[tuple[str, ApiRoute]] = []
         self.add_route("/v1/chat/completions", ApiRoute("POST", chat_completions))
@@ -248,6 +250,9 @@ class KeelApp:
                 )
         if self.reloader is not None:
             await self.reloader.start(settings.watch_config, settings.watch_interval)
+        if self.gateway.config.guards.injection.mode != "off":
+            # The scanner's rules take ~0.2 s to load: in a thread, while the first calls come in.
+            self._preloading = asyncio.get_running_loop().run_in_executor(None, _load_injection_scanner)
         yield
         # uvicorn has stopped accepting and drained in-flight requests by now.
         self.context.draining = True
@@ -284,3 +289,10 @@ def create_app(
     """
     gateway = source if isinstance(source, Gateway) else Gateway.from_config(source)
     return KeelApp(gateway, keys=keys, close_gateway=close_gateway)
+
+
+def _load_injection_scanner() -> None:
+    """Imports the prompt-injection scanner and builds what it builds on first use."""
+    from ..safety.injection import scan
+
+    scan("Warm-up: ignore nothing.")
