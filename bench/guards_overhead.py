@@ -57,8 +57,11 @@ USER = (
 )
 
 
-def serve(workdir: Path, name: str, upstream: Upstream, path: str) -> tuple[subprocess.Popen[bytes], int]:
-    """``keel serve`` on a free port with Keel's defaults; every guard off when ``name`` is "off"."""
+def serve(
+    workdir: Path, name: str, upstream: Upstream, path: str, on_guards: dict | None = None
+) -> tuple[subprocess.Popen[bytes], int]:
+    """``keel serve`` on a free port with Keel's defaults (or ``on_guards``); every guard off when
+    ``name`` is "off"."""
     port = free_port()
     config = {
         "providers": {
@@ -67,7 +70,7 @@ def serve(workdir: Path, name: str, upstream: Upstream, path: str) -> tuple[subp
         "models": {"bench": "upstream/gpt-4o-mini"},
         "server": {"port": port},
         "database": f"sqlite:///{workdir}/{name}.db",
-        **({"guards": GUARDS_OFF} if name == "off" else {}),
+        **({"guards": GUARDS_OFF} if name == "off" else {"guards": on_guards} if on_guards else {}),
     }
     (workdir / f"{name}.yaml").write_text(json.dumps(config))
     process = subprocess.Popen(
@@ -93,6 +96,11 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--workload", choices=sorted(WORKLOADS), default="json")
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument(
+        "--on-guards",
+        type=json.loads,
+        help='the "on" server\'s guards section instead of the defaults (JSON), to price one guard',
+    )
     args = parser.parse_args()
     path, extra, expect = WORKLOADS[args.workload]
     workdir = Path(tempfile.mkdtemp(prefix="keel-bench-guards-"))
@@ -100,7 +108,7 @@ def main() -> None:
     messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": USER}]
     body.write_text(json.dumps({"model": "bench", "messages": messages, **extra}))
     with Upstream() as upstream:
-        servers = {name: serve(workdir, name, upstream, path) for name in ("on", "off")}
+        servers = {name: serve(workdir, name, upstream, path, args.on_guards) for name in ("on", "off")}
         try:
             for _, port in servers.values():  # warm up: imports, connection pools, detectors
                 wrk(port, body, expect, args.connections, 3, workdir)
