@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import functools
 import importlib
+import json
 import re
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
-__all__ = ["RuleIndex", "prefixes"]
+__all__ = ["PREFIX_TABLE", "RuleIndex", "prefixes", "read_prefixes", "table_key"]
 
 try:
     import ahocorasick_rs
@@ -41,12 +43,41 @@ _MAX_PREFIXES = 2048  # keys per rule, past which they are cut shorter
 _DEPTH = 8  # characters and repetitions followed into a pattern
 
 
+# What ``read_prefixes`` gives for each of the scanner's own rules, kept beside this module so that
+# start-up does not parse every pattern again (half of loading the scanner); written by
+# scripts/make_rule_prefixes.py, and tests/safety/test_rule_index.py checks it is up to date.
+PREFIX_TABLE = Path(__file__).with_name("_rule_prefixes.json")
+
+
 @functools.cache
 def prefixes(pattern: re.Pattern[str]) -> set[str] | None:
     """Lower-cased literals one of which starts every match of ``pattern`` (``_LINE_START`` first
     in one means "at a line's start"), or None if a match may start with anything."""
+    table = _prefix_table()
+    key = table_key(pattern)
+    if key not in table:
+        return read_prefixes(pattern)
+    kept = table[key]
+    return None if kept is None else set(kept)
+
+
+def read_prefixes(pattern: re.Pattern[str]) -> set[str] | None:
+    """``prefixes``, read from the pattern itself."""
     found = _starts(list(_p.parse(pattern.pattern, pattern.flags)), _DEPTH, at_start=True)
     return None if "" in found else found
+
+
+def table_key(pattern: re.Pattern[str]) -> str:
+    return f"{pattern.flags}:{pattern.pattern}"
+
+
+@functools.cache
+def _prefix_table() -> dict[str, list[str] | None]:
+    try:
+        table: dict[str, list[str] | None] = json.loads(PREFIX_TABLE.read_text(encoding="utf-8"))
+    except OSError:
+        return {}
+    return table
 
 
 def _starts(items: list[tuple[Any, Any]], depth: int, at_start: bool = False) -> set[str]:
