@@ -122,7 +122,7 @@ def answer_texts(response: ChatResponse) -> list[str]:
         message = choice.message
         if text := message.text():
             texts.append(text)
-        if refusal := getattr(message, "refusal", None):
+        if refusal := (message.model_extra or {}).get("refusal"):  # (getattr would raise inside)
             texts.append(refusal)
         for tool_call in message.tool_calls or ():
             if tool_call.function.arguments:
