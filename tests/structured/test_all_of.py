@@ -162,3 +162,24 @@ def test_conditions_on_one_property_s_value_become_cases_beside_them() -> None:
 )
 def test_conditions_that_are_not_cases_of_one_value_are_left_alone(conditions: list[Any]) -> None:
     assert "anyOf" not in merged({**KINDS, "allOf": conditions})
+
+
+def test_names_a_condition_requires_are_required_always() -> None:
+    """ "``schedule`` unless ``group``": the copy requires ``schedule`` (meets the condition either
+    way, so narrower); not where a condition has an ``else`` or its ``then`` says more than names."""
+    schema = {
+        "type": "object",
+        "properties": {"schedule": {"type": "string"}, "group": {"type": "string"}},
+        "required": ["ecosystem"],
+        "allOf": [
+            {"if": {"not": {"required": ["group"]}}, "then": {"required": ["schedule"], "$comment": "c"}}
+        ],
+    }
+    assert merged(schema)["required"] == ["ecosystem", "schedule"]
+    with_else = {**schema, "allOf": [{**schema["allOf"][0], "else": {"required": ["group"]}}]}
+    assert merged(with_else)["required"] == ["ecosystem"]
+    saying_more = {
+        **schema,
+        "allOf": [{"if": {"required": ["group"]}, "then": {"not": {"required": ["schedule"]}}}],
+    }
+    assert merged(saying_more)["required"] == ["ecosystem"]

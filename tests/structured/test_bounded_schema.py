@@ -56,19 +56,23 @@ def test_free_strings_get_a_length_and_shaped_ones_keep_theirs() -> None:
 
 
 def test_arrays_get_a_most_items_at_least_their_least() -> None:
-    """An array without ``maxItems`` gets one, raised to its ``minItems``; a tuple is left as it is."""
+    """An array without ``maxItems`` gets one, raised to its ``minItems``, and short scalars for
+    items of any kind (none nests without end); a tuple is left as it is."""
     out = bounded(NESTED)
     assert out["properties"]["tags"]["maxItems"] == ARRAY_ITEMS
     assert out["properties"]["tags"]["items"]["maxLength"] == STRING_LENGTH
     assert out["$defs"]["person"]["properties"]["aliases"]["maxItems"] == 6
     pair = {"type": "array", "prefixItems": [{"type": "string"}, {"type": "integer"}]}
     assert "maxItems" not in bounded(pair)
-    assert bounded({"type": "array", "maxItems": 10}) == {"type": "array", "maxItems": 10}
+    shaped = {"type": "array", "maxItems": 10, "items": {"type": "integer", "minimum": 0, "maximum": 9}}
+    assert bounded(shaped) == shaped
+    free = bounded({"type": "array", "items": {}})["items"]  # items of any kind: short scalars
+    assert free["type"] == ["string", "integer", "boolean", "null"] and free["maxLength"] == STRING_LENGTH
 
 
 def test_objects_are_closed_only_where_no_valid_value_is_lost() -> None:
-    """``additionalProperties: false`` is added to an object that lists its properties and takes any
-    others (unsaid, ``true`` or ``{}``), not to one whose other properties are shaped, that is part
+    """``additionalProperties: false`` is added to an object that lists its properties and takes
+    others (unsaid, ``true``, ``{}`` or a schema), not to a map that lists none, one that is part
     of an ``allOf`` it cannot be merged into (directly or through a definition another schema
     extends), or that needs more properties than it can list."""
     assert bounded(NESTED)["additionalProperties"] is False
@@ -76,8 +80,8 @@ def test_objects_are_closed_only_where_no_valid_value_is_lost() -> None:
     assert bounded({"properties": {"a": {}}, "additionalProperties": True})["additionalProperties"] is False
     patterned = {"properties": {"a": {}}, "patternProperties": {"^x-": {"type": "string"}}}
     out = bounded(patterned)
-    assert out["additionalProperties"] is False  # keys matching the pattern are still taken
-    assert out["patternProperties"]["^x-"]["maxLength"] == STRING_LENGTH
+    assert out["additionalProperties"] is False
+    assert "patternProperties" not in out  # closed: keys only the pattern took are left out
     extended = {
         "$defs": {"base": {"properties": {"id": {"type": "integer"}}, "additionalProperties": False}},
         "allOf": [{"$ref": "#/$defs/base"}, {"properties": {"name": {"type": "string"}}}],
@@ -89,7 +93,8 @@ def test_objects_are_closed_only_where_no_valid_value_is_lost() -> None:
     assert bounded({"type": ["object", "null"]})["additionalProperties"] is False
     assert bounded({"type": "object", "minProperties": 1}) == {"type": "object", "minProperties": 1}
     typed_values = {"properties": {"a": {}}, "additionalProperties": {"type": "string"}}
-    assert bounded(typed_values)["additionalProperties"] == {"type": "string", "maxLength": STRING_LENGTH}
+    assert bounded(typed_values)["additionalProperties"] is False  # keys beside `a` are left out
+    assert bounded({"additionalProperties": {"type": "string"}})["additionalProperties"]["maxLength"] == 32
 
 
 def test_a_name_a_combinator_needs_is_listed_and_the_object_closed() -> None:
@@ -251,3 +256,25 @@ def test_what_the_bounded_copy_accepts_the_original_accepts(instance: dict[str, 
     """Values valid under the copy are valid under the original (the copy only narrows)."""
     jsonschema.validate(instance, bounded(NESTED))
     jsonschema.validate(instance, NESTED)
+
+
+def test_members_of_an_object_s_parts_are_never_closed_on_their_own() -> None:
+    """Dependabot's update: a closed object whose ``allOf`` holds a ``oneOf`` of ``directory`` or
+    ``directories``. Each branch is part of the object: closed to its one name it would shut out
+    every other (llguidance: "required property is unsatisfiable")."""
+    schema = {
+        "type": "object",
+        "properties": {
+            "ecosystem": {"type": "string"},
+            "directory": {"type": "string"},
+            "dirs": {"type": "array"},
+        },
+        "required": ["ecosystem"],
+        "additionalProperties": False,
+        "allOf": [
+            {"oneOf": [{"properties": {"directory": {}}, "required": ["directory"]}, {"required": ["dirs"]}]}
+        ],
+    }
+    branches = bounded(schema)["allOf"][0]["oneOf"]
+    assert not any("additionalProperties" in branch for branch in branches)
+    jsonschema.validate({"ecosystem": "pip", "directory": "/"}, bounded(schema))

@@ -77,6 +77,7 @@ class _Merger:
         if isinstance(node.get("allOf"), list) and not self._pointed_into(f"{at}/allOf"):
             node = self._merge(node) or node
             node = _with_cases(node)
+        node = _with_conditional_required(node)
         out: dict[str, Any] = {}
         for key, value in node.items():
             if key in _SUBSCHEMA_MAPS and isinstance(value, dict):
@@ -190,6 +191,34 @@ def _with_cases(node: dict[str, Any]) -> dict[str, Any]:
         ]
         cases.append({**then, "properties": properties, "required": required})
     return {**node, "anyOf": cases}
+
+
+def _with_conditional_required(node: dict[str, Any]) -> dict[str, Any]:
+    """``node`` requiring the names its conditions' ``then``s require (Dependabot's "``schedule``
+    unless ``multi-ecosystem-group``", pyproject's "``version`` unless dynamic"): a grammar cannot
+    carry a condition, and a name always there meets it either way — this only narrows. Only for an
+    object that lists properties, no ``else``, no ``anyOf`` of cases, and ``then``s that say
+    nothing but which names they require and describe."""
+    if not isinstance(node.get("properties"), dict) or "anyOf" in node or "oneOf" in node:
+        return node
+    listed = node.get("allOf")
+    members: list[Any] = listed if isinstance(listed, list) else []
+    conditions = [m for m in (node, *members) if isinstance(m, dict) and "if" in m and "then" in m]
+    names: list[str] = []
+    for condition in conditions:
+        then = condition["then"]
+        if "else" in condition or not isinstance(then, dict):
+            return node
+        if any(key not in ("required", "properties") and not _note(key) for key in then):
+            return node
+        names += [name for name in then.get("required") or () if isinstance(name, str)]
+    required = list(node.get("required") or [])
+    added = [name for name in dict.fromkeys(names) if name not in required]
+    return {**node, "required": [*required, *added]} if added else node
+
+
+def _note(key: str) -> bool:
+    return key in _NOTES or key.startswith("$$")
 
 
 def _condition(member: Any) -> tuple[str, Any, dict[str, Any]] | None:

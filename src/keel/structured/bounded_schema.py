@@ -98,9 +98,9 @@ class _Bounder:
                 out[key] = [
                     self.visit(item, f"{at}/items/{i}", in_all_of=False) for i, item in enumerate(out[key])
                 ]
-        # a member of an object that lists properties is part of that object: closing the member
-        # would shut out the object's own properties (the object is closed instead)
-        shared = bool(out.get("properties"))
+        # a member of an object that lists properties (or of a part of one) is part of that object:
+        # closing the member would shut out the object's own properties (the object is closed instead)
+        shared = bool(out.get("properties")) or in_all_of
         for key in _MANY:
             if isinstance(out.get(key), list):
                 part = key == "allOf" or (shared and key in ("anyOf", "oneOf"))
@@ -135,6 +135,10 @@ class _Bounder:
                 out["maxItems"] = min(1, out.get("maxItems", 1))  # one item is always unique
             elif "maxItems" not in out:
                 out["maxItems"] = max(self.array_items, _int(out.get("minItems")))
+            if _blank(out.get("items", {})) and not any(
+                key in out for key in ("contains", "prefixItems", "$ref")
+            ):
+                out["items"] = self.scalar()  # items of any kind: short scalars, so none nests without end
         if "object" in kinds and not in_all_of:
             self._close(out, at, None if needed is None else set(needed))
         if out.get("type") == "number":
@@ -142,6 +146,11 @@ class _Bounder:
         elif kinds & {"integer", "number"}:
             out.update(integer_range(out, LARGEST))
         return out
+
+    def scalar(self) -> dict[str, Any]:
+        """What an array whose items may be anything holds in the copy: a short scalar."""
+        kinds = ["string", "integer", "boolean", "null"]
+        return {"type": kinds, "maxLength": self.string_length, "minimum": -LARGEST, "maximum": LARGEST}
 
     def _close(self, out: dict[str, Any], at: str, needed: set[str] | None) -> None:
         """Close ``out`` (an object) to the properties it lists where no instance needs others, keep
@@ -152,6 +161,8 @@ class _Bounder:
         if _closable(out, needed):
             out["additionalProperties"] = False
         closed = out.get("additionalProperties") is False and isinstance(out.get("properties"), dict)
+        if closed and out["properties"] and _int(out.get("minProperties")) <= len(out["properties"]):
+            out.pop("patternProperties", None)  # closed: keys only a pattern took are left out (narrower)
         # with pattern properties a dropped name could match a pattern instead, and be let through
         if closed and needed is not None and "patternProperties" not in out:
             pointed = {
@@ -227,11 +238,15 @@ def _types(schema: dict[str, Any]) -> set[str]:
 
 def _closable(schema: dict[str, Any], needed: set[str] | None) -> bool:
     """Whether closing an object to the properties it lists leaves its instances possible: it lists
-    some, takes any others (``additionalProperties`` unsaid, ``true`` or ``{}``), and every name it
-    or its combinators require or describe (``needed``) is among them. Closing only ever narrows:
-    what is lost are instances with other keys, none of them needed."""
+    some, takes others (``additionalProperties`` unsaid, ``true``, ``{}``, or a schema beside listed
+    properties, as GitLab's jobs beside its keywords), and every name it or its combinators require
+    or describe (``needed``) is among them. Closing only ever narrows: what is lost are instances
+    with other keys, none of them needed."""
     properties = schema.get("properties", {})
-    if not isinstance(properties, dict) or needed is None or not _takes_any_other(schema):
+    if not isinstance(properties, dict) or needed is None or "$ref" in schema:
+        return False
+    others = schema.get("additionalProperties", True)
+    if not (_takes_any_other(schema) or (properties and isinstance(others, dict))):
         return False
     if not properties and not ("patternProperties" in schema and not needed):
         return False
