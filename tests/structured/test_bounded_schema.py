@@ -50,13 +50,14 @@ def test_free_strings_get_a_length_and_shaped_ones_keep_theirs() -> None:
     assert out["free"]["maxLength"] == STRING_LENGTH
     assert out["long"]["maxLength"] == 100  # never below the schema's own minimum
     assert out["short"] == {"type": "string", "maxLength": 5}
+    assert bounded({"type": "string", "maxLength": 500})["maxLength"] == STRING_LENGTH  # lowered
     assert not any("maxLength" in out[name] for name in ("date", "code", "kind"))
     assert out["maybe"]["maxLength"] == STRING_LENGTH
     assert out["link"]["maxLength"] == STRING_LENGTH  # a format llama.cpp does not spell out
 
 
 def test_arrays_get_a_most_items_at_least_their_least() -> None:
-    """An array without ``maxItems`` gets one, raised to its ``minItems``, and short scalars for
+    """An array gets ``maxItems: 3`` (or lower, as it says), raised to its ``minItems``, and short scalars for
     items of any kind (none nests without end); a tuple is left as it is."""
     out = bounded(NESTED)
     assert out["properties"]["tags"]["maxItems"] == ARRAY_ITEMS
@@ -65,7 +66,7 @@ def test_arrays_get_a_most_items_at_least_their_least() -> None:
     pair = {"type": "array", "prefixItems": [{"type": "string"}, {"type": "integer"}]}
     assert "maxItems" not in bounded(pair)
     shaped = {"type": "array", "maxItems": 10, "items": {"type": "integer", "minimum": 0, "maximum": 9}}
-    assert bounded(shaped) == shaped
+    assert bounded(shaped) == {**shaped, "maxItems": ARRAY_ITEMS}  # a long maxItems is lowered too
     free = bounded({"type": "array", "items": {}})["items"]  # items of any kind: short scalars
     assert free["type"] == ["string", "integer", "boolean", "null"] and free["maxLength"] == STRING_LENGTH
 

@@ -124,17 +124,19 @@ class _Bounder:
         kinds = _types(out)
         if (
             "string" in kinds
-            and not any(key in out for key in ("maxLength", *_SHAPED))
+            and not any(key in out for key in _SHAPED)
             and out.get("format") not in _GRAMMAR_FORMATS
         ):
-            out["maxLength"] = max(self.string_length, _int(out.get("minLength")))
+            most = max(self.string_length, _int(out.get("minLength")))  # a long maxLength is lowered too
+            out["maxLength"] = min(out["maxLength"], most) if _is_int(out.get("maxLength")) else most
         if "string" in kinds and isinstance(out.get("pattern"), str):
             out["pattern"] = bounded_pattern(out["pattern"], self.string_length) or out["pattern"]
         if "array" in kinds and not _is_tuple(out):
             if out.get("uniqueItems") is True and _int(out.get("minItems")) <= 1:
                 out["maxItems"] = min(1, out.get("maxItems", 1))  # one item is always unique
-            elif "maxItems" not in out:
-                out["maxItems"] = max(self.array_items, _int(out.get("minItems")))
+            else:  # a long maxItems is lowered too
+                most = max(self.array_items, _int(out.get("minItems")))
+                out["maxItems"] = min(out["maxItems"], most) if _is_int(out.get("maxItems")) else most
             if _blank(out.get("items", {})) and not any(
                 key in out for key in ("contains", "prefixItems", "$ref")
             ):
@@ -341,6 +343,10 @@ def _is_tuple(schema: dict[str, Any]) -> bool:
 
 def _escaped(name: str) -> str:
     return name.replace("~", "~0").replace("/", "~1")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _int(value: Any) -> int:

@@ -41,7 +41,7 @@ def compact_grammar(schema: dict[str, Any]) -> str | None:
 # grammar leaves them to the check of the answer.
 _UNCHECKED = frozenset(
     {"if", "then", "else", "not", "dependencies", "dependentRequired", "dependentSchemas"}
-    | {"propertyNames", "uniqueItems"}
+    | {"propertyNames", "uniqueItems", "contains"}
 )
 # Formats the runtime's llguidance spells out (its build is older than the library's: ``uri`` is
 # unknown there, and llama.cpp then answers unconstrained); any other is a free string to the
@@ -49,7 +49,7 @@ _UNCHECKED = frozenset(
 _FORMATS = frozenset({"date-time", "time", "date", "duration", "email", "hostname", "ipv4", "ipv6", "uuid"})
 _MAPS = ("properties", "patternProperties", "$defs", "definitions")
 _LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
-_ONE = ("items", "additionalItems", "additionalProperties", "contains", "propertyNames", "unevaluatedItems")
+_ONE = ("items", "additionalItems", "additionalProperties", "unevaluatedItems")
 
 
 def _for_llguidance(schema: Any) -> Any:
@@ -61,9 +61,14 @@ def _for_llguidance(schema: Any) -> Any:
     for key, value in schema.items():
         if key in _UNCHECKED or (key == "format" and value not in _FORMATS):
             continue
+        if key == "pattern" and isinstance(value, str) and not _regex_compiles(value):
+            continue  # a look-around, say: any string to the grammar, as to llama.cpp's converter
         if key in ("minProperties", "maxProperties") and not _all_required(schema):
             continue  # llguidance counts properties only where every listed one is required
-        if key in _MAPS and isinstance(value, dict):
+        if key == "patternProperties" and isinstance(value, dict):
+            # a pattern it cannot read is left out: keys it took then go to additionalProperties
+            out[key] = {name: _for_llguidance(sub) for name, sub in value.items() if _regex_compiles(name)}
+        elif key in _MAPS and isinstance(value, dict):
             out[key] = {name: _for_llguidance(sub) for name, sub in value.items()}
         elif (key in _LISTS and isinstance(value, list)) or (key == "items" and isinstance(value, list)):
             out[key] = [_for_llguidance(sub) for sub in value]
@@ -130,6 +135,19 @@ def _subschemas(schema: dict[str, Any]) -> list[tuple[str, Any]]:
         elif key in _ONE:
             found.append((key, value))
     return found
+
+
+@functools.lru_cache(maxsize=1024)
+def _regex_compiles(pattern: str) -> bool:
+    """Whether llguidance reads ``pattern`` (no look-around, no back-reference, …)."""
+    try:
+        from llguidance import LLMatcher
+    except ImportError:
+        return False
+    schema = orjson.dumps({"type": "string", "pattern": pattern}).decode()
+    return not LLMatcher.validate_grammar(
+        LLMatcher.grammar_from_lark("%llguidance {}\nstart: %json " + schema)
+    )
 
 
 @functools.lru_cache(maxsize=256)
