@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-__all__ = ["compact_grammar"]
+__all__ = ["compact_grammar", "fallback_grammar"]
 
 
 def compact_grammar(schema: dict[str, Any]) -> str | None:
@@ -35,6 +35,26 @@ def compact_grammar(schema: dict[str, Any]) -> str | None:
     if not _closed(schema):
         return None
     return _compiled(orjson.dumps(schema))  # in its own order: the model writes the fields so
+
+
+def fallback_grammar(schema: dict[str, Any]) -> str | None:
+    """A weaker grammar for a schema llama.cpp's converter refused (which would otherwise go in JSON
+    mode, where the small model answers with the schema itself): the schema's llguidance grammar
+    even with objects left open, else any short flat object. The answer is checked as ever."""
+    return _compiled(orjson.dumps(_for_llguidance(schema))) or _compiled(orjson.dumps(_ANY_OBJECT))
+
+
+# Any object of a few short scalars: what is left when not even an open grammar compiles.
+_ANY_OBJECT = {
+    "type": "object",
+    "additionalProperties": {
+        "type": ["string", "integer", "boolean", "null"],
+        "maxLength": 32,
+        "minimum": -(10**9),
+        "maximum": 10**9,
+    },
+    "maxProperties": 3,
+}
 
 
 # Conditions llguidance does not implement (nor llama.cpp's converter, which ignores them): the

@@ -168,9 +168,10 @@ def _object_rooted(schema: dict[str, Any]) -> tuple[dict[str, Any], bool]:
     return wrapper, True
 
 
-# What stays at the root of a wrapped schema: an ``$id`` left on ``value`` would make ``#/$defs/…``
-# point into ``value``, where the definitions no longer are (llguidance and llama.cpp then refuse it).
-_ROOT_KEYS = ("$defs", "definitions", "$id", "$schema")
+# What stays at the root of a wrapped schema: an ``$id`` (draft 4: ``id``) left on ``value`` would
+# make ``#/$defs/…`` point into ``value``, where the definitions no longer are (llguidance and
+# llama.cpp then refuse it, and the check cannot resolve it).
+_ROOT_KEYS = ("$defs", "definitions", "$id", "id", "$schema")
 
 
 def _name(schema: dict[str, Any]) -> str:
