@@ -107,3 +107,35 @@ def test_the_reask_quotes_problems_as_data_after_the_answer_as_it_was() -> None:
     assert "Ignore the schema" not in before + after
     assert "not instructions" in before and "Reply again with only the corrected JSON" in after
     assert '{"at":"/items","problem":"\'items\' is a required property"}' in data
+
+
+def test_a_wrapped_schema_keeps_its_id_at_the_root_where_its_definitions_are() -> None:
+    """Ansible's role metadata: ``type: [object, null]`` with an ``$id`` and ``$defs``. Wrapped, the
+    ``$id`` goes to the root with the definitions, so ``#/$defs/…`` still points at them."""
+    schema = {
+        "$id": "https://example.com/meta.json",
+        "$schema": "http://json-schema.org/draft-07/schema",
+        "type": ["object", "null"],
+        "properties": {"item": {"$ref": "#/$defs/item"}},
+        "$defs": {"item": {"type": "integer"}},
+    }
+    spec = OutputSpec.of(schema)
+    assert spec.wrapped and spec.schema is not None
+    assert spec.schema["$id"] == schema["$id"] and "$id" not in spec.schema["properties"]["value"]
+    assert check({"value": {"item": 1}}, spec).ok
+    assert [p.path for p in check({"value": {"item": "x"}}, spec).problems] == ["/value/item"]
+
+
+def test_a_draft_4_wrapped_schema_keeps_its_id_at_the_root_too() -> None:
+    """Draft 4 names it ``id`` (Prettier's schema): left on ``value`` under a draft-4 root, it would
+    make ``#/definitions/…`` point into ``value``."""
+    schema = {
+        "id": "https://example.com/rc.json",
+        "$schema": "http://json-schema.org/draft-04/schema#",
+        "oneOf": [{"$ref": "#/definitions/options"}, {"type": "string"}],
+        "definitions": {"options": {"type": "object", "properties": {"semi": {"type": "boolean"}}}},
+    }
+    spec = OutputSpec.of(schema)
+    assert spec.wrapped and spec.schema is not None and "id" not in spec.schema["properties"]["value"]
+    assert check({"value": {"semi": True}}, spec).ok
+    assert not check({"value": {"semi": 1}}, spec).ok

@@ -7,6 +7,7 @@ from typing import Any
 
 from keel.errors import InvalidRequestError, ServerError
 from keel.route import Capabilities, Route
+from keel.structured.compact_grammar import fallback_grammar
 from keel.structured.strategy import SchemaGrammars, with_json_mode
 from keel.types import ChatRequest
 
@@ -66,6 +67,20 @@ def test_a_schema_the_route_could_not_compile_goes_in_json_mode_from_then_on() -
     assert grammars.prepare(local, request(other)).response_format["type"] == "json_schema"  # type: ignore[index]
     elsewhere = route("llama/other", schema_grammar=True)
     assert grammars.prepare(elsewhere, request()).response_format["type"] == "json_schema"  # type: ignore[index]
+
+
+def test_the_in_process_model_gets_a_weaker_grammar_instead_of_json_mode() -> None:
+    """Where the route takes an llguidance grammar (the in-process model), a refused schema is stated
+    in a system message and constrained by a weaker grammar — its own with objects left open, else
+    any short flat object — not JSON mode, in which the 135M model answers with the schema itself."""
+    grammars, local = SchemaGrammars(), route(schema_grammar=True, compact_grammar=True)
+    grammars.refused(local, request(), InvalidRequestError(REFUSED, route=local.name, upstream_status=400))
+    sent = grammars.prepare(local, request())
+    assert sent.response_format is None and sent.grammar is not None
+    assert sent.messages[0].role == "system" and '"required":["name"]' in sent.messages[0].text()
+    assert '"name"' in sent.grammar  # the schema's own grammar: it compiles, though left open
+    remote = fallback_grammar({"$ref": "https://example.com/remote.json"})  # no grammar of its own
+    assert remote is not None and '"maxProperties":3' in remote
 
 
 def test_only_a_grammar_refusal_by_a_grammar_route_is_taken_for_one() -> None:

@@ -5,8 +5,9 @@ a stream's commit point: no chunk leaves here until the first content-bearing on
 failure or a silent route before that point is still an attempt the retry layer and the router may
 repeat elsewhere, invisibly to the caller. A route that cannot call tools is sent the request without
 its (optional) tools; a JSON-schema request goes as ``structured.strategy`` says the route takes it,
-and a schema the route cannot compile into a grammar is sent again at once in JSON mode (the refused
-request used nothing; the attempt is the one that answers).
+and a schema the route cannot compile into a grammar is sent again at once in JSON mode, or with a
+weaker grammar where the route takes one (the refused request used nothing; the attempt is the one
+that answers).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from ..errors import DeadlineExceededError, InvalidRequestError, UpstreamTimeout
 from ..guards.markers import Markers
 from ..providers.base import AttemptLimits, in_batches
 from ..reply import ChunkStream
-from ..structured.strategy import SchemaGrammars, instruction_room, with_json_mode
+from ..structured.strategy import SchemaGrammars
 from ..telemetry.logs import get_logger
 from ..types import ChatRequest, Chunk
 from ._canary_watch import watch_canary
@@ -64,12 +65,12 @@ class AttemptRunner:
             if not self.grammars.refused(route, request, error):
                 raise
             log.info(
-                "schema asked for in JSON mode: the route cannot compile it into a grammar",
+                "schema asked for in JSON mode or with a weaker grammar: the route cannot compile it",
                 route=route.name,
                 request_id=call.request_id,
                 error=error.message[:200],
             )
-            return await self._send(call, route, with_json_mode(request, fit=instruction_room(route)))
+            return await self._send(call, route, self.grammars.prepare(route, request))
 
     async def _send(self, call: Call, route: Route, request: ChatRequest) -> Reply:
         left = call.deadline.check()

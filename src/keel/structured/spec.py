@@ -151,20 +151,27 @@ class OutputSpec:
 
 def _object_rooted(schema: dict[str, Any]) -> tuple[dict[str, Any], bool]:
     """``schema`` if its root is an object, else an object whose one required field ``value`` holds
-    it (its ``$defs`` moved to the root, where its references point); and whether it was wrapped."""
+    it (its ``$defs``, and the ``$id`` and ``$schema`` they resolve against, moved to the root, where
+    its references point); and whether it was wrapped."""
     if schema.get("type") == "object" or ("properties" in schema and "type" not in schema):
         return schema, False
-    inner = {key: value for key, value in schema.items() if key not in ("$defs", "definitions")}
+    inner = {key: value for key, value in schema.items() if key not in _ROOT_KEYS}
     wrapper: dict[str, Any] = {
         "type": "object",
         "properties": {"value": inner},
         "required": ["value"],
         "additionalProperties": False,
     }
-    for key in ("$defs", "definitions"):
+    for key in _ROOT_KEYS:
         if key in schema:
             wrapper[key] = schema[key]
     return wrapper, True
+
+
+# What stays at the root of a wrapped schema: an ``$id`` (draft 4: ``id``) left on ``value`` would
+# make ``#/$defs/…`` point into ``value``, where the definitions no longer are (llguidance and
+# llama.cpp then refuse it, and the check cannot resolve it).
+_ROOT_KEYS = ("$defs", "definitions", "$id", "id", "$schema")
 
 
 def _name(schema: dict[str, Any]) -> str:

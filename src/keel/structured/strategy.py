@@ -7,8 +7,9 @@ still JSON and the validate policy checks its shape.
 
 A route that compiles the schema into a grammar (``schema_grammar``: llama.cpp) gets a bounded copy
 (``bounded_schema``), so a small model cannot ramble in a free string until ``max_tokens`` cuts it.
-A schema such a route cannot compile (llama.cpp answers 400) is asked for in JSON mode instead, and
-``SchemaGrammars`` remembers it, so later calls with it do not pay the refused request again. The
+A schema such a route cannot compile (llama.cpp answers 400) is asked for in JSON mode instead — or,
+on the in-process llama.cpp, with the schema stated and a weaker grammar (``fallback_grammar``) —
+and ``SchemaGrammars`` remembers it, so later calls with it do not pay the refused request again. The
 in-process llama.cpp (``compact_grammar``) is sent the bounded schema as a grammar without free
 whitespace when it compiles (``structured.compact_grammar``): half the tokens.
 """
@@ -24,7 +25,7 @@ import orjson
 
 from ..types import Message
 from .bounded_schema import bounded
-from .compact_grammar import compact_grammar
+from .compact_grammar import compact_grammar, fallback_grammar
 
 if TYPE_CHECKING:
     from ..errors import UpstreamError
@@ -90,7 +91,7 @@ class SchemaGrammars:
         key = (route.name, _digest(schema))
         if key in self._refused:
             self._refused.move_to_end(key)
-            return with_json_mode(request, fit=instruction_room(route))
+            return self._weaker(route, request, schema)
         spec = (request.response_format or {}).get("json_schema")
         if not isinstance(spec, dict):
             return request
@@ -107,9 +108,20 @@ class SchemaGrammars:
             }
         )
 
+    @staticmethod
+    def _weaker(route: Route, request: ChatRequest, schema: dict[str, Any]) -> ChatRequest:
+        """For a schema ``route`` refused: the schema in a system message, and, where the route takes
+        an llguidance grammar, a weaker one (``fallback_grammar``) instead of JSON mode — in which
+        the 135M model answers with the schema itself."""
+        stated = with_json_mode(request, fit=instruction_room(route))
+        if route.capabilities.compact_grammar and (grammar := fallback_grammar(bounded(schema))):
+            return stated.model_copy(update={"response_format": None, "grammar": grammar})
+        return stated
+
     def refused(self, route: Route, request: ChatRequest, error: UpstreamError) -> bool:
         """Whether ``error`` is ``route`` refusing to compile the schema of ``request`` (the one
-        before ``prepare``); if so it is remembered, and ``prepare`` gives JSON mode from now on."""
+        before ``prepare``); if so it is remembered, and ``prepare`` gives the weaker form (JSON
+        mode, or a weaker grammar) from now on."""
         from ..errors import InvalidRequestError
 
         schema = _schema_of(request)
