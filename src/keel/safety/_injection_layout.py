@@ -6,17 +6,18 @@ from __future__ import annotations
 import re
 
 from ._injection_rules import Rule, anchored
+from ._lazy_pattern import LazyPattern
 
 __all__ = ["STRUCTURE_RULES"]
 
 _I = re.IGNORECASE | re.MULTILINE
 
 
-def _r(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern, _I)
+def _r(pattern: str) -> LazyPattern:
+    return LazyPattern(pattern, _I)
 
 
-_STRUCTURE: tuple[tuple[str, float, re.Pattern[str]], ...] = (
+_STRUCTURE: tuple[tuple[str, float, LazyPattern], ...] = (
     (
         "chat_template",
         0.8,

@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import re
 
+from ._lazy_pattern import LazyPattern
+
 __all__ = ["PHRASE_RULES", "Rule", "anchored"]
 
 # (name, weight, pattern, anchors): the pattern runs only on text whose lower case holds an anchor.
-Rule = tuple[str, float, re.Pattern[str], tuple[str, ...]]
+Rule = tuple[str, float, LazyPattern, tuple[str, ...]]
 
 _I = re.IGNORECASE | re.MULTILINE
 
 
-def _r(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern, _I)
+def _r(pattern: str) -> LazyPattern:
+    return LazyPattern(pattern, _I)
 
 
 _OBJECTS_EN = (
@@ -31,7 +33,7 @@ _QUALIFIERS_EN = (
 )
 
 # Rules over the words of the text (run on the text as written and on its folded forms).
-_PHRASE: tuple[tuple[str, float, re.Pattern[str]], ...] = (
+_PHRASE: tuple[tuple[str, float, LazyPattern], ...] = (
     (
         "override",
         0.9,
@@ -455,7 +457,7 @@ _PHRASE_ANCHORS: tuple[tuple[str, ...], ...] = (
 
 
 def anchored(
-    rules: tuple[tuple[str, float, re.Pattern[str]], ...], anchors: tuple[tuple[str, ...], ...]
+    rules: tuple[tuple[str, float, LazyPattern], ...], anchors: tuple[tuple[str, ...], ...]
 ) -> tuple[Rule, ...]:
     assert len(rules) == len(anchors)
     return tuple(

@@ -21,6 +21,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from ._lazy_pattern import LazyPattern
+
 __all__ = ["PREFIX_TABLE", "RuleIndex", "prefixes", "read_prefixes", "table_key"]
 
 try:
@@ -32,7 +34,8 @@ except ImportError:  # pragma: no cover - a dependency of Keel
 _p: Any = importlib.import_module("re._parser")
 _c: Any = importlib.import_module("re._constants")
 
-Rule = tuple[str, float, re.Pattern[str], tuple[str, ...]]
+Rule = tuple[str, float, LazyPattern, tuple[str, ...]]
+Pattern = re.Pattern[str] | LazyPattern
 
 # The automaton reads every whitespace character but the newline as a space, so that ``\s`` in a
 # prefix is two keys, not thirty.
@@ -50,7 +53,7 @@ PREFIX_TABLE = Path(__file__).with_name("_rule_prefixes.json")
 
 
 @functools.cache
-def prefixes(pattern: re.Pattern[str]) -> set[str] | None:
+def prefixes(pattern: Pattern) -> set[str] | None:
     """Lower-cased literals one of which starts every match of ``pattern`` (``_LINE_START`` first
     in one means "at a line's start"), or None if a match may start with anything."""
     table = _prefix_table()
@@ -61,13 +64,13 @@ def prefixes(pattern: re.Pattern[str]) -> set[str] | None:
     return None if kept is None else set(kept)
 
 
-def read_prefixes(pattern: re.Pattern[str]) -> set[str] | None:
+def read_prefixes(pattern: Pattern) -> set[str] | None:
     """``prefixes``, read from the pattern itself."""
     found = _starts(list(_p.parse(pattern.pattern, pattern.flags)), _DEPTH, at_start=True)
     return None if "" in found else found
 
 
-def table_key(pattern: re.Pattern[str]) -> str:
+def table_key(pattern: Pattern) -> str:
     return f"{pattern.flags}:{pattern.pattern}"
 
 
