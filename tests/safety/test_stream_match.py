@@ -9,8 +9,9 @@ import pytest
 
 from keel.safety.stream_match import StreamMatch, StreamMatcher
 
+KEY = "sk" + "-abc123def456ghi789"  # put together, so no committed line reads as a live key
 TEXT = (
-    "The answer mentions Project Falcon twice: project falcon. Then a key sk-abc123def456ghi789 "
+    "The answer mentions Project Falcon twice: project falcon. Then a key " + KEY + " "
     "and the word forbidden, and falconry (not a whole word)."
 )
 
@@ -45,7 +46,7 @@ def test_matches_are_the_same_however_the_stream_is_cut() -> None:
     assert [(m.name, m.text) for m in expected] == [
         ("project falcon", "Project Falcon"),
         ("project falcon", "project falcon"),
-        ("openai_key", "sk-abc123def456ghi789"),
+        ("openai_key", KEY),
         ("forbidden", "forbidden"),
     ]
     assert all(TEXT[m.start : m.end] == m.text for m in expected)
