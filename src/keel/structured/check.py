@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 
+from ._all_of import resolve
 from .spec import OutputSpec
 
 __all__ = ["Checked", "Problem", "check", "schema_problems", "unresolved_refs"]
@@ -77,7 +78,7 @@ def unresolved_refs(schema: Any) -> list[str]:
     def walk(node: Any) -> None:
         if isinstance(node, dict):
             ref = node.get("$ref")
-            if isinstance(ref, str) and ref.startswith("#/") and not _points_somewhere(schema, ref):
+            if isinstance(ref, str) and ref.startswith("#/") and resolve(schema, ref) is None:
                 missing.append(ref)
             for child in node.values():
                 walk(child)
@@ -87,19 +88,6 @@ def unresolved_refs(schema: Any) -> list[str]:
 
     walk(schema)
     return missing
-
-
-def _points_somewhere(schema: Any, ref: str) -> bool:
-    node = schema
-    for raw in ref[2:].split("/"):
-        part = raw.replace("~1", "/").replace("~0", "~")
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            node = node[int(part)]
-        else:
-            return False
-    return True
 
 
 def _schema_problems(value: Any, schema: dict[str, Any]) -> tuple[Problem, ...]:
