@@ -105,7 +105,9 @@ class Markers:
             sent.insert(0, added)
         update: dict[str, Any] = {"messages": sent}
         if request.native is not None:
-            update["native"] = _native(request, changed, added, note, wrap, spotlight.tool_results)
+            update["native"] = _native(
+                request.native, request.native_format, changed, added, note, wrap, spotlight.tool_results
+            )
         return Marked(request.model_copy(update=update), canary)
 
     def counted_body(
@@ -122,10 +124,7 @@ class Markers:
         if plan is None:
             return body
         wrap, _, note = plan
-        request = ChatRequest.model_construct(
-            model=model, messages=[], native=body, native_format="anthropic"
-        )
-        return _native(request, {}, None, note, wrap, self.spotlight.tool_results)
+        return _native(body, "anthropic", {}, None, note, wrap, self.spotlight.tool_results)
 
     def _plan(
         self,
@@ -228,7 +227,8 @@ def _appended(content: Any, note: str) -> Any:
 
 
 def _native(
-    request: ChatRequest,
+    native: dict[str, Any],
+    native_format: str | None,
     changed: dict[int, Message],
     added: Message | None,
     note: str,
@@ -236,9 +236,9 @@ def _native(
     tool_results: bool,
 ) -> dict[str, Any]:
     """The client's own body with the attempt's markers (see the module docstring)."""
-    body = dict(request.native or {})
+    body = dict(native)
     turns = list(body.get("messages") or ())
-    if request.native_format != "anthropic":  # OpenAI's: one message for each canonical one
+    if native_format != "anthropic":  # OpenAI's: one message for each canonical one
         for index, message in changed.items():
             turns[index] = message.wire()
         if added is not None:

@@ -18,15 +18,15 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 from ..errors import DeadlineExceededError, InvalidRequestError, UpstreamTimeoutError
-from ..guards.markers import Markers
+from ..guards.markers import CanaryScanner, Markers
 from ..providers.base import AttemptLimits, in_batches
 from ..reply import ChunkStream
 from ..structured.strategy import SchemaGrammars
 from ..telemetry.logs import get_logger
 from ..types import ChatRequest, Chunk
-from ._canary_watch import watch_canary
 from ._read_watch import ReadWatch
 from ._tools import drops_tools, without_tools
+from .output_guard import GuardWatch
 
 if TYPE_CHECKING:
     from ..call import Call
@@ -51,8 +51,9 @@ class AttemptRunner:
             marked = self.markers.apply(call, request)
             request = marked.request
             if marked.canary is not None:
-                reply = await self._attempt(call, route, request)
-                return watch_canary(call, reply, marked.canary, self.markers.canary.mode)
+                # The answer is watched for this attempt's canary, complete or as it streams.
+                scanner = CanaryScanner(marked.canary, self.markers.canary.mode)
+                return GuardWatch(call, [scanner]).watch(await self._attempt(call, route, request))
         return await self._attempt(call, route, request)
 
     async def _attempt(self, call: Call, route: Route, request: ChatRequest) -> Reply:

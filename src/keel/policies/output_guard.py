@@ -45,15 +45,7 @@ class OutputGuardPolicy:
             return await call_next(call)
         request = call.request  # the caller's own: what a PII guard does not count as a leak
         reply = await call_next(call)
-        watch = GuardWatch(call, [guard.scanner(request) for guard in chosen])
-        if isinstance(reply, ChunkStream):
-            reply.inspect(watch)
-            return reply
-        for text in answer_texts(reply):
-            watch.feed(text)
-            if watch.error is not None:
-                raise watch.error
-        return reply
+        return GuardWatch(call, [guard.scanner(request) for guard in chosen]).watch(reply)
 
 
 class GuardWatch:
@@ -65,6 +57,21 @@ class GuardWatch:
         self.call = call
         self.scanners = scanners
         self.error: BaseException | None = None  # an OutputGuardError once a block guard fires
+
+    def watch(self, reply: Reply) -> Reply:
+        """``reply`` under watch: a stream checked as it is delivered; a complete answer now.
+
+        Raises:
+            OutputGuardError: a complete answer a ``block`` guard stops.
+        """
+        if isinstance(reply, ChunkStream):
+            reply.inspect(self)
+            return reply
+        for text in answer_texts(reply):
+            self.feed(text)
+            if self.error is not None:
+                raise self.error
+        return reply
 
     def check(self, batch: list[Chunk]) -> int | None:
         """The index of the first chunk of ``batch`` a ``block`` guard stops, or None."""
