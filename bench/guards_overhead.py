@@ -23,18 +23,15 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
-from metrics_overhead import KEEL, WORKLOADS, measure, wrk  # noqa: E402
-from upstream import Upstream, free_port  # noqa: E402
+from metrics_overhead import WORKLOADS, interleaved_rounds, serve_keel  # noqa: E402
+from upstream import Upstream  # noqa: E402
 
 GUARDS_OFF = {
     "output": [],
@@ -57,38 +54,6 @@ USER = (
 )
 
 
-def serve(
-    workdir: Path, name: str, upstream: Upstream, path: str, on_guards: dict | None = None
-) -> tuple[subprocess.Popen[bytes], int]:
-    """``keel serve`` on a free port with Keel's defaults (or ``on_guards``); every guard off when
-    ``name`` is "off"."""
-    port = free_port()
-    config = {
-        "providers": {
-            "upstream": {"kind": "openai", "base_url": f"{upstream.base}{path}/v1", "api_key": "sk-bench"}
-        },
-        "models": {"bench": "upstream/gpt-4o-mini"},
-        "server": {"port": port},
-        "database": f"sqlite:///{workdir}/{name}.db",
-        **({"guards": GUARDS_OFF} if name == "off" else {"guards": on_guards} if on_guards else {}),
-    }
-    (workdir / f"{name}.yaml").write_text(json.dumps(config))
-    process = subprocess.Popen(
-        [KEEL, "serve", "--config", str(workdir / f"{name}.yaml"), "--log-level", "warning"],
-        stdout=subprocess.DEVNULL,
-        stderr=(workdir / f"{name}.log").open("wb"),
-    )
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
-                return process, port
-        except OSError:
-            if time.monotonic() > deadline or process.poll() is not None:
-                raise RuntimeError(f"keel serve ({name}) did not start; see {workdir / name}.log") from None
-            time.sleep(0.05)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=6)
@@ -108,23 +73,15 @@ def main() -> None:
     messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": USER}]
     body.write_text(json.dumps({"model": "bench", "messages": messages, **extra}))
     with Upstream() as upstream:
-        servers = {name: serve(workdir, name, upstream, path, args.on_guards) for name in ("on", "off")}
+        on_guards = {"guards": args.on_guards} if args.on_guards else {}
+        servers = {
+            name: serve_keel(
+                workdir, name, upstream, path, {"guards": GUARDS_OFF} if name == "off" else on_guards
+            )
+            for name in ("on", "off")
+        }
         try:
-            for _, port in servers.values():  # warm up: imports, connection pools, detectors
-                wrk(port, body, expect, args.connections, 3, workdir)
-            rounds = []
-            for number in range(args.rounds):
-                order = ("on", "off") if number % 2 == 0 else ("off", "on")
-                figures = {name: measure(*servers[name], args, body, expect, workdir) for name in order}
-                figures["ratio"] = figures["on"]["cpu_ms_per_request"] / figures["off"]["cpu_ms_per_request"]
-                rounds.append(figures)
-                on, off = figures["on"], figures["off"]
-                print(
-                    f"round {number + 1} ({' → '.join(order)}): CPU ms/request defaults "
-                    f"{on['cpu_ms_per_request']:.4f}, off {off['cpu_ms_per_request']:.4f}, "
-                    f"ratio {figures['ratio']:.3f}; req/s defaults {on['rps']:.0f}, off {off['rps']:.0f}",
-                    flush=True,
-                )
+            rounds = interleaved_rounds(servers, args, body, expect, workdir, ("defaults", "off"))
         finally:
             for process, _ in servers.values():
                 process.terminate()

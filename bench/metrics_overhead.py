@@ -45,10 +45,11 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
-def serve(
-    workdir: Path, name: str, upstream: Upstream, path: str, metrics: bool
+def serve_keel(
+    workdir: Path, name: str, upstream: Upstream, path: str, settings: dict
 ) -> tuple[subprocess.Popen[bytes], int]:
-    """``keel serve`` on a free port with Keel's defaults (ledger, breakers, in-memory state)."""
+    """``keel serve`` on a free port with Keel's defaults (ledger, breakers, in-memory state) and
+    ``settings`` (top-level config sections) over them."""
     port = free_port()
     config = {
         "providers": {
@@ -61,7 +62,7 @@ def serve(
         "models": {"bench": "upstream/gpt-4o-mini"},
         "server": {"port": port},
         "database": f"sqlite:///{workdir}/{name}.db",
-        "metrics": {"enabled": metrics},
+        **settings,
     }
     (workdir / f"{name}.yaml").write_text(json.dumps(config))
     process = subprocess.Popen(
@@ -121,6 +122,35 @@ def scraped_requests(port: int) -> float:
     )
 
 
+def interleaved_rounds(
+    servers: dict[str, tuple[subprocess.Popen[bytes], int]],
+    args: argparse.Namespace,
+    body: Path,
+    expect: str,
+    workdir: Path,
+    words: tuple[str, str] = ("on", "off"),
+) -> list[dict]:
+    """Warms both servers ("on" and "off") up, then measures them in ``args.rounds`` rounds, in the
+    order on → off, then off → on, alternately; each round's figures and its ratio on/off, printed
+    as they come (``words`` name the two servers in the lines)."""
+    for _, port in servers.values():  # warm up: imports, connection pools, caches
+        wrk(port, body, expect, args.connections, 3, workdir)
+    rounds = []
+    for number in range(args.rounds):
+        order = ("on", "off") if number % 2 == 0 else ("off", "on")
+        figures = {name: measure(*servers[name], args, body, expect, workdir) for name in order}
+        figures["ratio"] = figures["on"]["cpu_ms_per_request"] / figures["off"]["cpu_ms_per_request"]
+        rounds.append(figures)
+        on, off = figures["on"], figures["off"]
+        print(
+            f"round {number + 1} ({' → '.join(order)}): CPU ms/request {words[0]} "
+            f"{on['cpu_ms_per_request']:.4f}, {words[1]} {off['cpu_ms_per_request']:.4f}, "
+            f"on/off {figures['ratio']:.3f}; req/s {words[0]} {on['rps']:.0f}, {words[1]} {off['rps']:.0f}",
+            flush=True,
+        )
+    return rounds
+
+
 def observing_cost_us(number: int = 50_000) -> float:
     """Microseconds of CPU that observing one answered call takes (``telemetry.calls``), timed
     in this process on a ledger record like the benchmark's: the figure least disturbed by load."""
@@ -158,23 +188,12 @@ def main() -> None:
         json.dumps({"model": "bench", "messages": [{"role": "user", "content": "Say hello."}], **extra})
     )
     with Upstream() as upstream:
-        servers = {name: serve(workdir, name, upstream, path, name == "on") for name in ("on", "off")}
+        servers = {
+            name: serve_keel(workdir, name, upstream, path, {"metrics": {"enabled": name == "on"}})
+            for name in ("on", "off")
+        }
         try:
-            for _, port in servers.values():  # warm up: imports, connection pools, caches
-                wrk(port, body, expect, args.connections, 3, workdir)
-            rounds = []
-            for number in range(args.rounds):
-                order = ("on", "off") if number % 2 == 0 else ("off", "on")
-                figures = {name: measure(*servers[name], args, body, expect, workdir) for name in order}
-                figures["ratio"] = figures["on"]["cpu_ms_per_request"] / figures["off"]["cpu_ms_per_request"]
-                rounds.append(figures)
-                on, off = figures["on"], figures["off"]
-                print(
-                    f"round {number + 1} ({' → '.join(order)}): CPU ms/request on "
-                    f"{on['cpu_ms_per_request']:.4f}, off {off['cpu_ms_per_request']:.4f}, "
-                    f"on/off {figures['ratio']:.3f}; req/s on {on['rps']:.0f}, off {off['rps']:.0f}",
-                    flush=True,
-                )
+            rounds = interleaved_rounds(servers, args, body, expect, workdir)
             served = sum(r["on"]["requests"] for r in rounds)
             counted = scraped_requests(servers["on"][1])
         finally:

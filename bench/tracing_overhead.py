@@ -21,51 +21,18 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
-from metrics_overhead import KEEL, WORKLOADS, measure, wrk  # noqa: E402
-from upstream import Upstream, free_port  # noqa: E402
+from metrics_overhead import WORKLOADS, interleaved_rounds, serve_keel  # noqa: E402
+from upstream import Upstream  # noqa: E402
 
 TRACING = {"enabled": True, "exporter": "none"}
-
-
-def serve(
-    workdir: Path, name: str, upstream: Upstream, path: str, tracing: dict
-) -> tuple[subprocess.Popen[bytes], int]:
-    """``keel serve`` on a free port with Keel's defaults, traced when ``name`` is "on"."""
-    port = free_port()
-    config = {
-        "providers": {
-            "upstream": {"kind": "openai", "base_url": f"{upstream.base}{path}/v1", "api_key": "sk-bench"}
-        },
-        "models": {"bench": "upstream/gpt-4o-mini"},
-        "server": {"port": port},
-        "database": f"sqlite:///{workdir}/{name}.db",
-        "tracing": tracing if name == "on" else {"enabled": False},
-    }
-    (workdir / f"{name}.yaml").write_text(json.dumps(config))
-    process = subprocess.Popen(
-        [KEEL, "serve", "--config", str(workdir / f"{name}.yaml"), "--log-level", "warning"],
-        stdout=subprocess.DEVNULL,
-        stderr=(workdir / f"{name}.log").open("wb"),
-    )
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
-                return process, port
-        except OSError:
-            if time.monotonic() > deadline or process.poll() is not None:
-                raise RuntimeError(f"keel serve ({name}) did not start; see {workdir / name}.log") from None
-            time.sleep(0.05)
 
 
 def tracing_cost_us(number: int = 20_000) -> float:
@@ -125,23 +92,18 @@ def main() -> None:
         json.dumps({"model": "bench", "messages": [{"role": "user", "content": "Say hello."}], **extra})
     )
     with Upstream() as upstream:
-        servers = {name: serve(workdir, name, upstream, path, args.tracing) for name in ("on", "off")}
+        servers = {
+            name: serve_keel(
+                workdir,
+                name,
+                upstream,
+                path,
+                {"tracing": args.tracing if name == "on" else {"enabled": False}},
+            )
+            for name in ("on", "off")
+        }
         try:
-            for _, port in servers.values():  # warm up: imports, connection pools, caches
-                wrk(port, body, expect, args.connections, 3, workdir)
-            rounds = []
-            for number in range(args.rounds):
-                order = ("on", "off") if number % 2 == 0 else ("off", "on")
-                figures = {name: measure(*servers[name], args, body, expect, workdir) for name in order}
-                figures["ratio"] = figures["on"]["cpu_ms_per_request"] / figures["off"]["cpu_ms_per_request"]
-                rounds.append(figures)
-                on, off = figures["on"], figures["off"]
-                print(
-                    f"round {number + 1} ({' → '.join(order)}): CPU ms/request traced "
-                    f"{on['cpu_ms_per_request']:.4f}, untraced {off['cpu_ms_per_request']:.4f}, "
-                    f"on/off {figures['ratio']:.3f}; req/s traced {on['rps']:.0f}, untraced {off['rps']:.0f}",
-                    flush=True,
-                )
+            rounds = interleaved_rounds(servers, args, body, expect, workdir, ("traced", "untraced"))
         finally:
             for process, _ in servers.values():
                 process.terminate()
