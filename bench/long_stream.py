@@ -241,6 +241,7 @@ SHAPES = [(LONG, 0), (SHORT, 0), (LONG, PACE_MS), (SHORT, PACE_MS), (RATE_TOKENS
 
 FLOOR = "floor (uvicorn+aiohttp relay, no parsing)"
 RAW_FLOOR = "raw floor (asyncio Protocol byte relay)"
+LEAN_FLOOR = "lean floor (asyncio Protocol relay that parses each event)"
 
 
 @dataclass
@@ -285,13 +286,14 @@ def floor(executable: str, mock_port: int) -> Target:
     return Target(FLOOR, f"http://127.0.0.1:{port}/v1", process, aliases=False)
 
 
-def raw_floor(executable: str, mock_port: int) -> Target:
+def raw_floor(executable: str, mock_port: int, parse: bool = False) -> Target:
     """bench/raw_relay.py (bytes from socket to socket) in front of the mock."""
     python = str(Path(executable).with_name("python"))
     script = str(Path(__file__).resolve().with_name("raw_relay.py"))
     port = free_port()
-    process = start([python, script, "--upstream", f"127.0.0.1:{mock_port}", "--port", str(port)], port)
-    return Target(RAW_FLOOR, f"http://127.0.0.1:{port}/v1", process, aliases=False)
+    args = [python, script, "--upstream", f"127.0.0.1:{mock_port}", "--port", str(port)]
+    process = start([*args, "--parse"] if parse else args, port)
+    return Target(LEAN_FLOOR if parse else RAW_FLOOR, f"http://127.0.0.1:{port}/v1", process, aliases=False)
 
 
 def measure(
@@ -503,6 +505,11 @@ def main() -> None:
         action="store_true",
         help="add bench/raw_relay.py (bytes socket to socket, no HTTP stack) as one more target",
     )
+    parser.add_argument(
+        "--floor-lean",
+        action="store_true",
+        help="add bench/raw_relay.py --parse (bytes socket to socket, each event parsed) as one more target",
+    )
     options = parser.parse_args()
     names = options.scenarios.split(",")
     unknown = [name for name in names if name not in SCENARIOS]
@@ -522,6 +529,8 @@ def main() -> None:
             targets.append(floor(executables[0], mock_port))
         if options.floor_raw:
             targets.append(raw_floor(executables[0], mock_port))
+        if options.floor_lean:
+            targets.append(raw_floor(executables[0], mock_port, parse=True))
         for name in names:
             everything.append(run_scenario(SCENARIOS[name], options, client, targets, mock.pid))
     finally:

@@ -16,6 +16,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from orjson import loads
+
+PARSE = False
 
 
 class _Upstream(asyncio.Protocol):
@@ -27,10 +30,43 @@ class _Upstream(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]  # uvloop's is no asyncio.Transport subclass
+        if PARSE:
+            import httptools
+            self.parser = httptools.HttpResponseParser(self)
+            self.buf = b""
+            self.parts = []
+            self.tail = ""
 
     def data_received(self, data: bytes) -> None:
         assert self.client.transport is not None
+        if PARSE:
+            self.parser.feed_data(data)
         self.client.transport.write(data)
+
+    def on_body(self, body: bytes) -> None:
+        buf = self.buf + body if self.buf else body
+        while (i := buf.find(b"\n\n")) >= 0:
+            event = buf[:i]
+            buf = buf[i + 2 :]
+            if event.startswith(b"data: {"):
+                obj = loads(event[6:])
+                choices = obj.get("choices")
+                if choices:
+                    first = choices[0]
+                    delta = first.get("delta")
+                    text = delta.get("content") if delta else None
+                    if text:
+                        self.parts.append(text)
+                        window = (self.tail + text).lower()
+                        if "ref-0123456789abcdef" in window:
+                            raise RuntimeError
+                        self.tail = window[-24:]
+                    first.get("finish_reason")
+                obj.get("usage")
+        self.buf = buf
+
+    def on_message_complete(self) -> None:
+        self.parts = []
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.client.upstream is self:
@@ -94,7 +130,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--upstream", required=True, help="host:port every connection is relayed to")
     parser.add_argument("--port", type=int, default=4300)
+    parser.add_argument("--parse", action="store_true", help="also parse each event as a gateway must")
     args = parser.parse_args()
+    global PARSE
+    PARSE = args.parse
     host, port = args.upstream.rsplit(":", 1)
 
     async def serve() -> None:
