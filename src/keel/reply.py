@@ -8,6 +8,7 @@ the caller read to the last chunk, the upstream broke, or the caller walked away
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -156,15 +157,103 @@ class ChunkStream:
         except BaseException as exc:  # cancellation: the caller went away mid-read
             await self._finish("cancelled", exc)
             raise
+        if self._inspectors:
+            batch = self._inspected(batch)
+            if not batch:
+                await self._stop()
+        return batch
+
+    def _inspected(self, batch: list[Chunk]) -> list[Chunk]:
+        """``batch`` as far as the inspectors let it through (``_stopped_by`` set if they cut it)."""
         for inspector in self._inspectors:
             cut = inspector.check(batch)
             if cut is not None:
                 self._stopped_by = inspector
-                batch = batch[:cut]
-                if not batch:
-                    await self._stop()
-                break
+                return batch[:cut]
         return batch
+
+    async def relay(self, write: Callable[[list[Chunk]], bool]) -> None:
+        """Deliver batches to ``write`` straight from the upstream connection's callback, as they
+        arrive, for as long as ``write`` returns True (its client can take more) and the source can
+        give them without waiting; return when it cannot, at once if the source has no such lane.
+
+        The caller then reads on with ``next_batch()``, which delivers whatever made the lane stop
+        (the stream's end, an error, an inspector's cut, a read that ran out of time). A paced stream
+        so costs no task wake-up per chunk. ``write`` must not raise; it is called only while this
+        coroutine waits, so a cancellation (the client went away) stops the lane as well.
+        """
+        if self.end is not None or self._stopped_by is not None or self._at < len(self._queued):
+            return
+        open_lane = getattr(self._source, "open_lane", None)
+        if open_lane is None:
+            return
+        handed_over: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        inspected = self._inspected if self._inspectors else None
+        add = self._assembler.add
+
+        busy = again = False  # on_data called again while it runs (reading can resume the connection)
+
+        def on_data() -> None:
+            nonlocal busy, again
+            if handed_over.done():
+                return
+            if busy:
+                again = True  # what this call brought is taken before the running one returns
+                return
+            busy = True
+            try:
+                while True:
+                    again = False
+                    batch = lane.take()
+                    if not batch:
+                        if batch is None:
+                            break
+                        if again:
+                            continue
+                        return  # nothing complete yet: wait for more bytes
+                    if inspected is not None:
+                        batch = inspected(batch)
+                        if not batch:
+                            break
+                    for chunk in batch:
+                        add(chunk)
+                    self._delivered += len(batch)
+                    if not write(batch) or self._stopped_by is not None:
+                        break
+                    if not again:
+                        return  # one read brings what arrived: the buffer is empty until the next
+            except Exception as error:
+                lane.close_lane(on_data)
+                handed_over.set_exception(error)
+                return
+            finally:
+                busy = False
+            lane.close_lane(on_data)
+            handed_over.set_result(None)
+
+        lane = open_lane(on_data)
+        if lane is None:
+            return
+        try:
+            on_data()  # what arrived while the last batch was being written
+            if not handed_over.done():
+                await lane.wait(handed_over)
+            elif handed_over.exception() is not None:
+                await handed_over
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a fault of Keel's own in the lane: the stream fails as a read would
+            lane.close_lane(on_data)
+            close = getattr(self._source, "aclose", None)
+            if close is not None:
+                await close()
+            error = self._interrupted(exc) if self._delivered else exc
+            await self._finish("failed", error)
+            if error is exc:
+                raise
+            raise error from exc
+        finally:
+            lane.close_lane(on_data)
 
     async def _stop(self) -> None:
         """End the stream as its inspector said: close the source, fail with the inspector's error."""

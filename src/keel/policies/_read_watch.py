@@ -59,6 +59,12 @@ class ReadWatch:
             self._arm(due)
         return task.cancelling()
 
+    def extend(self, due: float) -> None:
+        """The read under way may now last until ``due`` (loop time); nothing if none is under way.
+        Called from a callback (no task of its own): the timer re-arms itself when it fires."""
+        if self._due:
+            self._due = due
+
     def stop(self) -> None:
         """The read has ended (however it ended)."""
         self._due = 0.0

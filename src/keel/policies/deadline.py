@@ -17,14 +17,14 @@ import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
-from ..errors import DeadlineExceededError, InvalidRequestError, UpstreamTimeoutError
+from ..errors import InvalidRequestError
 from ..guards.markers import CanaryScanner, Markers
 from ..providers.base import AttemptLimits, in_batches
 from ..reply import ChunkStream
 from ..structured.strategy import SchemaGrammars
 from ..telemetry.logs import get_logger
 from ..types import ChatRequest, Chunk
-from ._read_watch import ReadWatch
+from ._committed import CommittedBatches, timed_out
 from ._tools import drops_tools, without_tools
 from .output_guard import GuardWatch
 
@@ -83,7 +83,7 @@ class AttemptRunner:
                 async with asyncio.timeout(budget):
                     return await route.provider.chat(request, route, limits)
             except TimeoutError:
-                raise _timed_out(call, route, "attempt", budget) from None
+                raise timed_out(call, route, "attempt", budget) from None
         return await self._stream(call, route, request, limits, budget)
 
     async def _stream(
@@ -102,12 +102,12 @@ class AttemptRunner:
                         break
         except TimeoutError:
             await source.aclose()  # type: ignore[attr-defined]
-            raise _timed_out(call, route, "first_token", first_token) from None
+            raise timed_out(call, route, "first_token", first_token) from None
         except BaseException:
             await source.aclose()  # type: ignore[attr-defined]
             raise
         model = held[0].model if held else route.upstream_model
-        return ChunkStream(batches=_committed(call, route, held, source, ends_at, budget), model=model)
+        return ChunkStream(batches=CommittedBatches(call, route, held, source, ends_at, budget), model=model)
 
 
 def _batches(route: Route, request: ChatRequest, limits: AttemptLimits) -> AsyncIterator[list[Chunk]]:
@@ -117,50 +117,3 @@ def _batches(route: Route, request: ChatRequest, limits: AttemptLimits) -> Async
     if batches is not None:
         return batches(request, route, limits)
     return in_batches(provider.stream(request, route, limits))
-
-
-async def _committed(
-    call: Call,
-    route: Route,
-    held: list[Chunk],
-    source: AsyncIterator[list[Chunk]],
-    ends_at: float,
-    budget: float,
-) -> AsyncIterator[list[Chunk]]:
-    """The held-back chunks, then the rest as they arrive, each read within the idle timeout and the
-    attempt's end (``ends_at``, ``budget`` seconds after it began), watched by one timer."""
-    idle = route.timeouts.idle
-    watch = ReadWatch()
-    try:
-        if held:
-            yield held
-        while True:
-            left = ends_at - time.monotonic()
-            wait = min(idle, left)
-            if wait <= 0:
-                raise _timed_out(call, route, "attempt", budget)
-            cancelling = watch.start(wait)
-            try:
-                batch = await source.__anext__()
-            except StopAsyncIteration:
-                return
-            except asyncio.CancelledError:
-                if not watch.expired(cancelling):
-                    raise
-                phase, limit = ("idle", idle) if wait == idle else ("attempt", budget)
-                raise _timed_out(call, route, phase, limit) from None
-            finally:
-                watch.stop()
-            yield batch
-    finally:
-        watch.close()
-        await source.aclose()  # type: ignore[attr-defined]
-
-
-def _timed_out(call: Call, route: Route, phase: str, seconds: float) -> Exception:
-    """The call's deadline if that is what ran out, else the route's own (silent-route) timeout."""
-    if call.deadline.remaining() <= 0.001:
-        return DeadlineExceededError(f"the call's deadline ran out waiting for {route.name}")
-    return UpstreamTimeoutError(
-        f"no {phase.replace('_', ' ')} within {seconds:g}s", phase=phase, route=route.name
-    )

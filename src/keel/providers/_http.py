@@ -12,6 +12,7 @@ import aiohttp
 
 from ..errors import ConnectError, MalformedResponseError, UpstreamError, UpstreamTimeoutError
 from ..telemetry.propagation import with_trace_context
+from ._lane import lane_connector
 
 __all__ = [
     "SessionPool",
@@ -28,7 +29,7 @@ ErrorMapper = Callable[..., UpstreamError]
 
 def new_session(*, pool_size: int = 256) -> aiohttp.ClientSession:
     """A pooled session with no timeouts of its own: the deadline policy owns time."""
-    connector = aiohttp.TCPConnector(limit=pool_size, limit_per_host=pool_size, ttl_dns_cache=300)
+    connector = lane_connector(limit=pool_size, limit_per_host=pool_size, ttl_dns_cache=300)
     return aiohttp.ClientSession(
         connector=connector,
         timeout=aiohttp.ClientTimeout(total=None),

@@ -20,6 +20,7 @@ from ..telemetry.logs import get_logger
 from ..telemetry.propagation import send_upstream, trace_context
 from ..types import ChatRequest, ChatResponse, Chunk
 from .context import ApiContext
+from .direct_body import DirectBody
 from .disconnect import cancel_on_disconnect
 from .exchange import Exchange
 from .one_shot import RouteAnswer
@@ -132,12 +133,22 @@ async def _pump(ex: Exchange, stream: ChunkStream, first: list[Chunk], frames: S
     read waits until ``send`` took the last."""
     send = ex.send
     encode = frames.chunk
+    direct = DirectBody.of(send)
+
+    def write(batch: list[Chunk]) -> bool:
+        assert direct is not None
+        return direct.write(
+            encode(batch[0]) if len(batch) == 1 else b"".join([encode(chunk) for chunk in batch])
+        )
+
     batch = first
     try:
         while True:
             body = encode(batch[0]) if len(batch) == 1 else b"".join([encode(chunk) for chunk in batch])
             if body:
                 await send({"type": "http.response.body", "body": body, "more_body": True})
+            if direct is not None and direct.ready():
+                await stream.relay(write)  # the chunks that come while the client keeps up
             try:
                 batch = await stream.next_batch()
             except StopAsyncIteration:
