@@ -364,17 +364,22 @@ class Chunk:
 
     def deltas(self) -> list[tuple[int, dict[str, Any], str | None]]:
         """``(index, delta, finish_reason)`` per choice, the delta as a wire dict (tool calls too)."""
+        raw = self._raw
         if self._choices is None:
-            return [
-                (c.get("index") or 0, c.get("delta") or {}, c.get("finish_reason")) for c in self._raw or ()
-            ]
+            if raw and len(raw) == 1:  # the usual chunk: one choice
+                c = raw[0]
+                return [(c.get("index") or 0, c.get("delta") or {}, c.get("finish_reason"))]
+            return [(c.get("index") or 0, c.get("delta") or {}, c.get("finish_reason")) for c in raw or ()]
         return [(c.index, c.delta.wire(), c.finish_reason) for c in self._choices]
 
     @property
     def text(self) -> str:
         """The text this chunk adds."""
+        raw = self._raw
         if self._choices is None:
-            return "".join((c.get("delta") or {}).get("content") or "" for c in self._raw or ())
+            if raw and len(raw) == 1:  # the usual chunk: one choice
+                return (raw[0].get("delta") or {}).get("content") or ""
+            return "".join((c.get("delta") or {}).get("content") or "" for c in raw or ())
         return "".join(choice.delta.content or "" for choice in self._choices)
 
     def bears_content(self) -> bool:
@@ -392,10 +397,12 @@ class Chunk:
 
     def finishes(self) -> list[tuple[int, str]]:
         """``(index, finish_reason)`` of each choice this chunk finishes."""
+        raw = self._raw
         if self._choices is None:
-            return [
-                (c.get("index") or 0, c["finish_reason"]) for c in self._raw or () if c.get("finish_reason")
-            ]
+            if raw and len(raw) == 1:  # the usual chunk: one choice, most often unfinished
+                c = raw[0]
+                return [(c.get("index") or 0, c["finish_reason"])] if c.get("finish_reason") else []
+            return [(c.get("index") or 0, c["finish_reason"]) for c in raw or () if c.get("finish_reason")]
         return [(c.index, c.finish_reason) for c in self._choices if c.finish_reason]
 
     def tool_argument_deltas(self) -> list[tuple[int, int, str]]:

@@ -108,8 +108,7 @@ class CommittedBatches:
         when only reading may go on."""
         batch = self._source.take()  # type: ignore[attr-defined]
         if batch:
-            now = self._began = time.monotonic()
-            self._watch.extend(self._due(now)[0])
+            self._began = time.monotonic()  # the timer asks for the read's end when it fires
         return batch
 
     async def wait(self, handed_over: asyncio.Future[None]) -> None:
@@ -118,7 +117,7 @@ class CommittedBatches:
         assert self._began is not None
         due = self._due(self._began)[0]
         watch = self._watch
-        cancelling = watch.start(due - time.monotonic())
+        cancelling = watch.start(due - time.monotonic(), self._left)
         try:
             await handed_over
         except asyncio.CancelledError:
@@ -126,6 +125,11 @@ class CommittedBatches:
                 raise
         finally:
             watch.stop()
+
+    def _left(self) -> float:
+        """Seconds the lane's read under way has left (it began at the last batch delivered)."""
+        assert self._began is not None
+        return self._due(self._began)[0] - time.monotonic()
 
     def close_lane(self, on_data: Callable[[], None]) -> None:
         """Detach ``on_data`` from the connection (if still attached)."""

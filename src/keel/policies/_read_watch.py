@@ -10,7 +10,7 @@ end. Time spent between reads (the client taking the last chunks) is never count
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import TypeVar
 
 __all__ = ["ReadWatch"]
@@ -21,7 +21,7 @@ T = TypeVar("T")
 class ReadWatch:
     """Bounds ``read(source, wait)`` calls of one stream, one at a time, with a single timer."""
 
-    __slots__ = ("_due", "_fired", "_handle", "_loop", "_task", "_when")
+    __slots__ = ("_due", "_fired", "_handle", "_loop", "_renew", "_task", "_when")
 
     def __init__(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -30,6 +30,7 @@ class ReadWatch:
         self._due = 0.0  # when the read under way must have ended; 0 between reads
         self._task: asyncio.Task[object] | None = None
         self._fired = False
+        self._renew: Callable[[], float] | None = None
 
     async def read(self, source: AsyncIterator[T], wait: float) -> T:
         """``source``'s next item, or ``TimeoutError`` if it takes more than ``wait`` seconds.
@@ -48,22 +49,17 @@ class ReadWatch:
         finally:
             self.stop()
 
-    def start(self, wait: float) -> int:
+    def start(self, wait: float, renew: Callable[[], float] | None = None) -> int:
         """A read begins in the current task and must end within ``wait`` seconds; returns what
-        ``expired`` needs (the task's pending cancellations)."""
+        ``expired`` needs (the task's pending cancellations). ``renew()``, if given, says how many
+        seconds the read has left when the timer fires (a wait that progress may extend)."""
         due = self._loop.time() + wait
         task = asyncio.current_task(self._loop)  # with the loop: no get_running_loop (a getpid call)
         assert task is not None
-        self._due, self._task, self._fired = due, task, False
+        self._due, self._task, self._fired, self._renew = due, task, False, renew
         if self._handle is None or self._when > due:
             self._arm(due)
         return task.cancelling()
-
-    def extend(self, due: float) -> None:
-        """The read under way may now last until ``due`` (loop time); nothing if none is under way.
-        Called from a callback (no task of its own): the timer re-arms itself when it fires."""
-        if self._due:
-            self._due = due
 
     def stop(self) -> None:
         """The read has ended (however it ended)."""
@@ -91,6 +87,8 @@ class ReadWatch:
         due = self._due
         if not due:
             return  # between reads: the next read arms the timer again
+        if self._renew is not None:
+            due = self._due = self._loop.time() + self._renew()
         if self._when < due:
             self._arm(due)  # armed for an earlier read, which ended in time
             return

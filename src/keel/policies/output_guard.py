@@ -88,7 +88,8 @@ class GuardWatch:
             if not text:
                 continue
             for scanner in scanners:
-                if self._judged(scanner.feed(text)):
+                finding = scanner.feed(text)
+                if finding is not None and self._judged(finding):
                     return index
         return None
 

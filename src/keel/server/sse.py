@@ -71,6 +71,9 @@ class OpenAIFrames:
         self.include_usage = include_usage
 
     def chunk(self, chunk: Chunk) -> bytes:
+        native = chunk.native
+        if len(native) == 1 and chunk.usage is None and native[0].format == "openai":
+            return _data(native[0].data)  # the usual chunk, relayed as it came (``frame``, inlined)
         return frame(chunk) if keeps_chunk(chunk, self.include_usage) else b""
 
     def end(self) -> bytes:
