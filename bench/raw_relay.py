@@ -9,6 +9,11 @@ cannot take more pauses reading on the other). It understands nothing of HTTP, s
 it is the floor under any relay on this machine, below ``minimal_proxy.py --stream`` (uvicorn +
 aiohttp), for ``long_stream.py --floor-raw``.
 
+With ``--parse`` (``long_stream.py --floor-lean``) it also does, in the upstream's callback, the
+least a gateway must do with each event: the HTTP framing parsed (httptools), each ``data:`` event
+cut out and decoded (``orjson``), its text kept (the answer, for a ledger) and watched (a canary's
+kind of search over the text so far); the bytes still go out unchanged.
+
     .venv/bin/python bench/raw_relay.py --upstream 127.0.0.1:8090 --port 4300
 """
 
@@ -16,9 +21,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+
 from orjson import loads
 
-PARSE = False
+PARSE = False  # --parse
+CANARY = "ref-0123456789abcdef"  # what the watch looks for (never in the mock's answers)
 
 
 class _Upstream(asyncio.Protocol):
@@ -32,10 +39,11 @@ class _Upstream(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]  # uvloop's is no asyncio.Transport subclass
         if PARSE:
             import httptools
+
             self.parser = httptools.HttpResponseParser(self)
-            self.buf = b""
-            self.parts = []
-            self.tail = ""
+            self.buf = b""  # an event not complete yet
+            self.parts: list[str] = []  # the answer's text so far
+            self.tail = ""  # the end of the text so far, for a canary split across events
 
     def data_received(self, data: bytes) -> None:
         assert self.client.transport is not None
@@ -44,6 +52,7 @@ class _Upstream(asyncio.Protocol):
         self.client.transport.write(data)
 
     def on_body(self, body: bytes) -> None:
+        """httptools: a piece of the body (chunked framing removed)."""
         buf = self.buf + body if self.buf else body
         while (i := buf.find(b"\n\n")) >= 0:
             event = buf[:i]
@@ -58,15 +67,16 @@ class _Upstream(asyncio.Protocol):
                     if text:
                         self.parts.append(text)
                         window = (self.tail + text).lower()
-                        if "ref-0123456789abcdef" in window:
-                            raise RuntimeError
-                        self.tail = window[-24:]
+                        if CANARY in window:
+                            raise RuntimeError("the canary came back")
+                        self.tail = window[-len(CANARY) :]
                     first.get("finish_reason")
                 obj.get("usage")
         self.buf = buf
 
     def on_message_complete(self) -> None:
-        self.parts = []
+        """httptools: the response has ended (the connection may carry another)."""
+        self.parts, self.tail = [], ""
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.client.upstream is self:

@@ -23,7 +23,7 @@ _TEXT = (str, type(None))
 
 
 class OpenAIStreamDecoder:
-    """One Chat Completions stream's events as chunks (``read_batches``'s decoder): complete at
+    """One Chat Completions stream's events as chunks (``BatchReader``'s decoder): complete at
     ``[DONE]``, or, for servers that close without it, once every choice has its finish reason."""
 
     __slots__ = ("_finishes", "_usage_asked", "done", "request_id", "route")

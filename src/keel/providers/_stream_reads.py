@@ -20,7 +20,7 @@ from ._http import transport_errors
 from ._lane import LaneHandler
 from ._sse import SSEDecoder
 
-__all__ = ["BatchReader", "EventDecoder", "read_batches"]
+__all__ = ["BatchReader", "EventDecoder"]
 
 
 class EventDecoder(Protocol):
@@ -155,12 +155,3 @@ class BatchReader:
         if batch and self._first:
             batch[0].upstream_request_id, self._first = self._response.headers.get(self._header), False  # type: ignore[union-attr]
         return batch
-
-
-def read_batches(
-    respond: Callable[[], Awaitable[aiohttp.ClientResponse]],
-    decoder_for: Callable[[str | None], EventDecoder],
-    request_id_header: str,
-) -> BatchReader:
-    """A ``BatchReader`` of the response ``respond`` sends for."""
-    return BatchReader(respond, decoder_for, request_id_header)

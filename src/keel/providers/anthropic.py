@@ -25,7 +25,7 @@ from ..route import Capabilities
 from ..types import ChatRequest, ChatResponse, Chunk, Native
 from ._anthropic_errors import error_from_payload, error_from_response
 from ._http import SessionPool, post, read_body
-from ._stream_reads import read_batches
+from ._stream_reads import BatchReader
 from .base import AttemptLimits, one_by_one
 
 if TYPE_CHECKING:
@@ -194,7 +194,7 @@ class AnthropicProvider:
             )
 
         headers = self._headers_for(request, stream=True)
-        return read_batches(lambda: self._post(body, route, limits, headers), decoder, "request-id")
+        return BatchReader(lambda: self._post(body, route, limits, headers), decoder, "request-id")
 
     async def aclose(self) -> None:
         await self._pool.aclose()

@@ -14,7 +14,7 @@ from ..types import ChatRequest, ChatResponse, Chunk, Native, Usage
 from ._http import SessionPool, post, read_body
 from ._openai_chunks import OpenAIStreamDecoder
 from ._openai_errors import error_from_payload, error_from_response
-from ._stream_reads import read_batches
+from ._stream_reads import BatchReader
 from .base import AttemptLimits, one_by_one
 from .profiles import Profile, get_profile
 
@@ -121,7 +121,7 @@ class OpenAIProvider:
             usage = route.capabilities.supports_stream_usage
             return OpenAIStreamDecoder(route.name, request_id, choices=request.n or 1, usage_asked=usage)
 
-        return read_batches(lambda: self._post(request, route, limits, stream=True), decoder, "x-request-id")
+        return BatchReader(lambda: self._post(request, route, limits, stream=True), decoder, "x-request-id")
 
     async def embeddings(
         self, body: dict[str, Any], route: Route, limits: AttemptLimits
