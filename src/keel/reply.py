@@ -218,7 +218,7 @@ class ChunkStream:
                     for chunk in batch:
                         add(chunk)
                     self._delivered += len(batch)
-                    if not write(batch) or self._stopped_by is not None:
+                    if not write(batch) or self._stopped_by is not None or lane.ending:
                         break
                     if not again:
                         return  # one read brings what arrived: the buffer is empty until the next

@@ -111,6 +111,11 @@ class CommittedBatches:
             self._began = time.monotonic()  # the timer asks for the read's end when it fires
         return batch
 
+    @property
+    def ending(self) -> bool:
+        """The batch just taken was the last the lane can give: hand over now, not at the next bytes."""
+        return self._source.ending  # type: ignore[attr-defined]
+
     async def wait(self, handed_over: asyncio.Future[None]) -> None:
         """Until the lane hands over, or the read under way runs out (then the next ``__anext__``
         raises its timeout)."""

@@ -62,12 +62,13 @@ class ReadWatch:
         return task.cancelling()
 
     def stop(self) -> None:
-        """The read has ended (however it ended)."""
-        self._due = 0.0
+        """The read has ended (however it ended). The task and ``renew`` are let go: held, they
+        would tie the stream's objects into a reference cycle only the garbage collector frees."""
+        self._due, self._task, self._renew = 0.0, None, None
 
     def expired(self, cancelling: int) -> bool:
-        """After a ``CancelledError`` at the read: whether this watch cancelled it (a timeout, and
-        the cancellation is taken back) rather than someone else."""
+        """After a ``CancelledError`` at the read, before ``stop()``: whether this watch cancelled it
+        (a timeout, and the cancellation is taken back) rather than someone else."""
         assert self._task is not None
         return self._fired and self._task.uncancel() <= cancelling
 

@@ -120,6 +120,11 @@ class BatchReader:
         batch = self._decoded(block)
         return batch if batch or self._next is None else None
 
+    @property
+    def ending(self) -> bool:
+        """The batch just taken was the last one ``take`` can give (the end or an error follows)."""
+        return self._next is not None
+
     def attach(self, on_data: Callable[[], None]) -> LaneHandler | None:
         """Have ``on_data()`` called each time the connection receives bytes, once the response has
         parsed them; the connection it was attached to (to detach it from), or None if it cannot be."""
