@@ -122,3 +122,18 @@ def test_connections_are_lane_handlers(upstream: MockServer, uid) -> None:
             await session.close()
 
     asyncio.run(check())
+
+
+def test_the_end_reaches_the_client_when_the_last_event_does(
+    keel: RunningKeel, uid, lane_writes: list[bytes]
+) -> None:
+    """The upstream sends [DONE] and keeps its body open for 2 s: the client has its [DONE] (the SDK
+    its last chunk) within a fraction of that, not when the upstream finally ends the body."""
+    model = uid("ok:tokens=20,token_ms=5,linger_ms=2000")
+    started = time.monotonic()
+    got = openai_stream(keel.v1, f"mock/{model}", f"linger-{model[-8:]}")
+    elapsed = time.monotonic() - started
+    assert got.text == " ".join(f"token{i}" for i in range(20)) and got.finishes == ["stop"]
+    assert got.raw.endswith(b"data: [DONE]\n\n")
+    assert elapsed < 1.2, elapsed
+    assert lane_writes

@@ -51,6 +51,7 @@ PARAMS: dict[str, str] = {
     "prompt_limit": "integer",
     "ttft_ms": "number",
     "token_ms": "number",
+    "linger_ms": "number",
     "hang_ms": "number",
     "stall_ms": "number",
     "down_ms": "number",

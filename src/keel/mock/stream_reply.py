@@ -95,6 +95,9 @@ async def send_frames(
                 await ex.pause(ex.token_ms)
             sent += 1
         await write(frame)
+    linger = ex.ms("linger_ms", 0)
+    if linger:
+        tail = [b"".join(tail)]  # the last events in one write, then the body stays open
     *rest, last = tail
     for frame in rest:
         await write(frame)
@@ -102,5 +105,6 @@ async def send_frames(
     # (from another thread, or over /_mock/attempts) must not find the attempt still pending.
     ex.finish(_OUTCOMES[fault])
     await write(last)
+    await ex.pause(linger)  # a server slow to end the body after its last event
     await response.write_eof()
     return response
