@@ -68,7 +68,9 @@ class ChunkStream:
     ) -> None:
         if (source is None) == (batches is None):
             raise TypeError("ChunkStream takes a source of chunks or of batches, not both")
-        self._source: AsyncIterator[Chunk] | AsyncIterator[list[Chunk]] = source or batches  # type: ignore[assignment]
+        given: AsyncIterator[Chunk] | AsyncIterator[list[Chunk]] = source or batches  # type: ignore[assignment]
+        self._lanes = getattr(given, "open_lane", None)  # a source that can relay from the connection
+        self._source = given.__aiter__()  # a generator behind a source object: resumed directly
         self._batched = batches is not None
         self._assembler = ChunkAssembler(model=model)
         self._callbacks: list[EndCallback] = []
@@ -157,10 +159,14 @@ class ChunkStream:
         except BaseException as exc:  # cancellation: the caller went away mid-read
             await self._finish("cancelled", exc)
             raise
-        if self._inspectors:
-            batch = self._inspected(batch)
-            if not batch:
-                await self._stop()
+        for inspector in self._inspectors:
+            cut = inspector.check(batch)
+            if cut is not None:
+                self._stopped_by = inspector
+                batch = batch[:cut]
+                if not batch:
+                    await self._stop()
+                break
         return batch
 
     def _inspected(self, batch: list[Chunk]) -> list[Chunk]:
@@ -184,7 +190,7 @@ class ChunkStream:
         """
         if self.end is not None or self._stopped_by is not None or self._at < len(self._queued):
             return
-        open_lane = getattr(self._source, "open_lane", None)
+        open_lane = self._lanes
         if open_lane is None:
             return
         handed_over: asyncio.Future[None] = asyncio.get_running_loop().create_future()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
 from ..errors import DeadlineExceededError, UpstreamTimeoutError
@@ -37,6 +37,7 @@ class CommittedBatches:
         "_handler",
         "_held",
         "_idle",
+        "_reads",
         "_route",
         "_source",
         "_watch",
@@ -57,38 +58,54 @@ class CommittedBatches:
         self._watch = ReadWatch()
         self._began: float | None = None  # when the read under way began, if not at the next __anext__
         self._handler: Any = None  # the connection a lane is attached to
+        self._reads: AsyncGenerator[list[Chunk], None] | None = None
 
-    def __aiter__(self) -> CommittedBatches:
-        return self
+    def __aiter__(self) -> AsyncGenerator[list[Chunk], None]:
+        """The one generator that reads on (resuming it costs less per read than a coroutine per
+        ``__anext__``); the lane's methods work on the same state between its reads."""
+        if self._reads is None:
+            self._reads = self._read()
+        return self._reads
 
     async def __anext__(self) -> list[Chunk]:
-        held = self._held
-        if held is not None:
-            self._held = None
-            return held
-        began, self._began = self._began, None
-        due, phase, limit = self._due(time.monotonic() if began is None else began)
-        watch = self._watch
-        try:
-            wait = due - time.monotonic()
-            if wait <= 0:
-                raise timed_out(self._call, self._route, phase, limit)
-            cancelling = watch.start(wait)
-            try:
-                return await self._source.__anext__()
-            except asyncio.CancelledError:
-                if not watch.expired(cancelling):
-                    raise
-                raise timed_out(self._call, self._route, phase, limit) from None
-            finally:
-                watch.stop()
-        except BaseException:
-            await self.aclose()
-            raise
+        return await self.__aiter__().__anext__()
 
     async def aclose(self) -> None:
-        self._watch.close()
-        await self._source.aclose()  # type: ignore[attr-defined]
+        if self._reads is not None:
+            await self._reads.aclose()
+        else:
+            self._watch.close()
+            await self._source.aclose()  # type: ignore[attr-defined]
+
+    async def _read(self) -> AsyncGenerator[list[Chunk], None]:
+        source = self._source.__aiter__()
+        watch = self._watch
+        try:
+            held, self._held = self._held, None
+            if held is not None:
+                yield held
+            while True:
+                now = time.monotonic()
+                began, self._began = self._began, None  # a read the lane began, or one that begins now
+                due, phase, limit = self._due(now if began is None else began)
+                wait = due - now
+                if wait <= 0:
+                    raise timed_out(self._call, self._route, phase, limit)
+                cancelling = watch.start(wait)
+                try:
+                    batch = await source.__anext__()
+                except StopAsyncIteration:
+                    return
+                except asyncio.CancelledError:
+                    if not watch.expired(cancelling):
+                        raise
+                    raise timed_out(self._call, self._route, phase, limit) from None
+                finally:
+                    watch.stop()
+                yield batch
+        finally:
+            watch.close()
+            await self._source.aclose()  # type: ignore[attr-defined]
 
     # The lane: drained from the connection's callback.
 

@@ -8,7 +8,7 @@ stream is complete (``done``) and whether an early end is acceptable (``close``)
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Protocol
 
 import aiohttp
@@ -47,9 +47,19 @@ class BatchReader:
     """The chunks of the response ``respond`` sends for, as many at a time as each read brings
     (never none); the first carries the upstream's request id. A bad event ends its batch: the
     chunks before it are delivered, then its error is raised. The request is sent on the first
-    ``__anext__``; the response is closed at the end, on an error and by ``aclose``."""
+    read; the response is closed at the end, on an error and by ``aclose``."""
 
-    __slots__ = ("_decoder", "_decoder_for", "_events", "_first", "_header", "_next", "_respond", "_response")
+    __slots__ = (
+        "_decoder",
+        "_decoder_for",
+        "_events",
+        "_first",
+        "_header",
+        "_next",
+        "_reads",
+        "_respond",
+        "_response",
+    )
 
     def __init__(
         self,
@@ -65,44 +75,49 @@ class BatchReader:
         self._events = SSEDecoder()
         self._first = True
         self._next: str | Exception | None = None  # what follows the batch just handed on
+        self._reads: AsyncGenerator[list[Chunk], None] | None = None
 
-    def __aiter__(self) -> BatchReader:
-        return self
+    def __aiter__(self) -> AsyncGenerator[list[Chunk], None]:
+        """The one generator that reads the stream (resuming a generator costs less per read than
+        a coroutine per ``__anext__``); every ``async for`` over the reader goes on with it."""
+        if self._reads is None:
+            self._reads = self._read()
+        return self._reads
 
     async def __anext__(self) -> list[Chunk]:
-        if self._response is None:
-            response = self._response = await self._respond()
-            self._decoder = self._decoder_for(response.headers.get(self._header))
-        decoder = self._decoder
-        assert decoder is not None
-        try:
-            while True:
-                after = self._next
-                if after is not None:
-                    self._next = None
-                    if isinstance(after, Exception):
-                        raise after
-                    if after is _EOF:
-                        decoder.close()
-                    raise StopAsyncIteration
-                try:
-                    with transport_errors(decoder.route, headers_received=True):
-                        block = await self._response.content.readany()
-                except MalformedResponseError as error:
-                    if not closed_early(error):
-                        raise
-                    decoder.close(error)
-                    raise StopAsyncIteration from None
-                batch = self._decoded(block)
-                if batch:
-                    return batch
-        except BaseException:
-            self._response.close()  # an unfinished body must not go back to the pool
-            raise
+        return await self.__aiter__().__anext__()
 
     async def aclose(self) -> None:
-        if self._response is not None:
-            self._response.close()
+        if self._reads is not None:
+            await self._reads.aclose()
+
+    async def _read(self) -> AsyncGenerator[list[Chunk], None]:
+        response = self._response = await self._respond()
+        decoder = self._decoder = self._decoder_for(response.headers.get(self._header))
+        try:
+            try:
+                with transport_errors(decoder.route, headers_received=True):
+                    read = response.content.readany
+                    decoded = self._decoded
+                    while True:
+                        after = self._next
+                        if after is not None:  # what came after the last batch (read here or in ``take``)
+                            break
+                        batch = decoded(await read())
+                        if batch:
+                            yield batch
+            except MalformedResponseError as error:
+                if not closed_early(error):
+                    raise
+                decoder.close(error)
+                return
+            self._next = None
+            if isinstance(after, Exception):
+                raise after
+            if after is _EOF:
+                decoder.close()
+        finally:
+            response.close()  # an unfinished body must not go back to the pool
 
     def take(self) -> list[Chunk] | None:
         """What the connection has already brought, without waiting: a batch, ``[]`` when no event
