@@ -14,6 +14,7 @@ import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
+from .._generated import GeneratedBatches
 from ..errors import DeadlineExceededError, UpstreamTimeoutError
 from ..types import Chunk
 from ._read_watch import ReadWatch
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 __all__ = ["CommittedBatches", "timed_out"]
 
 
-class CommittedBatches:
+class CommittedBatches(GeneratedBatches):
     """The held-back chunks, then ``source``'s batches, each read within the route's idle timeout
     and the attempt's end (``ends_at``, ``budget`` seconds after it began)."""
 
@@ -59,16 +60,6 @@ class CommittedBatches:
         self._began: float | None = None  # when the read under way began, if not at the next __anext__
         self._handler: Any = None  # the connection a lane is attached to
         self._reads: AsyncGenerator[list[Chunk], None] | None = None
-
-    def __aiter__(self) -> AsyncGenerator[list[Chunk], None]:
-        """The one generator that reads on (resuming it costs less per read than a coroutine per
-        ``__anext__``); the lane's methods work on the same state between its reads."""
-        if self._reads is None:
-            self._reads = self._read()
-        return self._reads
-
-    async def __anext__(self) -> list[Chunk]:
-        return await self.__aiter__().__anext__()
 
     async def aclose(self) -> None:
         if self._reads is not None:

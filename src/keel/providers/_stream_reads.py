@@ -13,6 +13,7 @@ from typing import Protocol
 
 import aiohttp
 
+from .._generated import GeneratedBatches
 from ..errors import MalformedResponseError
 from ..types import Chunk
 from ._finishes import closed_early
@@ -43,7 +44,7 @@ _END = "end"  # the decoder saw the protocol's end marker
 _EOF = "eof"  # the body ended: the decoder says whether that is complete
 
 
-class BatchReader:
+class BatchReader(GeneratedBatches):
     """The chunks of the response ``respond`` sends for, as many at a time as each read brings
     (never none); the first carries the upstream's request id. A bad event ends its batch: the
     chunks before it are delivered, then its error is raised. The request is sent on the first
@@ -76,16 +77,6 @@ class BatchReader:
         self._first = True
         self._next: str | Exception | None = None  # what follows the batch just handed on
         self._reads: AsyncGenerator[list[Chunk], None] | None = None
-
-    def __aiter__(self) -> AsyncGenerator[list[Chunk], None]:
-        """The one generator that reads the stream (resuming a generator costs less per read than
-        a coroutine per ``__anext__``); every ``async for`` over the reader goes on with it."""
-        if self._reads is None:
-            self._reads = self._read()
-        return self._reads
-
-    async def __anext__(self) -> list[Chunk]:
-        return await self.__aiter__().__anext__()
 
     async def aclose(self) -> None:
         if self._reads is not None:
