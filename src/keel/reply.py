@@ -159,14 +159,10 @@ class ChunkStream:
         except BaseException as exc:  # cancellation: the caller went away mid-read
             await self._finish("cancelled", exc)
             raise
-        for inspector in self._inspectors:
-            cut = inspector.check(batch)
-            if cut is not None:
-                self._stopped_by = inspector
-                batch = batch[:cut]
-                if not batch:
-                    await self._stop()
-                break
+        if self._inspectors:
+            batch = self._inspected(batch)
+            if not batch:
+                await self._stop()
         return batch
 
     def _inspected(self, batch: list[Chunk]) -> list[Chunk]:
