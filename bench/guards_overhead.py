@@ -20,7 +20,6 @@ server's CPU time per request from /proc. Read the median of the in-round ratios
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import sys
@@ -30,7 +29,7 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
-from metrics_overhead import WORKLOADS, interleaved_rounds, serve_keel  # noqa: E402
+from metrics_overhead import WORKLOADS, interleaved_rounds, load_arguments, serve_keel  # noqa: E402
 from upstream import Upstream  # noqa: E402
 
 GUARDS_OFF = {
@@ -55,12 +54,7 @@ USER = (
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=6)
-    parser.add_argument("--seconds", type=int, default=10, help="wrk's duration per run")
-    parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--workload", choices=sorted(WORKLOADS), default="json")
-    parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser = load_arguments(__doc__.split("\n\n")[0])
     parser.add_argument(
         "--on-guards",
         type=json.loads,

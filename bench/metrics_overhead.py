@@ -173,14 +173,19 @@ def observing_cost_us(number: int = 50_000) -> float:
     return (time.process_time() - started) / number * 1e6
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def load_arguments(description: str) -> argparse.ArgumentParser:
+    """The options every on/off overhead benchmark takes: rounds, wrk's run, workload, output."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--seconds", type=int, default=10, help="wrk's duration per run")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--workload", choices=sorted(WORKLOADS), default="json")
     parser.add_argument("--json", type=Path, help="also write the figures here")
-    args = parser.parse_args()
+    return parser
+
+
+def main() -> None:
+    args = load_arguments(__doc__.split("\n\n")[0]).parse_args()
     path, extra, expect = WORKLOADS[args.workload]
     workdir = Path(tempfile.mkdtemp(prefix="keel-bench-metrics-"))
     body = workdir / "body.json"

@@ -18,7 +18,6 @@ takes each server's CPU time per request from /proc. Read the median of the in-r
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import sys
@@ -29,7 +28,7 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
-from metrics_overhead import WORKLOADS, interleaved_rounds, serve_keel  # noqa: E402
+from metrics_overhead import WORKLOADS, interleaved_rounds, load_arguments, serve_keel  # noqa: E402
 from upstream import Upstream  # noqa: E402
 
 TRACING = {"enabled": True, "exporter": "none"}
@@ -75,12 +74,7 @@ def tracing_cost_us(number: int = 20_000) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=6)
-    parser.add_argument("--seconds", type=int, default=10, help="wrk's duration per run")
-    parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--workload", choices=sorted(WORKLOADS), default="json")
-    parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser = load_arguments(__doc__.split("\n\n")[0])
     parser.add_argument(
         "--tracing", type=json.loads, default=TRACING, help='the "on" server\'s tracing: section, as JSON'
     )

@@ -144,9 +144,10 @@ def write_ledger(path: Path) -> None:
     asyncio.run(write())
 
 
-def usage(tmp_path: Path, *args: str) -> str:
+def keel_output(tmp_path: Path, *args: str) -> str:
+    """``keel *args`` run in ``tmp_path``: its standard output (it must succeed)."""
     result = subprocess.run(
-        [KEEL, "usage", *args],
+        [KEEL, *args],
         cwd=tmp_path,
         env=clean_env(tmp_path),
         capture_output=True,
@@ -161,13 +162,15 @@ def test_keel_usage_as_csv_and_table(tmp_path: Path) -> None:
     """``keel usage`` groups the ledger as asked, within ``--since``, as exact CSV and a table with totals."""
     write_ledger(tmp_path / "keel.db")
     (tmp_path / "keel.yaml").write_text("database: sqlite:///keel.db\n")
-    assert usage(tmp_path, "--by", "team", "--since", "2026-01-01", "--format", "csv").splitlines() == [
+    assert keel_output(
+        tmp_path, "usage", "--by", "team", "--since", "2026-01-01", "--format", "csv"
+    ).splitlines() == [
         "team,calls,tokens,input_tokens,cached_input_tokens,cache_write_tokens,output_tokens,reasoning_tokens,"
         "cost_usd",
         "research,2,2350,2000,200,50,350,100,0.006612",
         ",1,15,10,0,0,5,0,0.000015",
     ]
-    table = usage(tmp_path, "--by", "team,model", "--since", "2026-01-01")
+    table = keel_output(tmp_path, "usage", "--by", "team,model", "--since", "2026-01-01")
     header = [cell.strip() for cell in next(line for line in table.splitlines() if "┃" in line).split("┃")]
     assert header[1:-1] == [
         "team", "model", "calls", "tokens", "input_tokens", "cached_input_tokens", "cache_write_tokens",
@@ -179,7 +182,7 @@ def test_keel_usage_as_csv_and_table(tmp_path: Path) -> None:
         ["—", "cheap", "1", "15", "10", "0", "0", "5", "0", "$0.000015"],
         ["total", "", "3", "2,365", "2,010", "200", "50", "355", "100", "$0.006627"],
     ]
-    everything = orjson.loads(usage(tmp_path, "--by", "team", "--format", "json"))
+    everything = orjson.loads(keel_output(tmp_path, "usage", "--by", "team", "--format", "json"))
     assert everything[0]["cost_usd"] == "9.996612" and everything[0]["calls"] == 3  # 2023's call too
 
 
@@ -188,20 +191,7 @@ def test_keel_calls_prints_records_as_json_lines(tmp_path: Path) -> None:
     each with its ``content`` column (null: nothing was captured)."""
     write_ledger(tmp_path / "keel.db")
     (tmp_path / "keel.yaml").write_text("database: sqlite:///keel.db\n")
-    newest = [orjson.loads(line) for line in calls(tmp_path, "--limit", "2").splitlines()]
+    newest = [orjson.loads(line) for line in keel_output(tmp_path, "calls", "--limit", "2").splitlines()]
     assert [row["request_id"] for row in newest] == ["old", "c"] and newest[0]["content"] is None
-    [one] = [orjson.loads(line) for line in calls(tmp_path, "b").splitlines()]
+    [one] = [orjson.loads(line) for line in keel_output(tmp_path, "calls", "b").splitlines()]
     assert one["request_id"] == "b" and one["cost_usd"] == "0.0021"
-
-
-def calls(tmp_path: Path, *args: str) -> str:
-    result = subprocess.run(
-        [KEEL, "calls", *args],
-        cwd=tmp_path,
-        env=clean_env(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 0, result.stderr
-    return result.stdout
